@@ -1,0 +1,54 @@
+//! Node configuration: every limit and timeout of the protocol, with the documented defaults.
+
+use std::time::Duration;
+
+use crate::whitelist::Whitelist;
+
+/// Limits and timeouts. [`NodeConfig::default`] gives the values that `docs/protocol.md` states.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Who may connect inbound. The default is empty, which rejects everyone.
+    pub whitelist: Whitelist,
+    /// A connection must finish the handshake within this time.
+    pub handshake_timeout: Duration,
+    /// A session that has received nothing for this long sends a ping.
+    pub keepalive_interval: Duration,
+    /// A session that has received nothing for this long is closed. This bounds how long a
+    /// half-open connection goes unnoticed.
+    pub idle_timeout: Duration,
+    /// First reconnect delay for a persistent peer.
+    pub reconnect_initial: Duration,
+    /// Largest reconnect delay.
+    pub reconnect_max: Duration,
+    /// A session must last this long before its end resets the reconnect backoff.
+    pub reconnect_stable_after: Duration,
+    /// Connections still in their handshake; further accepts are refused.
+    pub max_pending_handshakes: usize,
+    /// Authenticated sessions with one peer; a further one is closed as busy.
+    pub max_sessions_per_peer: usize,
+    /// Messages sent on a session and not yet acked; the rest wait in the outbox.
+    pub max_in_flight_per_session: usize,
+    /// Unacked messages queued for one peer; further sends are refused.
+    pub max_outbox_per_peer: usize,
+    /// Unacked messages queued for all peers together.
+    pub max_outbox_total: usize,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            whitelist: Whitelist::default(),
+            handshake_timeout: Duration::from_secs(10),
+            keepalive_interval: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            reconnect_initial: Duration::from_secs(1),
+            reconnect_max: Duration::from_secs(60),
+            reconnect_stable_after: Duration::from_secs(10),
+            max_pending_handshakes: 256,
+            max_sessions_per_peer: 8,
+            max_in_flight_per_session: 1024,
+            max_outbox_per_peer: 10_000,
+            max_outbox_total: 100_000,
+        }
+    }
+}

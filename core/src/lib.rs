@@ -1,0 +1,44 @@
+//! The sans-IO protocol core of skychat.
+//!
+//! Bytes and time go in; bytes to send, events and the next deadline come out. Nothing here
+//! touches sockets, threads, files, clocks or OS randomness: the host passes `now` (a monotonic
+//! [`Duration`](std::time::Duration) since an origin of its choosing) into every call and a seed
+//! into [`Node::new`]. The same inputs always give the same outputs.
+//!
+//! - [`node`]: the [`Node`], which owns identity, connections, outbox and dedup, and its driving
+//!   loop ([`Node::poll_output`]).
+//! - [`session`]: one connection's Noise XK handshake and transport.
+//! - [`handshake`]: the Noise parameters and prologue.
+//! - [`framing`], [`frame`], [`message`]: the wire formats.
+//! - [`outbox`], [`dedup`]: delivery (exactly once, in order, acked after storage).
+//! - [`timer`], [`dial`], [`whitelist`], [`config`]: timers, reconnect backoff, inbound policy,
+//!   limits.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod dedup;
+pub mod dial;
+pub mod event;
+pub mod frame;
+pub mod framing;
+pub mod handshake;
+pub mod keys;
+pub mod message;
+pub mod node;
+pub mod outbox;
+pub mod rng;
+pub mod session;
+pub mod timer;
+pub mod whitelist;
+
+pub use config::NodeConfig;
+pub use dedup::DedupRecord;
+pub use event::{CloseReason, ConnKind, Event, Output, Transmit};
+pub use frame::CloseCode;
+pub use keys::{KeyParseError, PublicKey, SecretKey};
+pub use message::{ChatMessage, MAX_BODY_BYTES, MessageId};
+pub use node::{CommandError, Node, SessionInfo};
+pub use session::Role;
+pub use timer::ConnId;
+pub use whitelist::Whitelist;

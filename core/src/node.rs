@@ -1,0 +1,759 @@
+//! The node: this host's identity and every connection it has, the peers it keeps connected, the
+//! outbox and the dedup state. It turns inputs (bytes, commands, time) into outputs (transmits,
+//! events, the next deadline).
+//!
+//! # Driving a node
+//! ```text
+//! loop {
+//!     // 1. feed whatever happened: node.handle_receive / accept / connect / send_message /
+//!     //    confirm_stored / handle_socket_closed / handle_timeout ...
+//!     // 2. drain outputs until Timeout:
+//!     loop {
+//!         match node.poll_output() {
+//!             Output::Transmit(t) => write t.data to the socket of t.conn,
+//!             Output::Event(e) => act on e,
+//!             Output::Timeout(at) => { sleep until `at` or the next input; break }
+//!         }
+//!     }
+//! }
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Duration;
+
+use bytes::BytesMut;
+
+use crate::config::NodeConfig;
+use crate::dedup::{Dedup, DedupRecord, Verdict};
+use crate::dial::{DialAttempt, DialSchedule};
+use crate::event::{CloseReason, ConnKind, Event, Output, Transmit};
+use crate::frame::{CloseCode, Decoded, Frame};
+use crate::keys::{PublicKey, SecretKey};
+use crate::message::{ChatMessage, MAX_BODY_BYTES, MessageId};
+use crate::outbox::Outbox;
+use crate::rng::SeededRng;
+use crate::session::{Received, Role, Session};
+use crate::timer::{ConnId, Timer, TimerTable};
+
+/// Read receipts waiting per peer before the oldest are dropped.
+const MAX_PENDING_READS: usize = 1024;
+
+/// A command the node refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandError {
+    /// The body is larger than [`MAX_BODY_BYTES`].
+    BodyTooLarge {
+        /// Its size in bytes.
+        len: usize,
+    },
+    /// The peer's outbox, or the outbox as a whole, is full.
+    OutboxFull,
+    /// The recipient is this node's own key.
+    SelfAddressed,
+    /// Too many connections are still in their handshake.
+    TooManyHandshakes,
+}
+
+impl std::fmt::Display for CommandError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::BodyTooLarge { len } => {
+                write!(
+                    f,
+                    "message body is {len} bytes; the limit is {MAX_BODY_BYTES}"
+                )
+            }
+            Self::OutboxFull => f.write_str("outbox is full; wait for queued messages to be acked"),
+            Self::SelfAddressed => f.write_str("cannot send a message to this node's own key"),
+            Self::TooManyHandshakes => f.write_str("too many handshakes in progress"),
+        }
+    }
+}
+
+impl std::error::Error for CommandError {}
+
+/// A live connection's state, as reported by [`Node::sessions`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// The connection.
+    pub conn: ConnId,
+    /// The remote key, once known.
+    pub peer: Option<PublicKey>,
+    /// How it came to be.
+    pub kind: ConnKind,
+    /// Whether it finished the handshake.
+    pub authenticated: bool,
+    /// Whether the node currently sends this peer's messages on it.
+    pub sending: bool,
+}
+
+struct Connection {
+    session: Session,
+    kind: ConnKind,
+    tx: BytesMut,
+    established_at: Option<Duration>,
+    last_received: Duration,
+    ping_outstanding: bool,
+}
+
+/// The protocol state of one skychat node. See the module docs for the driving loop.
+pub struct Node {
+    identity: SecretKey,
+    public: PublicKey,
+    config: NodeConfig,
+    rng: SeededRng,
+    conns: BTreeMap<ConnId, Connection>,
+    next_conn: u64,
+    sessions_by_peer: BTreeMap<PublicKey, Vec<ConnId>>,
+    persistent: BTreeMap<PublicKey, DialSchedule>,
+    outbox: Outbox,
+    dedup: Dedup,
+    reads: BTreeMap<PublicKey, VecDeque<MessageId>>,
+    timers: TimerTable,
+    events: VecDeque<Event>,
+    final_transmits: VecDeque<Transmit>,
+    dirty: BTreeSet<ConnId>,
+    to_pump: BTreeSet<PublicKey>,
+    pending_handshakes: usize,
+    scratch: Vec<u8>,
+    now: Duration,
+}
+
+impl Node {
+    /// A node with `identity`, whose randomness all derives from `seed`. Give a fresh seed from
+    /// the OS at every start; the same seed and inputs always give the same outputs.
+    pub fn new(identity: SecretKey, config: NodeConfig, seed: [u8; 32]) -> Self {
+        let public = identity.public_key();
+        Self {
+            identity,
+            public,
+            config,
+            rng: SeededRng::from_seed(seed),
+            conns: BTreeMap::new(),
+            next_conn: 1,
+            sessions_by_peer: BTreeMap::new(),
+            persistent: BTreeMap::new(),
+            outbox: Outbox::default(),
+            dedup: Dedup::default(),
+            reads: BTreeMap::new(),
+            timers: TimerTable::default(),
+            events: VecDeque::new(),
+            final_transmits: VecDeque::new(),
+            dirty: BTreeSet::new(),
+            to_pump: BTreeSet::new(),
+            pending_handshakes: 0,
+            scratch: Vec::new(),
+            now: Duration::ZERO,
+        }
+    }
+
+    /// This node's public key.
+    pub fn public_key(&self) -> PublicKey {
+        self.public
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    // ----- commands -------------------------------------------------------------------------
+
+    /// Keeps `peer` connected: asks the host to dial it now, and again with backoff whenever no
+    /// session with it is up.
+    pub fn add_persistent_peer(&mut self, now: Duration, peer: PublicKey) {
+        self.advance(now);
+        if self.persistent.contains_key(&peer) {
+            return;
+        }
+        self.persistent
+            .insert(peer, DialSchedule::new(self.config.reconnect_initial));
+        self.timers.set(Timer::Redial(peer), now);
+    }
+
+    /// Registers a connection the host accepted on its listener. On error, close the socket.
+    pub fn accept(&mut self, now: Duration) -> Result<ConnId, CommandError> {
+        self.advance(now);
+        if self.pending_handshakes >= self.config.max_pending_handshakes {
+            return Err(CommandError::TooManyHandshakes);
+        }
+        let seed = self.rng.fork_seed();
+        let session = Session::responder(&self.identity, seed);
+        Ok(self.insert_connection(now, session, ConnKind::Inbound, BytesMut::new()))
+    }
+
+    /// Registers a connection the host dialed to `peer`, pinning its key, and queues handshake
+    /// message 1. Use [`ConnKind::Persistent`] after a [`Event::DialRequest`].
+    pub fn connect(&mut self, now: Duration, peer: PublicKey, kind: ConnKind) -> ConnId {
+        self.advance(now);
+        let seed = self.rng.fork_seed();
+        let mut tx = BytesMut::new();
+        let session = Session::initiator(&self.identity, &peer, seed, &mut tx);
+        let conn = self.insert_connection(now, session, kind, tx);
+        if kind == ConnKind::Persistent
+            && let Some(schedule) = self.persistent.get_mut(&peer)
+        {
+            schedule.attempt = Some(DialAttempt::Handshaking(conn));
+        }
+        conn
+    }
+
+    /// The host could not dial `peer` after a [`Event::DialRequest`]. Schedules a retry.
+    pub fn dial_failed(&mut self, now: Duration, peer: PublicKey) {
+        self.advance(now);
+        if let Some(schedule) = self.persistent.get_mut(&peer) {
+            schedule.attempt = None;
+            self.schedule_redial(now, peer);
+        }
+    }
+
+    /// Accepts `body` for delivery to `peer` and returns the message with its new id. The
+    /// message stays in the outbox until `peer` acks it, across reconnects. Persist it before
+    /// telling a user it was accepted.
+    pub fn send_message(
+        &mut self,
+        now: Duration,
+        peer: PublicKey,
+        body: String,
+        reply_to: Option<MessageId>,
+        sent_at_ms: u64,
+    ) -> Result<ChatMessage, CommandError> {
+        self.advance(now);
+        if body.len() > MAX_BODY_BYTES {
+            return Err(CommandError::BodyTooLarge { len: body.len() });
+        }
+        if peer == self.public {
+            return Err(CommandError::SelfAddressed);
+        }
+        if self.outbox.len_for(&peer) >= self.config.max_outbox_per_peer
+            || self.outbox.total() >= self.config.max_outbox_total
+        {
+            return Err(CommandError::OutboxFull);
+        }
+        let rng = &mut self.rng;
+        let id = self.outbox.next_id(peer, || rng.next_u64());
+        let message = ChatMessage {
+            id,
+            sent_at_ms,
+            body,
+            reply_to,
+        };
+        self.outbox.push(peer, message.clone());
+        self.to_pump.insert(peer);
+        Ok(message)
+    }
+
+    /// Puts a persisted, unacked message back in the outbox after a restart. Restore messages in
+    /// the order they were first accepted, before sending new ones.
+    pub fn restore_outbox(&mut self, peer: PublicKey, message: ChatMessage) {
+        self.outbox.push(peer, message);
+        self.to_pump.insert(peer);
+    }
+
+    /// Restores a persisted dedup mark after a restart.
+    pub fn restore_dedup(&mut self, record: DedupRecord) {
+        self.dedup.restore(record);
+    }
+
+    /// The host has durably stored message `id` from `peer`. The ack to the sender follows.
+    pub fn confirm_stored(&mut self, peer: PublicKey, id: MessageId) {
+        if self.dedup.confirm_stored(&peer, id) {
+            self.to_pump.insert(peer);
+        }
+    }
+
+    /// Tells `peer` that its message `id` was read. Sent now if a session is up, else when one
+    /// comes up.
+    pub fn send_read_receipt(&mut self, peer: PublicKey, id: MessageId) {
+        let reads = self.reads.entry(peer).or_default();
+        if reads.len() >= MAX_PENDING_READS {
+            reads.pop_front();
+        }
+        reads.push_back(id);
+        self.to_pump.insert(peer);
+    }
+
+    /// Closes `conn`, sending a close frame if the session is established.
+    pub fn close(&mut self, now: Duration, conn: ConnId) {
+        self.advance(now);
+        self.close_connection(
+            now,
+            conn,
+            CloseReason::ClosedByHost,
+            Some(CloseCode::Normal),
+        );
+    }
+
+    /// Closes every connection with a close frame and stops redialing: for shutdown.
+    pub fn close_all(&mut self, now: Duration) {
+        self.advance(now);
+        for peer in std::mem::take(&mut self.persistent).into_keys() {
+            self.timers.cancel(Timer::Redial(peer));
+        }
+        let conns: Vec<ConnId> = self.conns.keys().copied().collect();
+        for conn in conns {
+            self.close(now, conn);
+        }
+    }
+
+    // ----- inputs ---------------------------------------------------------------------------
+
+    /// Feeds bytes received on `conn`. Unknown connections are ignored.
+    pub fn handle_receive(&mut self, now: Duration, conn: ConnId, bytes: &[u8]) {
+        self.advance(now);
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.session.push(bytes);
+        c.last_received = now;
+        c.ping_outstanding = false;
+        loop {
+            let Some(c) = self.conns.get_mut(&conn) else {
+                return;
+            };
+            let was_dirty = !c.tx.is_empty();
+            let step = c.session.next(&mut c.tx, &mut self.scratch);
+            if !was_dirty && !c.tx.is_empty() {
+                self.dirty.insert(conn);
+            }
+            match step {
+                Ok(None) => break,
+                Ok(Some(Received::Authenticated(peer))) => self.on_authenticated(now, conn, peer),
+                Ok(Some(Received::Frame(decoded))) => self.on_frame(now, conn, decoded),
+                Err(error) => {
+                    let established = self.conns[&conn].session.is_established();
+                    let code = established.then_some(CloseCode::ProtocolError);
+                    self.close_connection(now, conn, CloseReason::ProtocolViolation(error), code);
+                }
+            }
+        }
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.session.shrink();
+        }
+    }
+
+    /// The host's socket for `conn` reached end of stream or failed.
+    pub fn handle_socket_closed(&mut self, now: Duration, conn: ConnId) {
+        self.advance(now);
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let reason = if c.session.is_established() {
+            CloseReason::SocketClosed
+        } else {
+            CloseReason::HandshakeIncomplete
+        };
+        self.close_connection(now, conn, reason, None);
+    }
+
+    /// Processes every timer due at `now`. Calling it early, or twice, does nothing harmful.
+    pub fn handle_timeout(&mut self, now: Duration) {
+        self.advance(now);
+        while let Some(timer) = self.timers.pop_expired(now) {
+            match timer {
+                Timer::Handshake(conn) => {
+                    self.close_connection(now, conn, CloseReason::HandshakeTimeout, None);
+                }
+                Timer::Liveness(conn) => self.check_liveness(now, conn),
+                Timer::Redial(peer) => self.redial_due(peer),
+            }
+        }
+    }
+
+    // ----- outputs --------------------------------------------------------------------------
+
+    /// The next thing for the host to do. Call it after every input and keep calling until it
+    /// returns [`Output::Timeout`]; then wait for that instant or the next input.
+    #[must_use]
+    pub fn poll_output(&mut self) -> Output {
+        self.pump();
+        if let Some(transmit) = self.final_transmits.pop_front() {
+            return Output::Transmit(transmit);
+        }
+        while let Some(conn) = self.dirty.pop_first() {
+            if let Some(c) = self.conns.get_mut(&conn)
+                && !c.tx.is_empty()
+            {
+                let data = c.tx.split().freeze();
+                if c.tx.capacity() > 0 && c.established_at.is_some() {
+                    c.tx = BytesMut::new();
+                }
+                return Output::Transmit(Transmit { conn, data });
+            }
+        }
+        if let Some(event) = self.events.pop_front() {
+            return Output::Event(event);
+        }
+        Output::Timeout(self.timers.next_deadline())
+    }
+
+    // ----- introspection --------------------------------------------------------------------
+
+    /// Every live connection.
+    pub fn sessions(&self) -> Vec<SessionInfo> {
+        self.conns
+            .iter()
+            .map(|(conn, c)| {
+                let peer = c.session.remote();
+                let sending = peer.is_some_and(|p| self.sending_conn(&p) == Some(*conn));
+                SessionInfo {
+                    conn: *conn,
+                    peer: if c.session.is_established() {
+                        peer
+                    } else {
+                        None
+                    },
+                    kind: c.kind,
+                    authenticated: c.session.is_established(),
+                    sending,
+                }
+            })
+            .collect()
+    }
+
+    /// Messages waiting for an ack from `peer`.
+    pub fn queued_for(&self, peer: &PublicKey) -> usize {
+        self.outbox.len_for(peer)
+    }
+
+    /// Messages waiting for an ack from anyone.
+    pub fn queued_total(&self) -> usize {
+        self.outbox.total()
+    }
+
+    /// Every unacked message, per peer, in sending order.
+    pub fn outbox_entries(&self) -> impl Iterator<Item = (&PublicKey, &ChatMessage)> {
+        self.outbox.entries()
+    }
+
+    /// The dedup marks, for persistence.
+    pub fn dedup_records(&self) -> Vec<DedupRecord> {
+        self.dedup.records()
+    }
+
+    /// Peers this node keeps connected.
+    pub fn persistent_peers(&self) -> impl Iterator<Item = &PublicKey> {
+        self.persistent.keys()
+    }
+
+    /// Connections still in their handshake.
+    pub fn pending_handshakes(&self) -> usize {
+        self.pending_handshakes
+    }
+
+    // ----- internals ------------------------------------------------------------------------
+
+    fn advance(&mut self, now: Duration) {
+        self.now = self.now.max(now);
+    }
+
+    fn insert_connection(
+        &mut self,
+        now: Duration,
+        session: Session,
+        kind: ConnKind,
+        tx: BytesMut,
+    ) -> ConnId {
+        let conn = ConnId(self.next_conn);
+        self.next_conn += 1;
+        if !tx.is_empty() {
+            self.dirty.insert(conn);
+        }
+        self.conns.insert(
+            conn,
+            Connection {
+                session,
+                kind,
+                tx,
+                established_at: None,
+                last_received: now,
+                ping_outstanding: false,
+            },
+        );
+        self.pending_handshakes += 1;
+        self.timers
+            .set(Timer::Handshake(conn), now + self.config.handshake_timeout);
+        conn
+    }
+
+    fn on_authenticated(&mut self, now: Duration, conn: ConnId, peer: PublicKey) {
+        let c = self.conns.get_mut(&conn).expect("live connection");
+        let role = c.session.role();
+        let kind = c.kind;
+        self.pending_handshakes -= 1;
+        c.established_at = Some(now);
+        self.timers.cancel(Timer::Handshake(conn));
+        if role == Role::Responder && !self.config.whitelist.allows(&peer) {
+            self.events.push_back(Event::Rejected { conn, peer });
+            self.close_connection(
+                now,
+                conn,
+                CloseReason::NotAuthorized,
+                Some(CloseCode::NotAuthorized),
+            );
+            return;
+        }
+        let sessions = self.sessions_by_peer.entry(peer).or_default();
+        if sessions.len() >= self.config.max_sessions_per_peer {
+            self.close_connection(now, conn, CloseReason::Busy, Some(CloseCode::Busy));
+            return;
+        }
+        sessions.push(conn);
+        if let Some(schedule) = self.persistent.get_mut(&peer)
+            && schedule.attempt == Some(DialAttempt::Handshaking(conn))
+        {
+            schedule.attempt = None;
+        }
+        self.timers
+            .set(Timer::Liveness(conn), now + self.config.keepalive_interval);
+        self.events.push_back(Event::Authenticated {
+            conn,
+            peer,
+            role,
+            kind,
+        });
+        self.to_pump.insert(peer);
+    }
+
+    fn on_frame(&mut self, now: Duration, conn: ConnId, decoded: Decoded) {
+        let Some(peer) = self.conns.get(&conn).and_then(|c| c.session.remote()) else {
+            return;
+        };
+        let frame = match decoded {
+            Decoded::Frame(frame) => frame,
+            Decoded::UnknownKind(_) => return,
+        };
+        match frame {
+            Frame::Chat(message) => match self.dedup.receive(peer, message.id, conn) {
+                Verdict::Deliver => {
+                    self.events.push_back(Event::MessageReceived {
+                        conn,
+                        peer,
+                        message,
+                    });
+                }
+                Verdict::Duplicate => {
+                    self.to_pump.insert(peer);
+                }
+                Verdict::Gap => {}
+            },
+            Frame::Ack { stream, upto } => {
+                for acked in self.outbox.ack(&peer, stream, upto, now) {
+                    self.events.push_back(Event::MessageAcked {
+                        peer,
+                        id: acked.id,
+                        rtt: acked.rtt,
+                    });
+                }
+                self.to_pump.insert(peer);
+            }
+            Frame::Read { id } => self.events.push_back(Event::ReadReceipt { peer, id }),
+            Frame::Ping { nonce } => self.send_frame(conn, &Frame::Pong { nonce }),
+            Frame::Pong { .. } => {}
+            Frame::Close { code } => {
+                self.close_connection(now, conn, CloseReason::RemoteClosed(code), None);
+            }
+        }
+    }
+
+    fn send_frame(&mut self, conn: ConnId, frame: &Frame) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.session.send(frame, &mut c.tx, &mut self.scratch);
+            self.dirty.insert(conn);
+        }
+    }
+
+    /// The session that carries `peer`'s messages: the earliest established one that is not
+    /// one-shot, or else the earliest one-shot. A newer session never displaces a live one.
+    fn sending_conn(&self, peer: &PublicKey) -> Option<ConnId> {
+        let sessions = self.sessions_by_peer.get(peer)?;
+        let preferred = |oneshot: bool| {
+            sessions
+                .iter()
+                .copied()
+                .find(|conn| (self.conns[conn].kind == ConnKind::OneShot) == oneshot)
+        };
+        preferred(false).or_else(|| preferred(true))
+    }
+
+    fn pump(&mut self) {
+        while let Some(peer) = self.to_pump.pop_first() {
+            self.pump_peer(peer);
+        }
+    }
+
+    fn pump_peer(&mut self, peer: PublicKey) {
+        let Some(sending) = self.sending_conn(&peer) else {
+            return;
+        };
+        let live = |node: &Self, conn: Option<ConnId>| {
+            conn.filter(|c| {
+                node.sessions_by_peer
+                    .get(&peer)
+                    .is_some_and(|s| s.contains(c))
+            })
+        };
+        for ack in self.dedup.take_due_acks(&peer) {
+            let conn = live(self, ack.conn).unwrap_or(sending);
+            self.send_frame(
+                conn,
+                &Frame::Ack {
+                    stream: ack.stream,
+                    upto: ack.upto,
+                },
+            );
+        }
+        if let Some(reads) = self.reads.remove(&peer) {
+            for id in reads {
+                self.send_frame(sending, &Frame::Read { id });
+            }
+        }
+        let messages = self.outbox.take_sendable(
+            &peer,
+            sending,
+            self.config.max_in_flight_per_session,
+            self.now,
+        );
+        for message in messages {
+            self.send_frame(sending, &Frame::Chat(message));
+        }
+    }
+
+    fn check_liveness(&mut self, now: Duration, conn: ConnId) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let silent = now.saturating_sub(c.last_received);
+        if silent >= self.config.idle_timeout {
+            self.close_connection(
+                now,
+                conn,
+                CloseReason::IdleTimeout,
+                Some(CloseCode::IdleTimeout),
+            );
+            return;
+        }
+        let next = if silent >= self.config.keepalive_interval {
+            if !c.ping_outstanding {
+                c.ping_outstanding = true;
+                let nonce = self.rng.next_u64();
+                self.send_frame(conn, &Frame::Ping { nonce });
+            }
+            self.conns[&conn].last_received + self.config.idle_timeout
+        } else {
+            c.last_received + self.config.keepalive_interval
+        };
+        self.timers.set(Timer::Liveness(conn), next);
+    }
+
+    fn redial_due(&mut self, peer: PublicKey) {
+        let connected = self
+            .sessions_by_peer
+            .get(&peer)
+            .is_some_and(|s| !s.is_empty());
+        let Some(schedule) = self.persistent.get_mut(&peer) else {
+            return;
+        };
+        if connected || schedule.attempt.is_some() {
+            return;
+        }
+        schedule.attempt = Some(DialAttempt::Requested);
+        self.events.push_back(Event::DialRequest { peer });
+    }
+
+    fn schedule_redial(&mut self, now: Duration, peer: PublicKey) {
+        let Some(schedule) = self.persistent.get_mut(&peer) else {
+            return;
+        };
+        let delay = schedule.next_delay(&mut self.rng, self.config.reconnect_max);
+        self.timers.set(Timer::Redial(peer), now + delay);
+    }
+
+    fn close_connection(
+        &mut self,
+        now: Duration,
+        conn: ConnId,
+        reason: CloseReason,
+        send_close: Option<CloseCode>,
+    ) {
+        if let Some(code) = send_close {
+            self.send_frame(conn, &Frame::Close { code });
+        }
+        let Some(mut c) = self.conns.remove(&conn) else {
+            return;
+        };
+        self.dirty.remove(&conn);
+        if !c.tx.is_empty() {
+            self.final_transmits.push_back(Transmit {
+                conn,
+                data: c.tx.split().freeze(),
+            });
+        }
+        self.timers.cancel(Timer::Handshake(conn));
+        self.timers.cancel(Timer::Liveness(conn));
+        let authenticated = c.established_at.is_some() && reason != CloseReason::NotAuthorized;
+        if c.established_at.is_none() {
+            self.pending_handshakes -= 1;
+        }
+        let peer = c.session.remote().filter(|_| c.session.is_established());
+        if let Some(peer) = peer {
+            if let Some(sessions) = self.sessions_by_peer.get_mut(&peer) {
+                sessions.retain(|s| *s != conn);
+                if sessions.is_empty() {
+                    self.sessions_by_peer.remove(&peer);
+                }
+            }
+            self.outbox.connection_lost(&peer, conn);
+            self.to_pump.insert(peer);
+        }
+        if let Some(remote) = c.session.remote() {
+            self.after_connection_lost(now, remote, conn, &c);
+        }
+        self.events.push_back(Event::ConnectionClosed {
+            conn,
+            peer,
+            was_authenticated: authenticated,
+            reason,
+        });
+    }
+
+    fn after_connection_lost(
+        &mut self,
+        now: Duration,
+        peer: PublicKey,
+        conn: ConnId,
+        c: &Connection,
+    ) {
+        let still_connected = self
+            .sessions_by_peer
+            .get(&peer)
+            .is_some_and(|s| !s.is_empty());
+        let initial = self.config.reconnect_initial;
+        let stable_after = self.config.reconnect_stable_after;
+        let Some(schedule) = self.persistent.get_mut(&peer) else {
+            return;
+        };
+        if schedule.attempt == Some(DialAttempt::Handshaking(conn)) {
+            schedule.attempt = None;
+        }
+        if still_connected || schedule.attempt.is_some() {
+            return;
+        }
+        if c.established_at
+            .is_some_and(|at| now.saturating_sub(at) >= stable_after)
+        {
+            schedule.reset(initial);
+        }
+        self.schedule_redial(now, peer);
+    }
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("public", &self.public)
+            .field("connections", &self.conns.len())
+            .field("queued", &self.outbox.total())
+            .finish_non_exhaustive()
+    }
+}

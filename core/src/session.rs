@@ -1,0 +1,251 @@
+//! One connection's protocol state: the Noise XK handshake, then the transport phase that
+//! encrypts and decrypts one frame per Noise message. A session knows nothing of peers, outboxes
+//! or policy; the node decides what to do with what it yields.
+
+use bytes::BytesMut;
+use snow::{HandshakeState, TransportState};
+
+use crate::frame::{self, DecodeError, Decoded, Frame};
+use crate::framing::{self, FrameReader, FramingError, MAX_NOISE_MESSAGE};
+use crate::handshake::{self, MSG1_LEN, MSG2_LEN, MSG3_LEN};
+use crate::keys::{PublicKey, SecretKey};
+
+/// Bytes of AEAD tag on every Noise message.
+pub const TAG_LEN: usize = 16;
+
+/// Largest frame plaintext in one Noise transport message.
+pub const MAX_FRAME_LEN: usize = MAX_NOISE_MESSAGE - TAG_LEN;
+
+/// Which end of the handshake this session is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Dialed out; pins the remote key.
+    Initiator,
+    /// Accepted; learns the remote key at message 3.
+    Responder,
+}
+
+/// Something the session read from the stream.
+#[derive(Debug)]
+pub enum Received {
+    /// The handshake finished; the remote proved it holds this key.
+    Authenticated(PublicKey),
+    /// A transport frame.
+    Frame(Decoded),
+}
+
+/// The stream broke the protocol. Details stay local: the peer only ever sees the connection
+/// close (or, after the handshake, a close frame with a generic code).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionError {
+    /// Bad length prefix.
+    Framing(FramingError),
+    /// A handshake message failed to verify or decrypt, or carried a payload.
+    HandshakeFailed,
+    /// A transport message failed to decrypt.
+    DecryptFailed,
+    /// A transport frame did not decode.
+    Frame(DecodeError),
+}
+
+impl std::fmt::Display for SessionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Framing(e) => write!(f, "framing: {e}"),
+            Self::HandshakeFailed => f.write_str("handshake message did not verify"),
+            Self::DecryptFailed => f.write_str("transport message did not decrypt"),
+            Self::Frame(e) => write!(f, "frame: {e}"),
+        }
+    }
+}
+
+enum Phase {
+    Handshake(Box<HandshakeState>),
+    Transport(Box<TransportState>),
+    Failed,
+}
+
+/// One connection's Noise state and receive buffer.
+pub struct Session {
+    role: Role,
+    phase: Phase,
+    reader: FrameReader,
+    remote: Option<PublicKey>,
+}
+
+impl Session {
+    /// Starts an initiator pinned to `remote` and appends message 1 to `tx`.
+    pub fn initiator(
+        local: &SecretKey,
+        remote: &PublicKey,
+        seed: [u8; 32],
+        tx: &mut BytesMut,
+    ) -> Self {
+        let mut state = handshake::initiator(local, remote, seed);
+        let mut msg = [0u8; MSG1_LEN];
+        let len = state
+            .write_message(&[], &mut msg)
+            .expect("message 1 fits its buffer");
+        framing::write_message(tx, &msg[..len]);
+        Self {
+            role: Role::Initiator,
+            phase: Phase::Handshake(Box::new(state)),
+            reader: FrameReader::default(),
+            remote: Some(*remote),
+        }
+    }
+
+    /// Starts a responder that waits for message 1.
+    pub fn responder(local: &SecretKey, seed: [u8; 32]) -> Self {
+        Self {
+            role: Role::Responder,
+            phase: Phase::Handshake(Box::new(handshake::responder(local, seed))),
+            reader: FrameReader::default(),
+            remote: None,
+        }
+    }
+
+    /// This session's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// True once the handshake has finished.
+    pub fn is_established(&self) -> bool {
+        matches!(self.phase, Phase::Transport(_))
+    }
+
+    /// The remote key: pinned for an initiator, learned at message 3 for a responder.
+    pub fn remote(&self) -> Option<PublicKey> {
+        self.remote
+    }
+
+    /// Appends received bytes. Call [`Session::next`] until it yields `Ok(None)`.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.reader.push(bytes);
+    }
+
+    /// Releases receive memory when nothing is buffered.
+    pub fn shrink(&mut self) {
+        self.reader.shrink_if_empty();
+    }
+
+    fn max_incoming(&self) -> usize {
+        match (&self.phase, self.role) {
+            (Phase::Transport(_), _) => MAX_NOISE_MESSAGE,
+            (_, Role::Responder) => MSG3_LEN,
+            (_, Role::Initiator) => MSG2_LEN,
+        }
+    }
+
+    /// Processes the next complete Noise message, appending any handshake reply to `tx`.
+    /// `scratch` is working memory shared between sessions.
+    pub fn next(
+        &mut self,
+        tx: &mut BytesMut,
+        scratch: &mut Vec<u8>,
+    ) -> Result<Option<Received>, SessionError> {
+        loop {
+            let before = self.reader.buffered();
+            let received = self.next_step(tx, scratch)?;
+            if received.is_some() || self.reader.buffered() == before {
+                return Ok(received);
+            }
+        }
+    }
+
+    fn next_step(
+        &mut self,
+        tx: &mut BytesMut,
+        scratch: &mut Vec<u8>,
+    ) -> Result<Option<Received>, SessionError> {
+        if matches!(self.phase, Phase::Failed) {
+            return Ok(None);
+        }
+        let message = match self.reader.next_message(self.max_incoming()) {
+            Ok(Some(message)) => message,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(self.fail(SessionError::Framing(e))),
+        };
+        scratch.resize(MAX_NOISE_MESSAGE, 0);
+        let result = match &mut self.phase {
+            Phase::Handshake(state) => Self::handshake_step(state, &message, tx, scratch),
+            Phase::Transport(state) => match state.read_message(&message, scratch) {
+                Ok(len) => frame::decode(&scratch[..len])
+                    .map(|decoded| Some(Received::Frame(decoded)))
+                    .map_err(SessionError::Frame),
+                Err(_) => Err(SessionError::DecryptFailed),
+            },
+            Phase::Failed => return Ok(None),
+        };
+        match result {
+            Ok(Some(Received::Authenticated(_))) | Ok(None) => self.maybe_enter_transport(),
+            Ok(received) => Ok(received),
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    fn handshake_step(
+        state: &mut HandshakeState,
+        message: &[u8],
+        tx: &mut BytesMut,
+        scratch: &mut [u8],
+    ) -> Result<Option<Received>, SessionError> {
+        let payload_len = state
+            .read_message(message, scratch)
+            .map_err(|_| SessionError::HandshakeFailed)?;
+        if payload_len != 0 {
+            return Err(SessionError::HandshakeFailed);
+        }
+        if !state.is_handshake_finished() && state.is_my_turn() {
+            let len = state
+                .write_message(&[], scratch)
+                .map_err(|_| SessionError::HandshakeFailed)?;
+            framing::write_message(tx, &scratch[..len]);
+        }
+        Ok(None)
+    }
+
+    fn maybe_enter_transport(&mut self) -> Result<Option<Received>, SessionError> {
+        let finished = matches!(&self.phase, Phase::Handshake(s) if s.is_handshake_finished());
+        if !finished {
+            return Ok(None);
+        }
+        let Phase::Handshake(state) = std::mem::replace(&mut self.phase, Phase::Failed) else {
+            unreachable!("checked above");
+        };
+        let remote = state
+            .get_remote_static()
+            .and_then(|key| <[u8; 32]>::try_from(key).ok())
+            .map(PublicKey)
+            .ok_or(SessionError::HandshakeFailed)?;
+        let transport = state
+            .into_transport_mode()
+            .map_err(|_| SessionError::HandshakeFailed)?;
+        self.phase = Phase::Transport(Box::new(transport));
+        self.remote = Some(remote);
+        Ok(Some(Received::Authenticated(remote)))
+    }
+
+    fn fail(&mut self, error: SessionError) -> SessionError {
+        self.phase = Phase::Failed;
+        error
+    }
+
+    /// Encrypts `frame` and appends it to `tx`. Does nothing before the handshake has finished.
+    pub fn send(&mut self, frame: &Frame, tx: &mut BytesMut, scratch: &mut Vec<u8>) {
+        let Phase::Transport(state) = &mut self.phase else {
+            return;
+        };
+        scratch.clear();
+        frame::encode_into(frame, scratch);
+        debug_assert!(scratch.len() <= MAX_FRAME_LEN);
+        let plain_len = scratch.len();
+        scratch.resize(plain_len + plain_len + TAG_LEN, 0);
+        let (plain, cipher) = scratch.split_at_mut(plain_len);
+        let len = state
+            .write_message(plain, cipher)
+            .expect("frame fits a Noise message");
+        framing::write_message(tx, &cipher[..len]);
+    }
+}
