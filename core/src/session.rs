@@ -71,6 +71,7 @@ pub struct Session {
     phase: Phase,
     reader: FrameReader,
     remote: Option<PublicKey>,
+    broken: bool,
 }
 
 impl Session {
@@ -92,6 +93,7 @@ impl Session {
             phase: Phase::Handshake(Box::new(state)),
             reader: FrameReader::default(),
             remote: Some(*remote),
+            broken: false,
         }
     }
 
@@ -102,6 +104,7 @@ impl Session {
             phase: Phase::Handshake(Box::new(handshake::responder(local, seed))),
             reader: FrameReader::default(),
             remote: None,
+            broken: false,
         }
     }
 
@@ -159,7 +162,7 @@ impl Session {
         tx: &mut BytesMut,
         scratch: &mut Vec<u8>,
     ) -> Result<Option<Received>, SessionError> {
-        if matches!(self.phase, Phase::Failed) {
+        if self.broken || matches!(self.phase, Phase::Failed) {
             return Ok(None);
         }
         let message = match self.reader.next_message(self.max_incoming()) {
@@ -227,8 +230,13 @@ impl Session {
         Ok(Some(Received::Authenticated(remote)))
     }
 
+    /// Stops reading. An established session keeps its send state, so the node can still tell
+    /// the peer why it is closing and still knows the session as established.
     fn fail(&mut self, error: SessionError) -> SessionError {
-        self.phase = Phase::Failed;
+        self.broken = true;
+        if !matches!(self.phase, Phase::Transport(_)) {
+            self.phase = Phase::Failed;
+        }
         error
     }
 
