@@ -1,0 +1,410 @@
+//! The invariants, checked on every observation as the run goes and once more at its end:
+//! 1. every accepted message reaches its receiver's host exactly once and in order, and after
+//!    the heal phase everything is delivered, acked and gone from every outbox;
+//! 2. nothing from a key off the receiver's whitelist is ever delivered, and a responder never
+//!    authenticates such a key;
+//! 3. a dialer pinned to the wrong key never authenticates and moves no application data;
+//! 4. redials keep to the backoff schedule: no hot loop, for failing and for rejecting peers;
+//! 5. a half-open connection is closed within the idle timeout (`IdleTimeout`, or
+//!    `HandshakeTimeout` if it had not authenticated) and the dialer redials.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use skychat_core::{
+    CloseCode, CloseReason, ConnId, MessageId, NodeConfig, PublicKey, Role, Whitelist,
+};
+
+use super::scenario::{
+    HONEST, MISPINNED, NODE_COUNT, OUTSIDER, RECEIVER, Scenario, secret, unreachable_key,
+};
+
+/// Slack on the half-open detection bound.
+pub const DETECTION_SLACK: Duration = Duration::from_millis(1);
+
+/// Counts that show the checks were not vacuous.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Stats {
+    /// Messages delivered to honest hosts.
+    pub delivered: usize,
+    /// Times the receiver rejected the outsider after its handshake.
+    pub outsider_rejected: usize,
+    /// Handshakes of the mispinned dialer that failed.
+    pub mispinned_failed: usize,
+    /// Dial requests toward the unreachable peer.
+    pub unreachable_dials: usize,
+    /// Connections closed because they went silent.
+    pub idle_closes: usize,
+    /// Half-open connection ends whose detection was checked.
+    pub half_open_checked: usize,
+    /// Node restarts.
+    pub restarts: usize,
+}
+
+#[derive(Debug, Default)]
+struct DialTrack {
+    last: Option<Duration>,
+    since_reset: u32,
+}
+
+#[derive(Debug)]
+struct Detection {
+    node: usize,
+    incarnation: u32,
+    conn: ConnId,
+    reason: CloseReason,
+    by: Duration,
+}
+
+/// Everything the checks remember.
+pub struct Checker {
+    config: NodeConfig,
+    keys: Vec<PublicKey>,
+    whitelists: Vec<Whitelist>,
+    persistent: Vec<Vec<PublicKey>>,
+    accepted: BTreeMap<(usize, usize), Vec<MessageId>>,
+    delivered: BTreeMap<(usize, usize), usize>,
+    acked: BTreeMap<(usize, usize), usize>,
+    dials: BTreeMap<(usize, u32, PublicKey), DialTrack>,
+    unreachable_fails: BTreeMap<(usize, u32), (u32, Duration)>,
+    detections: Vec<Detection>,
+    redials: Vec<(usize, u32, PublicKey, Duration)>,
+    /// What was observed.
+    pub stats: Stats,
+}
+
+fn index_of(keys: &[PublicKey], key: &PublicKey) -> Option<usize> {
+    keys.iter().position(|k| k == key)
+}
+
+impl Checker {
+    /// The checks for `scenario`.
+    pub fn new(scenario: &Scenario) -> Self {
+        Self {
+            config: Scenario::base_config(scenario.timing),
+            keys: (0..NODE_COUNT).map(|i| secret(i).public_key()).collect(),
+            whitelists: (0..NODE_COUNT)
+                .map(|i| scenario.config(i).whitelist)
+                .collect(),
+            persistent: (0..NODE_COUNT)
+                .map(|i| scenario.persistent_peers(i))
+                .collect(),
+            accepted: BTreeMap::new(),
+            delivered: BTreeMap::new(),
+            acked: BTreeMap::new(),
+            dials: BTreeMap::new(),
+            unreachable_fails: BTreeMap::new(),
+            detections: Vec::new(),
+            redials: Vec::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// `sender`'s node accepted message `id` for `to`.
+    pub fn accepted(&mut self, sender: usize, to: &PublicKey, id: MessageId) {
+        if let Some(receiver) = index_of(&self.keys, to) {
+            self.accepted
+                .entry((sender, receiver))
+                .or_default()
+                .push(id);
+        }
+    }
+
+    /// Invariants 1 and 2: `receiver`'s node handed its host message `id` from `peer`.
+    pub fn received(
+        &mut self,
+        receiver: usize,
+        peer: &PublicKey,
+        id: MessageId,
+    ) -> Result<(), String> {
+        let sender = index_of(&self.keys, peer)
+            .ok_or_else(|| format!("node {receiver} received {id:?} from unknown key {peer:?}"))?;
+        let allowed =
+            self.whitelists[receiver].allows(peer) || self.persistent[receiver].contains(peer);
+        if !allowed || sender == OUTSIDER || sender == MISPINNED {
+            return Err(format!(
+                "node {receiver} received {id:?} from node {sender}, which it neither \
+                 whitelists nor dials"
+            ));
+        }
+        let accepted = self
+            .accepted
+            .get(&(sender, receiver))
+            .map_or(&[][..], Vec::as_slice);
+        let delivered = self.delivered.entry((sender, receiver)).or_default();
+        match accepted.get(*delivered) {
+            Some(expected) if *expected == id => {
+                *delivered += 1;
+                self.stats.delivered += 1;
+                Ok(())
+            }
+            expected => Err(format!(
+                "node {receiver} received {id:?} from node {sender} but expected {expected:?} \
+                 (delivered {delivered} of {:?}): duplicate, reordered or never sent",
+                accepted
+            )),
+        }
+    }
+
+    /// `sender`'s node reported message `id` to `peer` acked. `stored` says whether the
+    /// receiver's host holds it; `was_queued` whether the sender's host still had it.
+    pub fn acked(
+        &mut self,
+        sender: usize,
+        peer: &PublicKey,
+        id: MessageId,
+        stored: bool,
+        was_queued: bool,
+    ) -> Result<(), String> {
+        if !was_queued {
+            return Err(format!(
+                "node {sender} got an ack for {id:?}, which its host no longer had queued"
+            ));
+        }
+        if !stored {
+            return Err(format!(
+                "node {sender} got an ack for {id:?} before {peer:?} stored it"
+            ));
+        }
+        if let Some(receiver) = index_of(&self.keys, peer) {
+            *self.acked.entry((sender, receiver)).or_default() += 1;
+        }
+        Ok(())
+    }
+
+    /// Invariants 2 and 3: `node` authenticated a session with `peer` in `role`.
+    pub fn authenticated(
+        &mut self,
+        node: usize,
+        peer: &PublicKey,
+        role: Role,
+    ) -> Result<(), String> {
+        if node == MISPINNED {
+            return Err(format!(
+                "the mispinned node authenticated a session with {peer:?}"
+            ));
+        }
+        if role == Role::Responder && !self.whitelists[node].allows(peer) {
+            return Err(format!(
+                "node {node} authenticated inbound {peer:?}, which is not on its whitelist"
+            ));
+        }
+        Ok(())
+    }
+
+    /// `node` rejected inbound `peer` after its handshake.
+    pub fn rejected(&mut self, node: usize, peer: &PublicKey) {
+        if node == RECEIVER && *peer == self.keys[OUTSIDER] {
+            self.stats.outsider_rejected += 1;
+        }
+    }
+
+    /// Invariant 4: `node` (in `incarnation`) asked its host to dial `peer` at `now`.
+    pub fn dial_requested(
+        &mut self,
+        node: usize,
+        incarnation: u32,
+        peer: PublicKey,
+        now: Duration,
+    ) -> Result<(), String> {
+        let (initial, max) = (self.config.reconnect_initial, self.config.reconnect_max);
+        let track = self.dials.entry((node, incarnation, peer)).or_default();
+        if let Some(last) = track.last {
+            let factor = 2u32.saturating_pow(track.since_reset.min(20));
+            let floor = (initial * factor).min(max);
+            let gap = now - last;
+            if gap < floor {
+                return Err(format!(
+                    "node {node} redialed {peer:?} after {gap:?}, but attempt {} since the last \
+                     stable session must wait at least {floor:?}",
+                    track.since_reset + 1
+                ));
+            }
+            track.since_reset += 1;
+        }
+        track.last = Some(now);
+        self.redials
+            .retain(|r| !(r.0 == node && r.1 == incarnation && r.2 == peer && r.3 <= now));
+        if peer == unreachable_key() {
+            self.stats.unreachable_dials += 1;
+            if let Some(&(fails, failed_at)) = self.unreachable_fails.get(&(node, incarnation)) {
+                let backoff = (initial * 2u32.saturating_pow((fails - 1).min(20))).min(max);
+                let waited = now - failed_at;
+                if waited < backoff || waited >= backoff * 5 / 4 {
+                    return Err(format!(
+                        "node {node} redialed the unreachable peer {waited:?} after failure \
+                         {fails}; the schedule says [{backoff:?}, {:?})",
+                        backoff * 5 / 4
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The host of `node` could not reach `peer`.
+    pub fn dial_failed(&mut self, node: usize, incarnation: u32, peer: &PublicKey, now: Duration) {
+        if *peer == unreachable_key() {
+            let entry = self
+                .unreachable_fails
+                .entry((node, incarnation))
+                .or_insert((0, now));
+            *entry = (entry.0 + 1, now);
+        }
+    }
+
+    /// Invariant 5: the connection `conn` of `node` went half-open at `now`.
+    pub fn half_open(
+        &mut self,
+        node: usize,
+        incarnation: u32,
+        conn: ConnId,
+        authenticated: bool,
+        now: Duration,
+    ) {
+        let (reason, bound) = if authenticated {
+            (CloseReason::IdleTimeout, self.config.idle_timeout)
+        } else {
+            (CloseReason::HandshakeTimeout, self.config.handshake_timeout)
+        };
+        self.detections.push(Detection {
+            node,
+            incarnation,
+            conn,
+            reason,
+            by: now + bound + DETECTION_SLACK,
+        });
+    }
+
+    /// `node` closed `conn`. `session` is the peer and authentication time if it had
+    /// authenticated.
+    #[allow(clippy::too_many_arguments)]
+    pub fn closed(
+        &mut self,
+        node: usize,
+        incarnation: u32,
+        conn: ConnId,
+        peer: Option<PublicKey>,
+        session: Option<(PublicKey, Duration)>,
+        reason: &CloseReason,
+        now: Duration,
+    ) -> Result<(), String> {
+        if let Some((peer, since)) = session
+            && now - since >= self.config.reconnect_stable_after
+            && let Some(track) = self.dials.get_mut(&(node, incarnation, peer))
+        {
+            track.since_reset = 0;
+        }
+        if let Some(pos) = self
+            .detections
+            .iter()
+            .position(|d| d.node == node && d.incarnation == incarnation && d.conn == conn)
+        {
+            let expected = self.detections.remove(pos);
+            self.stats.half_open_checked += 1;
+            if *reason != expected.reason || now > expected.by {
+                return Err(format!(
+                    "node {node} closed half-open {conn} at {now:?} with {reason:?}; expected \
+                     {:?} by {:?}",
+                    expected.reason, expected.by
+                ));
+            }
+        }
+        if *reason == CloseReason::IdleTimeout {
+            self.stats.idle_closes += 1;
+            if let Some(peer) = peer
+                && self.persistent[node].contains(&peer)
+            {
+                self.redials.push((node, incarnation, peer, now));
+            }
+        }
+        if node == MISPINNED && *reason == CloseReason::HandshakeIncomplete {
+            self.stats.mispinned_failed += 1;
+        }
+        if node == OUTSIDER
+            && matches!(reason, CloseReason::RemoteClosed(code) if *code != CloseCode::NotAuthorized)
+        {
+            return Err(format!(
+                "the outsider was closed with {reason:?}, not NotAuthorized"
+            ));
+        }
+        Ok(())
+    }
+
+    /// `node` stopped: whatever it was expected to do dies with it.
+    pub fn crashed(&mut self, node: usize) {
+        self.detections.retain(|d| d.node != node);
+        self.redials.retain(|r| r.0 != node);
+        self.stats.restarts += 1;
+    }
+
+    /// Invariant 5, as time passes: no half-open connection outlives its bound.
+    pub fn overdue(&self, now: Duration) -> Result<(), String> {
+        match self.detections.iter().find(|d| now > d.by) {
+            Some(d) => Err(format!(
+                "node {} did not close half-open {} by {:?} (expected {:?})",
+                d.node, d.conn, d.by, d.reason
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether every message between honest nodes has been delivered and acked.
+    pub fn all_delivered(&self) -> bool {
+        self.accepted.iter().all(|(route, ids)| {
+            !is_honest(route) || {
+                self.delivered.get(route).copied().unwrap_or(0) == ids.len()
+                    && self.acked.get(route).copied().unwrap_or(0) == ids.len()
+            }
+        })
+    }
+
+    /// Whether half-open connections and idle closes are all resolved. `connected` says
+    /// whether a node has a session with a peer now.
+    pub fn settled(&self, connected: impl Fn(usize, &PublicKey) -> bool) -> bool {
+        self.detections.is_empty() && self.redials.iter().all(|r| connected(r.0, &r.2))
+    }
+
+    /// The end-of-run checks, after the heal phase.
+    pub fn finish(&self, connected: impl Fn(usize, &PublicKey) -> bool) -> Result<(), String> {
+        for (&(sender, receiver), ids) in &self.accepted {
+            if !is_honest(&(sender, receiver)) {
+                continue;
+            }
+            let delivered = self
+                .delivered
+                .get(&(sender, receiver))
+                .copied()
+                .unwrap_or(0);
+            let acked = self.acked.get(&(sender, receiver)).copied().unwrap_or(0);
+            if delivered != ids.len() || acked != ids.len() {
+                return Err(format!(
+                    "after healing, node {sender} -> node {receiver}: {} accepted, {delivered} \
+                     delivered, {acked} acked",
+                    ids.len()
+                ));
+            }
+        }
+        if let Some(d) = self.detections.first() {
+            return Err(format!(
+                "half-open {} of node {} never closed",
+                d.conn, d.node
+            ));
+        }
+        if let Some(r) = self.redials.iter().find(|r| !connected(r.0, &r.2)) {
+            return Err(format!(
+                "node {} closed an idle session with {:?} at {:?} and never got it back",
+                r.0, r.2, r.3
+            ));
+        }
+        let s = &self.stats;
+        if s.outsider_rejected == 0 || s.mispinned_failed == 0 || s.unreachable_dials < 3 {
+            return Err(format!("the adversarial nodes were never exercised: {s:?}"));
+        }
+        Ok(())
+    }
+}
+
+fn is_honest(route: &(usize, usize)) -> bool {
+    HONEST.contains(&route.0) && HONEST.contains(&route.1)
+}

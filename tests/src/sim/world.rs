@@ -1,0 +1,560 @@
+//! The world: hosts, network and a virtual clock. Each step jumps the clock to the earliest
+//! pending thing (bytes arriving, a node's deadline, a scheduled send, fault or restart), feeds it
+//! to the node concerned and acts on that node's outputs the way a real host would.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use skychat_core::{ConnKind, Event, MessageId, Output, PublicKey, Transmit};
+
+use super::host::Host;
+use super::invariants::{Checker, Stats};
+use super::network::{ConnKey, LinkState, Network};
+use super::rand::SimRng;
+use super::scenario::{Fault, HONEST, MISPINNED, NODE_COUNT, Scenario, secret};
+use super::transcript::Transcript;
+
+/// Steps a run may take before it counts as a livelock.
+pub const MAX_STEPS: u64 = 200_000;
+
+/// What a finished run reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Hash of every transmitted byte and every event.
+    pub transcript: Transcript,
+    /// Steps taken.
+    pub steps: u64,
+    /// Virtual time at the end.
+    pub end: Duration,
+    /// What the checks observed.
+    pub stats: Stats,
+}
+
+#[derive(Debug)]
+enum Action {
+    Send {
+        from: usize,
+        to: PublicKey,
+        body: String,
+    },
+    Deliver {
+        key: ConnKey,
+        to: usize,
+        bytes: Bytes,
+    },
+    Fin {
+        key: ConnKey,
+        to: usize,
+    },
+    Reset {
+        key: ConnKey,
+        to: usize,
+    },
+    Connect {
+        dialer: usize,
+        incarnation: u32,
+        peer: PublicKey,
+        target: usize,
+    },
+    DialFailed {
+        dialer: usize,
+        incarnation: u32,
+        peer: PublicKey,
+    },
+    Confirm {
+        node: usize,
+        incarnation: u32,
+        peer: PublicKey,
+        id: MessageId,
+    },
+    Fault(Fault),
+    Restart {
+        node: usize,
+    },
+}
+
+struct World {
+    scenario: Scenario,
+    now: Duration,
+    rng: SimRng,
+    hosts: Vec<Host>,
+    net: Network,
+    agenda: BTreeMap<(Duration, u64), Action>,
+    next_seq: u64,
+    checker: Checker,
+    transcript: Transcript,
+    down: Vec<bool>,
+    mispinned_transmits: BTreeMap<ConnKey, usize>,
+}
+
+/// Runs `scenario` to the end of its heal phase and checks every invariant. The error names the
+/// seed and the first violation.
+pub fn run(scenario: &Scenario) -> Result<Outcome, String> {
+    let mut world = World::new(scenario.clone());
+    world
+        .run()
+        .map_err(|e| format!("seed {} at {:?}: {e}", scenario.seed, world.now))
+}
+
+impl World {
+    fn new(scenario: Scenario) -> Self {
+        let hosts = (0..NODE_COUNT)
+            .map(|i| {
+                Host::new(
+                    i,
+                    secret(i),
+                    scenario.config(i),
+                    scenario.persistent_peers(i),
+                )
+            })
+            .collect();
+        let mut world = Self {
+            now: Duration::ZERO,
+            rng: SimRng::new(scenario.seed, 2),
+            hosts,
+            net: Network::new(scenario.seed, NODE_COUNT),
+            agenda: BTreeMap::new(),
+            next_seq: 0,
+            checker: Checker::new(&scenario),
+            transcript: Transcript::default(),
+            down: vec![false; NODE_COUNT],
+            mispinned_transmits: BTreeMap::new(),
+            scenario,
+        };
+        for (k, send) in world.scenario.sends.clone().into_iter().enumerate() {
+            let body = format!("message {k} from node {}", send.from);
+            let action = Action::Send {
+                from: send.from,
+                to: send.to,
+                body,
+            };
+            world.schedule(send.at, action);
+        }
+        for (at, fault) in world.scenario.faults.clone() {
+            world.schedule(at, Action::Fault(fault));
+        }
+        world
+    }
+
+    fn schedule(&mut self, at: Duration, action: Action) {
+        self.agenda.insert((at, self.next_seq), action);
+        self.next_seq += 1;
+    }
+
+    fn run(&mut self) -> Result<Outcome, String> {
+        for i in 0..NODE_COUNT {
+            let seed = self.rng.seed32();
+            self.hosts[i].start(self.now, seed);
+            self.drain(i)?;
+        }
+        let heal_start = self.scenario.heal_start();
+        let heal_limit = self.scenario.heal_limit();
+        for step in 0..MAX_STEPS {
+            if self.now >= heal_start && self.healed() {
+                self.checker
+                    .finish(|node, peer| self.connected(node, peer))?;
+                return Ok(Outcome {
+                    transcript: self.transcript,
+                    steps: step,
+                    end: self.now,
+                    stats: self.checker.stats.clone(),
+                });
+            }
+            let timer = (0..NODE_COUNT)
+                .filter_map(|i| self.hosts[i].deadline.map(|at| (at, i)))
+                .min();
+            let agenda = self.agenda.first_key_value().map(|(k, _)| k.0);
+            let (at, timer_node) = match (timer, agenda) {
+                (Some((t, i)), Some(a)) if t <= a => (t, Some(i)),
+                (Some((t, i)), None) => (t, Some(i)),
+                (_, Some(a)) => (a, None),
+                (None, None) => return Err("nothing left to happen".into()),
+            };
+            if at > heal_limit {
+                self.checker
+                    .finish(|node, peer| self.connected(node, peer))?;
+                return Err(format!(
+                    "the network healed at {heal_start:?} but the run did not settle by \
+                     {heal_limit:?}"
+                ));
+            }
+            self.now = self.now.max(at);
+            self.checker.overdue(self.now)?;
+            match timer_node {
+                Some(i) => {
+                    self.hosts[i].node().handle_timeout(self.now);
+                    self.drain(i)?;
+                }
+                None => {
+                    let (_, action) = self.agenda.pop_first().expect("peeked above");
+                    self.act(action)?;
+                }
+            }
+        }
+        Err(format!(
+            "livelock: {MAX_STEPS} steps without settling ({} actions pending)",
+            self.agenda.len()
+        ))
+    }
+
+    /// Everything honest is delivered and acked, every outbox is empty, every persistent link
+    /// between honest nodes has a session, and no half-open connection is left.
+    fn healed(&self) -> bool {
+        let outboxes_empty = HONEST.iter().all(|&i| {
+            let host = &self.hosts[i];
+            host.persisted.outbox.is_empty()
+                && host.node.as_ref().is_some_and(|n| n.queued_total() == 0)
+        });
+        let linked = HONEST.iter().all(|&i| {
+            self.hosts[i]
+                .persistent
+                .iter()
+                .filter(|p| HONEST.iter().any(|&j| self.hosts[j].key == **p))
+                .all(|p| self.connected(i, p))
+        });
+        outboxes_empty
+            && linked
+            && self.checker.all_delivered()
+            && self
+                .checker
+                .settled(|node, peer| self.connected(node, peer))
+    }
+
+    fn connected(&self, node: usize, peer: &PublicKey) -> bool {
+        self.hosts[node].sessions.values().any(|(p, _)| p == peer)
+    }
+
+    fn act(&mut self, action: Action) -> Result<(), String> {
+        match action {
+            Action::Send { from, to, body } => self.send(from, to, body),
+            Action::Deliver { key, to, bytes } => {
+                let Some(node) = self.live_end(key, to, LinkState::Open) else {
+                    return Ok(());
+                };
+                let conn = self.net.conn(key).ends[to].conn;
+                self.hosts[node]
+                    .node()
+                    .handle_receive(self.now, conn, &bytes);
+                self.drain(node)
+            }
+            Action::Fin { key, to } => self.socket_closed(key, to, LinkState::Open),
+            Action::Reset { key, to } => self.socket_closed(key, to, LinkState::Reset),
+            Action::Connect {
+                dialer,
+                incarnation,
+                peer,
+                target,
+            } => self.connect(dialer, incarnation, peer, target),
+            Action::DialFailed {
+                dialer,
+                incarnation,
+                peer,
+            } => {
+                if self.hosts[dialer].incarnation != incarnation || self.down[dialer] {
+                    return Ok(());
+                }
+                self.checker
+                    .dial_failed(dialer, incarnation, &peer, self.now);
+                self.hosts[dialer].node().dial_failed(self.now, peer);
+                self.drain(dialer)
+            }
+            Action::Confirm {
+                node,
+                incarnation,
+                peer,
+                id,
+            } => {
+                if self.hosts[node].incarnation != incarnation || self.down[node] {
+                    return Ok(());
+                }
+                self.hosts[node].node().confirm_stored(peer, id);
+                self.drain(node)
+            }
+            Action::Fault(fault) => self.fault(fault),
+            Action::Restart { node } => {
+                self.down[node] = false;
+                let seed = self.rng.seed32();
+                self.hosts[node].start(self.now, seed);
+                self.drain(node)
+            }
+        }
+    }
+
+    /// The socket of end `to` of `key` learns that the connection ended.
+    fn socket_closed(&mut self, key: ConnKey, to: usize, state: LinkState) -> Result<(), String> {
+        let Some(node) = self.live_end(key, to, state) else {
+            return Ok(());
+        };
+        let end = &mut self.net.conn_mut(key).ends[to];
+        end.closed = true;
+        let conn = end.conn;
+        self.hosts[node].sockets.remove(&conn);
+        self.hosts[node].node().handle_socket_closed(self.now, conn);
+        self.drain(node)
+    }
+
+    /// The node holding end `to` of `key`, if the connection is in `state` and that end's socket
+    /// is still open.
+    fn live_end(&self, key: ConnKey, to: usize, state: LinkState) -> Option<usize> {
+        let conn = self.net.conn(key);
+        let end = &conn.ends[to];
+        let live = conn.state == state
+            && !end.closed
+            && !self.down[end.node]
+            && self.hosts[end.node].incarnation == end.incarnation;
+        live.then_some(end.node)
+    }
+
+    fn send(&mut self, from: usize, to: PublicKey, body: String) -> Result<(), String> {
+        if self.down[from] {
+            return Ok(());
+        }
+        let sent_at_ms = self.now.as_millis() as u64;
+        let message = self.hosts[from]
+            .node()
+            .send_message(self.now, to, body, None, sent_at_ms)
+            .map_err(|e| format!("node {from} refused a message: {e}"))?;
+        self.checker.accepted(from, &to, message.id);
+        self.hosts[from].persist_accepted(to, message);
+        self.drain(from)
+    }
+
+    fn connect(
+        &mut self,
+        dialer: usize,
+        incarnation: u32,
+        peer: PublicKey,
+        target: usize,
+    ) -> Result<(), String> {
+        if self.hosts[dialer].incarnation != incarnation || self.down[dialer] {
+            return Ok(());
+        }
+        if self.down[target] || self.net.partitioned(self.now, dialer, target) {
+            self.checker
+                .dial_failed(dialer, incarnation, &peer, self.now);
+            self.hosts[dialer].node().dial_failed(self.now, peer);
+            return self.drain(dialer);
+        }
+        let now = self.now;
+        let dialer_conn = self.hosts[dialer]
+            .node()
+            .connect(now, peer, ConnKind::Persistent);
+        let listener_conn = self.hosts[target]
+            .node()
+            .accept(now)
+            .map_err(|e| format!("node {target} refused a connection: {e}"))?;
+        let key = self.net.open(
+            (dialer, incarnation, dialer_conn),
+            (target, self.hosts[target].incarnation, listener_conn),
+        );
+        self.hosts[dialer].sockets.insert(dialer_conn, key);
+        self.hosts[target].sockets.insert(listener_conn, key);
+        self.drain(dialer)?;
+        self.drain(target)
+    }
+
+    fn fault(&mut self, fault: Fault) -> Result<(), String> {
+        match fault {
+            Fault::Drop(a, b) => self.reset_between(a, b),
+            Fault::Partition(a, b, span) => {
+                self.net.partition(a, b, self.now + span);
+                self.reset_between(a, b)
+            }
+            Fault::HalfOpen(a, b) => {
+                for key in self.net.between(a, b) {
+                    self.black_hole(key);
+                }
+                Ok(())
+            }
+            Fault::SlowReader(node, extra, span) => {
+                self.net.slow_down(node, extra, self.now + span);
+                Ok(())
+            }
+            Fault::Crash {
+                node,
+                down_for,
+                silent,
+            } => {
+                if self.down[node] {
+                    return Ok(());
+                }
+                let keys: Vec<ConnKey> = self.hosts[node].sockets.values().copied().collect();
+                for key in keys {
+                    let conn = self.net.conn(key);
+                    let side = usize::from(conn.ends[1].node == node);
+                    if silent && conn.state == LinkState::Open {
+                        self.net.conn_mut(key).ends[side].closed = true;
+                        self.black_hole(key);
+                    } else {
+                        self.net.conn_mut(key).ends[side].closed = true;
+                        if let Some(at) = self.net.arrival(self.now, key, 1 - side) {
+                            self.schedule(at, Action::Fin { key, to: 1 - side });
+                        }
+                    }
+                }
+                self.hosts[node].crash();
+                self.checker.crashed(node);
+                self.down[node] = true;
+                self.schedule(self.now + down_for, Action::Restart { node });
+                Ok(())
+            }
+        }
+    }
+
+    fn reset_between(&mut self, a: usize, b: usize) -> Result<(), String> {
+        for key in self.net.between(a, b) {
+            self.net.conn_mut(key).state = LinkState::Reset;
+            for to in 0..2 {
+                let delay = self
+                    .net
+                    .rng()
+                    .between(Duration::ZERO, Duration::from_millis(300));
+                self.schedule(self.now + delay, Action::Reset { key, to });
+            }
+        }
+        Ok(())
+    }
+
+    /// Connection `key` stops delivering; each end still open must notice by itself.
+    fn black_hole(&mut self, key: ConnKey) {
+        self.net.conn_mut(key).state = LinkState::BlackHoled;
+        for end in self.net.conn(key).ends.clone() {
+            if end.closed
+                || self.down[end.node]
+                || self.hosts[end.node].incarnation != end.incarnation
+            {
+                continue;
+            }
+            let authenticated = self.hosts[end.node].sessions.contains_key(&end.conn);
+            self.checker
+                .half_open(end.node, end.incarnation, end.conn, authenticated, self.now);
+        }
+    }
+
+    /// Drains node `i` and acts on each output.
+    fn drain(&mut self, i: usize) -> Result<(), String> {
+        for output in self.hosts[i].drain()? {
+            match output {
+                Output::Transmit(t) => self.transmit(i, t)?,
+                Output::Event(e) => self.event(i, e)?,
+                Output::Timeout(_) => unreachable!("drain stops at the timeout"),
+            }
+        }
+        Ok(())
+    }
+
+    fn transmit(&mut self, i: usize, t: Transmit) -> Result<(), String> {
+        self.transcript.record(self.now, i, &t.data);
+        let Some(&key) = self.hosts[i].sockets.get(&t.conn) else {
+            return Ok(());
+        };
+        let side = usize::from(self.net.conn(key).ends[1].node == i);
+        if i == MISPINNED {
+            let count = self.mispinned_transmits.entry(key).or_default();
+            *count += 1;
+            if *count > 1 {
+                return Err(format!(
+                    "the mispinned node wrote more than handshake message 1 on {}",
+                    t.conn
+                ));
+            }
+        }
+        if let Some(at) = self.net.arrival(self.now, key, 1 - side) {
+            self.schedule(
+                at,
+                Action::Deliver {
+                    key,
+                    to: 1 - side,
+                    bytes: t.data,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    fn event(&mut self, i: usize, event: Event) -> Result<(), String> {
+        self.transcript
+            .record(self.now, i, format!("{event:?}").as_bytes());
+        let now = self.now;
+        let incarnation = self.hosts[i].incarnation;
+        match event {
+            Event::Authenticated {
+                conn, peer, role, ..
+            } => {
+                self.checker.authenticated(i, &peer, role)?;
+                self.hosts[i].sessions.insert(conn, (peer, now));
+            }
+            Event::Rejected { peer, .. } => self.checker.rejected(i, &peer),
+            Event::MessageReceived { peer, message, .. } => {
+                self.checker.received(i, &peer, message.id)?;
+                let id = message.id;
+                self.hosts[i].persist_received(peer, message);
+                let delay = if self.rng.chance(50) {
+                    Duration::ZERO
+                } else {
+                    self.rng.between(Duration::ZERO, Duration::from_secs(3))
+                };
+                self.schedule(
+                    now + delay,
+                    Action::Confirm {
+                        node: i,
+                        incarnation,
+                        peer,
+                        id,
+                    },
+                );
+            }
+            Event::MessageAcked { peer, id, .. } => {
+                let stored = self
+                    .scenario
+                    .address_of(&peer)
+                    .filter(|_| peer != super::scenario::wrong_key())
+                    .and_then(|r| self.hosts[r].persisted.store.get(&self.hosts[i].key))
+                    .is_some_and(|store| store.iter().any(|m| m.id == id));
+                let was_queued = self.hosts[i].persist_acked(peer, id);
+                self.checker.acked(i, &peer, id, stored, was_queued)?;
+            }
+            Event::ReadReceipt { .. } => {}
+            Event::ConnectionClosed {
+                conn, peer, reason, ..
+            } => {
+                let session = self.hosts[i].sessions.remove(&conn);
+                self.checker
+                    .closed(i, incarnation, conn, peer, session, &reason, now)?;
+                if let Some(key) = self.hosts[i].sockets.remove(&conn) {
+                    let side = usize::from(self.net.conn(key).ends[1].node == i);
+                    self.net.conn_mut(key).ends[side].closed = true;
+                    if let Some(at) = self.net.arrival(now, key, 1 - side) {
+                        self.schedule(at, Action::Fin { key, to: 1 - side });
+                    }
+                }
+            }
+            Event::DialRequest { peer } => {
+                self.checker.dial_requested(i, incarnation, peer, now)?;
+                match self.scenario.address_of(&peer) {
+                    Some(target) if !self.down[target] && !self.net.partitioned(now, i, target) => {
+                        let delay = self.net.one_way(now, i, target);
+                        let action = Action::Connect {
+                            dialer: i,
+                            incarnation,
+                            peer,
+                            target,
+                        };
+                        self.schedule(now + delay, action);
+                    }
+                    _ => {
+                        let delay = self.rng.between(Duration::ZERO, Duration::from_secs(1));
+                        let action = Action::DialFailed {
+                            dialer: i,
+                            incarnation,
+                            peer,
+                        };
+                        self.schedule(now + delay, action);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
