@@ -1,0 +1,39 @@
+//! The conformance suite every adapter runs over 127.0.0.1 with real sockets. An adapter
+//! instantiates it with [`conformance_tests!`](crate::conformance_tests) in its own tests.
+//!
+//! - `support`: test nodes, event watching with bounded waits, keys and configs.
+//! - `proxy`: a TCP proxy that can freeze, for half-open links.
+//! - `checks`: the checks themselves, one async function each.
+
+pub mod checks;
+pub mod proxy;
+pub mod support;
+
+/// Expands to one `#[test]` per conformance check for a runtime. `$runtime` is an expression
+/// giving a `Runtime + Clone`; `$block_on` runs a future to completion on that runtime.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($runtime:expr, $block_on:path) => {
+        $crate::conformance_tests!(@each $runtime, $block_on;
+            handshake_and_messages_both_ways,
+            one_shot_dialer_and_listener_reply,
+            non_whitelisted_key_is_rejected,
+            empty_whitelist_rejects_everyone,
+            wrong_pinned_key_fails_on_the_dialer,
+            restarted_listener_gets_the_queue_once_in_order,
+            peer_that_drops_us_at_once_is_not_redialed_hot,
+            frozen_link_is_detected_and_reconnects,
+            bad_connections_are_closed_without_affecting_others,
+            handshakes_beyond_the_cap_are_refused,
+            thousand_concurrent_connections_each_deliver,
+        );
+    };
+    (@each $runtime:expr, $block_on:path; $($check:ident,)*) => {
+        $(
+            #[test]
+            fn $check() {
+                $block_on($crate::conformance::checks::$check($runtime));
+            }
+        )*
+    };
+}

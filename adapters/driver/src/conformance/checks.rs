@@ -1,0 +1,550 @@
+//! The conformance checks, one async function each, generic over the runtime.
+
+use std::time::{Duration, Instant};
+
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use skychat_core::{CloseCode, CloseReason, ConnKind, Event, NodeConfig, PublicKey};
+
+use super::proxy::Proxy;
+use super::support::{TestNode, WAIT, driver_config, node_config};
+use crate::runtime::{Runtime, timeout};
+use crate::{DialError, NodeHandle};
+
+fn is_closed(e: &Event) -> bool {
+    matches!(e, Event::ConnectionClosed { .. })
+}
+
+fn is_message(e: &Event) -> bool {
+    matches!(e, Event::MessageReceived { .. })
+}
+
+/// Sends `body` from `from` to `to` and checks delivery and the ack.
+async fn exchange<R: Runtime + Clone>(from: &mut TestNode<R>, to: &mut TestNode<R>, body: &str) {
+    let sent = from
+        .handle
+        .send(to.key(), body.into(), None)
+        .await
+        .expect("send accepted");
+    let received = to.receive_from(from.key()).await;
+    assert_eq!(received, sent, "delivered as sent");
+    from.acked(to.key(), sent.id).await;
+    assert_eq!(from.handle.queued_for(to.key()).await, 0);
+}
+
+/// A persistent dialer and a listener authenticate each other, and each sends a message that
+/// the other receives and acks.
+pub async fn handshake_and_messages_both_ways<R: Runtime + Clone>(rt: R) {
+    let dialer_key = super::support::key(2).public_key();
+    let mut listener = TestNode::start(&rt, 1, node_config(&[dialer_key]));
+    let addr = listener.listen().await;
+    let mut dialer = TestNode::start(&rt, 2, node_config(&[]));
+    dialer
+        .handle
+        .keep_connected(listener.key(), addr.to_string())
+        .await;
+    dialer.authenticated_with(listener.key()).await;
+    listener.authenticated_with(dialer.key()).await;
+
+    exchange(&mut dialer, &mut listener, "hello from the dialer").await;
+    exchange(&mut listener, &mut dialer, "hello from the listener").await;
+
+    let sessions = listener.handle.sessions().await;
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    assert!(sessions[0].authenticated && sessions[0].kind == ConnKind::Inbound);
+    dialer.shutdown().await;
+    listener.shutdown().await;
+}
+
+/// A one-shot dial resolves once authenticated; messages flow both ways on it, the listener
+/// sending to the peer that dialed in.
+pub async fn one_shot_dialer_and_listener_reply<R: Runtime + Clone>(rt: R) {
+    let dialer_key = super::support::key(4).public_key();
+    let mut listener = TestNode::start(&rt, 3, node_config(&[dialer_key]));
+    let addr = listener.listen().await;
+    let mut dialer = TestNode::start(&rt, 4, node_config(&[]));
+    let conn = dialer
+        .handle
+        .dial_once(listener.key(), addr.to_string())
+        .await
+        .expect("dial succeeds");
+    let sessions = dialer.handle.sessions().await;
+    assert!(
+        sessions
+            .iter()
+            .any(|s| s.conn == conn && s.authenticated && s.kind == ConnKind::OneShot),
+        "{sessions:?}"
+    );
+    exchange(&mut dialer, &mut listener, "one shot").await;
+    exchange(&mut listener, &mut dialer, "reply on the inbound session").await;
+
+    dialer.handle.close(conn).await;
+    listener
+        .wait_for("close frame from the dialer", |e| {
+            matches!(
+                e,
+                Event::ConnectionClosed {
+                    reason: CloseReason::RemoteClosed(CloseCode::Normal),
+                    ..
+                }
+            )
+        })
+        .await;
+    dialer.shutdown().await;
+    listener.shutdown().await;
+}
+
+/// Dials `listener` from a fresh node `n` with a message queued; checks that the listener
+/// rejects it, delivers nothing, and the dialer learns why.
+async fn expect_rejected<R: Runtime + Clone>(rt: &R, listener: &mut TestNode<R>, n: u32) {
+    let addr = listener_addr(listener).await;
+    let mut dialer = TestNode::start(rt, n, node_config(&[]));
+    dialer
+        .handle
+        .send(listener.key(), "let me in".into(), None)
+        .await
+        .expect("queued");
+    // The dialer authenticates the listener before the listener checks its whitelist.
+    dialer
+        .handle
+        .dial_once(listener.key(), addr.to_string())
+        .await
+        .expect("handshake completes before the whitelist check");
+    dialer
+        .wait_for("rejection", |e| {
+            matches!(
+                e,
+                Event::ConnectionClosed {
+                    reason: CloseReason::RemoteClosed(CloseCode::NotAuthorized),
+                    ..
+                }
+            )
+        })
+        .await;
+    let peer = dialer.key();
+    listener
+        .wait_for(
+            "Rejected",
+            |e| matches!(e, Event::Rejected { peer: p, .. } if *p == peer),
+        )
+        .await;
+    listener
+        .wait_for("close of the rejected connection", |e| {
+            matches!(
+                e,
+                Event::ConnectionClosed {
+                    reason: CloseReason::NotAuthorized,
+                    was_authenticated: false,
+                    ..
+                }
+            )
+        })
+        .await;
+    assert_eq!(listener.count(is_message), 0, "nothing delivered");
+    assert_eq!(dialer.handle.queued_for(listener.key()).await, 1);
+    dialer.shutdown().await;
+}
+
+async fn listener_addr<R: Runtime + Clone>(listener: &TestNode<R>) -> std::net::SocketAddr {
+    // Listening again on another port is harmless and gives the test an address.
+    listener.listen().await
+}
+
+/// A key not on the whitelist is rejected while a whitelisted one is served.
+pub async fn non_whitelisted_key_is_rejected<R: Runtime + Clone>(rt: R) {
+    let allowed = super::support::key(11).public_key();
+    let mut listener = TestNode::start(&rt, 10, node_config(&[allowed]));
+    expect_rejected(&rt, &mut listener, 12).await;
+
+    let addr = listener.listen().await;
+    let mut friend = TestNode::start(&rt, 11, node_config(&[]));
+    friend
+        .handle
+        .dial_once(listener.key(), addr.to_string())
+        .await
+        .expect("whitelisted dial");
+    exchange(&mut friend, &mut listener, "allowed").await;
+    friend.shutdown().await;
+    listener.shutdown().await;
+}
+
+/// An empty whitelist rejects every dialer.
+pub async fn empty_whitelist_rejects_everyone<R: Runtime + Clone>(rt: R) {
+    let mut listener = TestNode::start(&rt, 20, node_config(&[]));
+    for n in 21..24 {
+        expect_rejected(&rt, &mut listener, n).await;
+    }
+    assert_eq!(listener.count(|e| matches!(e, Event::Rejected { .. })), 3);
+    listener.shutdown().await;
+}
+
+/// Dialing with the wrong pinned key fails on the dialer with a handshake error that names the
+/// likely cause; the listener delivers nothing.
+pub async fn wrong_pinned_key_fails_on_the_dialer<R: Runtime + Clone>(rt: R) {
+    let dialer_key = super::support::key(31).public_key();
+    let mut listener = TestNode::start(&rt, 30, node_config(&[dialer_key]));
+    let addr = listener.listen().await;
+    let dialer = TestNode::start(&rt, 31, node_config(&[]));
+    let wrong = super::support::key(39).public_key();
+    dialer
+        .handle
+        .send(wrong, "secret".into(), None)
+        .await
+        .expect("queued");
+    let error = dialer
+        .handle
+        .dial_once(wrong, addr.to_string())
+        .await
+        .expect_err("the responder cannot decrypt message 1");
+    assert!(
+        matches!(
+            error,
+            DialError::Handshake(CloseReason::HandshakeIncomplete)
+        ),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("wrong public key"), "{error}");
+    listener
+        .wait_for("failed handshake", |e| {
+            matches!(
+                e,
+                Event::ConnectionClosed {
+                    reason: CloseReason::ProtocolViolation(_),
+                    was_authenticated: false,
+                    ..
+                }
+            )
+        })
+        .await;
+    assert_eq!(listener.count(is_message), 0);
+    assert_eq!(
+        listener.count(|e| matches!(e, Event::Authenticated { .. })),
+        0
+    );
+    dialer.shutdown().await;
+    listener.shutdown().await;
+}
+
+/// The listener shuts down (its close frame reaches the dialer) and a new node with the same key
+/// and the persisted dedup marks comes back on the same port; everything queued meanwhile is
+/// delivered exactly once and in order.
+pub async fn restarted_listener_gets_the_queue_once_in_order<R: Runtime + Clone>(rt: R) {
+    let dialer_key = super::support::key(41).public_key();
+    let mut listener = TestNode::start(&rt, 40, node_config(&[dialer_key]));
+    let addr = listener.listen().await;
+    let mut dialer = TestNode::start(&rt, 41, node_config(&[]));
+    let listener_key = listener.key();
+    dialer
+        .handle
+        .keep_connected(listener_key, addr.to_string())
+        .await;
+    let first = dialer
+        .handle
+        .send(listener_key, "before".into(), None)
+        .await
+        .unwrap();
+    assert_eq!(listener.receive_from(dialer_key).await, first);
+    dialer.acked(listener_key, first.id).await;
+
+    let mut before = listener.delivered();
+    let dedup = listener.shutdown().await;
+    dialer
+        .wait_for("the listener's close frame", |e| {
+            matches!(
+                e,
+                Event::ConnectionClosed {
+                    reason: CloseReason::RemoteClosed(CloseCode::Normal),
+                    ..
+                }
+            )
+        })
+        .await;
+    let mut queued = Vec::new();
+    for i in 0..5 {
+        let body = format!("while away {i}");
+        queued.push(dialer.handle.send(listener_key, body, None).await.unwrap());
+    }
+    assert_eq!(dialer.handle.queued_for(listener_key).await, 5);
+
+    let mut config = driver_config(40, node_config(&[dialer_key]));
+    config.restore_dedup = dedup;
+    let mut restarted = TestNode::start_with(&rt, config);
+    restarted.listen_on(addr).await;
+    for sent in &queued {
+        assert_eq!(&restarted.receive_from(dialer_key).await, sent);
+    }
+    for sent in &queued {
+        dialer.acked(listener_key, sent.id).await;
+    }
+    assert_eq!(dialer.handle.queued_for(listener_key).await, 0);
+    // One more round trip, so that any duplicate would have arrived before it.
+    exchange(&mut dialer, &mut restarted, "after").await;
+    before.extend(restarted.delivered());
+    let bodies: Vec<_> = before.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(
+        bodies,
+        [
+            "before",
+            "while away 0",
+            "while away 1",
+            "while away 2",
+            "while away 3",
+            "while away 4",
+            "after"
+        ]
+    );
+    dialer.shutdown().await;
+    restarted.shutdown().await;
+}
+
+/// A peer that completes the handshake and drops us at once (its whitelist excludes us) is
+/// redialed only as often as the backoff allows: with 100 ms doubling, at most 5 dials in 2 s.
+pub async fn peer_that_drops_us_at_once_is_not_redialed_hot<R: Runtime + Clone>(rt: R) {
+    let mut listener = TestNode::start(&rt, 50, node_config(&[]));
+    let addr = listener.listen().await;
+    let mut dialer = TestNode::start(&rt, 51, node_config(&[]));
+    let start = Instant::now();
+    dialer
+        .handle
+        .keep_connected(listener.key(), addr.to_string())
+        .await;
+    listener.gather_until(start + Duration::from_secs(2)).await;
+    dialer.gather_until(Instant::now()).await;
+    let rejected = listener.count(|e| matches!(e, Event::Rejected { .. }));
+    let dials = dialer.count(|e| matches!(e, Event::DialRequest { .. }));
+    // Dials at about 0, 0.1, 0.3, 0.7 and 1.5 s (each delay up to 25% longer).
+    assert!((2..=5).contains(&rejected), "{rejected} rejections in 2 s");
+    assert!(dials <= 5, "{dials} dials in 2 s");
+    dialer.shutdown().await;
+    listener.shutdown().await;
+}
+
+/// A link that stops forwarding both ways (a frozen proxy) is detected within the idle timeout
+/// and the persistent peer reconnects, here through the proxy on a fresh link.
+pub async fn frozen_link_is_detected_and_reconnects<R: Runtime + Clone>(rt: R) {
+    let fast = |whitelist: &[PublicKey]| NodeConfig {
+        keepalive_interval: Duration::from_millis(200),
+        idle_timeout: Duration::from_millis(600),
+        ..node_config(whitelist)
+    };
+    let dialer_key = super::support::key(61).public_key();
+    let mut listener = TestNode::start(&rt, 60, fast(&[dialer_key]));
+    let addr = listener.listen().await;
+    let mut proxy = Proxy::start(&rt, addr).await;
+    let mut dialer = TestNode::start(&rt, 61, fast(&[]));
+    let listener_key = listener.key();
+    dialer
+        .handle
+        .keep_connected(listener_key, proxy.addr.to_string())
+        .await;
+    let first = dialer.authenticated_with(listener_key).await;
+    exchange(&mut dialer, &mut listener, "before the freeze").await;
+
+    proxy.freeze_all();
+    let frozen_at = Instant::now();
+    let closed = dialer
+        .wait_for("idle timeout", |e| {
+            matches!(e, Event::ConnectionClosed { conn, reason: CloseReason::IdleTimeout, .. } if *conn == first)
+        })
+        .await;
+    let detected_after = frozen_at.elapsed();
+    // Idle timeout 600 ms after the last receipt, which was at most one keepalive interval
+    // (200 ms) before the freeze; allow scheduling slack on a loaded machine.
+    assert!(
+        detected_after < Duration::from_secs(3),
+        "detected after {detected_after:?}: {closed:?}"
+    );
+    listener
+        .wait_for("listener idle timeout", |e| {
+            matches!(
+                e,
+                Event::ConnectionClosed {
+                    reason: CloseReason::IdleTimeout,
+                    ..
+                }
+            )
+        })
+        .await;
+    proxy.release_frozen();
+    let second = dialer.authenticated_with(listener_key).await;
+    assert_ne!(first, second);
+    exchange(&mut dialer, &mut listener, "after the freeze").await;
+    dialer.shutdown().await;
+    listener.shutdown().await;
+}
+
+/// Opens a raw connection to `addr`, writes `bytes`, and checks the node closes it in time.
+async fn expect_closed_after<R: Runtime + Clone>(rt: &R, addr: std::net::SocketAddr, bytes: &[u8]) {
+    let mut stream = rt.connect(addr).await.expect("connect");
+    if !bytes.is_empty() {
+        stream.write_all(bytes).await.expect("write");
+    }
+    let mut sink = Vec::new();
+    let ended = timeout(rt, WAIT, stream.read_to_end(&mut sink)).await;
+    assert!(
+        ended.is_some(),
+        "connection sending {bytes:02x?} was not closed"
+    );
+}
+
+/// Garbage, an oversized length prefix, a zero length and silence each get their connection
+/// closed, while an established session keeps delivering.
+pub async fn bad_connections_are_closed_without_affecting_others<R: Runtime + Clone>(rt: R) {
+    let dialer_key = super::support::key(71).public_key();
+    let config = NodeConfig {
+        handshake_timeout: Duration::from_millis(500),
+        ..node_config(&[dialer_key])
+    };
+    let mut listener = TestNode::start(&rt, 70, config);
+    let addr = listener.listen().await;
+    let mut dialer = TestNode::start(&rt, 71, node_config(&[]));
+    dialer
+        .handle
+        .keep_connected(listener.key(), addr.to_string())
+        .await;
+    let good = dialer.authenticated_with(listener.key()).await;
+    exchange(&mut dialer, &mut listener, "first").await;
+
+    let garbage: Vec<u8> = (0..200u8).map(|b| b.wrapping_mul(37)).collect();
+    let cases: [(&str, Vec<u8>, fn(&CloseReason) -> bool); 4] = [
+        ("garbage", garbage, |r| {
+            matches!(r, CloseReason::ProtocolViolation(_))
+        }),
+        ("oversized length", vec![0xff, 0xff, 1, 2, 3], |r| {
+            matches!(r, CloseReason::ProtocolViolation(_))
+        }),
+        ("zero length", vec![0, 0], |r| {
+            matches!(r, CloseReason::ProtocolViolation(_))
+        }),
+        ("nothing", Vec::new(), |r| {
+            *r == CloseReason::HandshakeTimeout
+        }),
+    ];
+    for (what, bytes, expected) in cases {
+        expect_closed_after(&rt, addr, &bytes).await;
+        listener
+            .wait_for(what, |e| {
+                matches!(e, Event::ConnectionClosed { reason, was_authenticated: false, .. } if expected(reason))
+            })
+            .await;
+        exchange(&mut dialer, &mut listener, what).await;
+    }
+    assert!(
+        !dialer
+            .seen
+            .iter()
+            .any(|e| matches!(e, Event::ConnectionClosed { conn, .. } if *conn == good)),
+        "the good session survived"
+    );
+    dialer.shutdown().await;
+    listener.shutdown().await;
+}
+
+/// With the handshake cap reached by silent connections, a further connection is closed at
+/// once rather than after the handshake timeout.
+pub async fn handshakes_beyond_the_cap_are_refused<R: Runtime + Clone>(rt: R) {
+    let config = NodeConfig {
+        max_pending_handshakes: 2,
+        handshake_timeout: Duration::from_secs(60),
+        ..node_config(&[])
+    };
+    let listener = TestNode::start(&rt, 80, config);
+    let addr = listener.listen().await;
+    let mut silent = Vec::new();
+    for _ in 0..2 {
+        silent.push(rt.connect(addr).await.expect("connect"));
+    }
+    // Once the node has registered both, the third is refused at once.
+    let deadline = Instant::now() + WAIT;
+    while listener.handle.sessions().await.len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "silent connections not registered"
+        );
+        futures_lite::future::yield_now().await;
+    }
+    expect_closed_after(&rt, addr, &[]).await;
+    assert_eq!(listener.handle.sessions().await.len(), 2);
+    drop(silent);
+    listener.shutdown().await;
+}
+
+/// Number of concurrent connections in the load check.
+pub const MANY: u32 = 1000;
+
+/// A thousand one-shot dialers connect to one listener at the same time; every one stays
+/// established while each delivers a message, and nothing is lost.
+pub async fn thousand_concurrent_connections_each_deliver<R: Runtime + Clone>(rt: R) {
+    let keys: Vec<PublicKey> = (0..MANY)
+        .map(|i| super::support::key(10_000 + i).public_key())
+        .collect();
+    let config = NodeConfig {
+        max_pending_handshakes: MANY as usize,
+        ..node_config(&keys)
+    };
+    let mut listener = TestNode::start(&rt, 90, config);
+    let addr = listener.listen().await.to_string();
+    let listener_key = listener.key();
+    let dialers: Vec<NodeHandle> = (0..MANY)
+        .map(|i| crate::start(rt.clone(), driver_config(10_000 + i, node_config(&[]))))
+        .collect();
+    let (done_tx, done_rx) = async_channel::unbounded();
+    for (i, dialer) in dialers.iter().enumerate() {
+        let dialer = dialer.clone();
+        let addr = addr.clone();
+        let done = done_tx.clone();
+        rt.spawn(async move {
+            let result = async {
+                dialer.dial_once(listener_key, addr).await?;
+                let message = dialer
+                    .send(listener_key, format!("message {i}"), None)
+                    .await
+                    .map_err(|e| DialError::Io(std::io::Error::other(e)))?;
+                let events = dialer.events();
+                while let Ok(event) = events.recv().await {
+                    if matches!(event, Event::MessageAcked { id, .. } if id == message.id) {
+                        return Ok(());
+                    }
+                }
+                Err(DialError::Timeout)
+            }
+            .await;
+            let _ = done.send((i, result.map_err(|e| e.to_string()))).await;
+        });
+    }
+    drop(done_tx);
+    let mut received = vec![false; MANY as usize];
+    for _ in 0..MANY {
+        let Event::MessageReceived { peer, message, .. } =
+            listener.wait_for("a message", is_message).await
+        else {
+            unreachable!()
+        };
+        let i: usize = message.body["message ".len()..].parse().expect("index");
+        assert_eq!(peer, keys[i]);
+        assert!(!received[i], "message {i} delivered twice");
+        received[i] = true;
+        listener.handle.confirm_stored(peer, message.id).await;
+    }
+    let mut acked = 0;
+    while acked < MANY {
+        let (i, result) = timeout(&rt, WAIT, done_rx.recv())
+            .await
+            .expect("dialers finish")
+            .expect("every dialer reports");
+        result.unwrap_or_else(|e| panic!("dialer {i}: {e}"));
+        acked += 1;
+    }
+    let established = listener
+        .handle
+        .sessions()
+        .await
+        .iter()
+        .filter(|s| s.authenticated)
+        .count();
+    assert_eq!(established, MANY as usize, "all connections still up");
+    assert_eq!(listener.count(is_closed), 0);
+    for dialer in &dialers {
+        dialer.shutdown().await;
+    }
+    listener.shutdown().await;
+}

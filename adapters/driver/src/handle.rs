@@ -1,0 +1,162 @@
+//! The node handle: the host's side of the run loop. Every method sends one command to the task
+//! that owns the node and, where there is an answer, waits for it.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_channel::{Receiver, Sender};
+use skychat_core::{
+    ChatMessage, CommandError, ConnId, DedupRecord, Event, MessageId, PublicKey, SessionInfo,
+};
+
+use crate::error::DialError;
+
+/// A request to the run loop. `reply` senders are answered once; dropping one unanswered means the
+/// node has shut down.
+pub(crate) enum Command {
+    Listen(SocketAddr, Sender<io::Result<SocketAddr>>),
+    KeepConnected(PublicKey, String),
+    DialOnce(PublicKey, String, Sender<Result<ConnId, DialError>>),
+    Send {
+        peer: PublicKey,
+        body: String,
+        reply_to: Option<MessageId>,
+        sent_at_ms: u64,
+        reply: Sender<Result<ChatMessage, CommandError>>,
+    },
+    ConfirmStored(PublicKey, MessageId),
+    ReadReceipt(PublicKey, MessageId),
+    Close(ConnId),
+    Sessions(Sender<Vec<SessionInfo>>),
+    QueuedFor(PublicKey, Sender<usize>),
+    Outbox(Sender<Vec<(PublicKey, ChatMessage)>>),
+    Dedup(Sender<Vec<DedupRecord>>),
+    Shutdown(Sender<()>),
+}
+
+/// A running node. Cheap to clone; all clones drive the same node.
+#[derive(Clone)]
+pub struct NodeHandle {
+    pub(crate) public: PublicKey,
+    pub(crate) commands: Sender<Command>,
+    pub(crate) events: Receiver<Event>,
+}
+
+fn shut_down() -> io::Error {
+    io::Error::other("the node has shut down")
+}
+
+impl NodeHandle {
+    /// This node's public key.
+    pub fn public_key(&self) -> PublicKey {
+        self.public
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(Sender<T>) -> Command) -> Option<T> {
+        let (tx, rx) = async_channel::bounded(1);
+        self.commands.send(make(tx)).await.ok()?;
+        rx.recv().await.ok()
+    }
+
+    async fn tell(&self, command: Command) {
+        let _ = self.commands.send(command).await;
+    }
+
+    /// Listens for inbound connections on `addr` and returns the bound address (useful with
+    /// port 0). Accept errors are logged and retried; the listener runs until shutdown.
+    pub async fn listen(&self, addr: SocketAddr) -> io::Result<SocketAddr> {
+        self.ask(|reply| Command::Listen(addr, reply))
+            .await
+            .unwrap_or_else(|| Err(shut_down()))
+    }
+
+    /// Keeps `peer` connected at `addr` (`"host:port"`, resolved at every dial), redialing with
+    /// backoff whenever no session is up. Calling it again for the same peer updates the address.
+    pub async fn keep_connected(&self, peer: PublicKey, addr: String) {
+        self.tell(Command::KeepConnected(peer, addr)).await;
+    }
+
+    /// Dials `peer` at `addr` once. Returns the connection once the handshake has authenticated
+    /// the peer, or why it failed. The connection is used for sending to `peer` while no other
+    /// session is up; close it with [`NodeHandle::close`] when done.
+    pub async fn dial_once(&self, peer: PublicKey, addr: String) -> Result<ConnId, DialError> {
+        self.ask(|reply| Command::DialOnce(peer, addr, reply))
+            .await
+            .unwrap_or_else(|| Err(DialError::Io(shut_down())))
+    }
+
+    /// Queues `body` for `peer` and returns the message with its id. It is delivered, exactly
+    /// once and in order, whenever a session with `peer` is up. After shutdown every send is
+    /// refused with [`CommandError::OutboxFull`].
+    pub async fn send(
+        &self,
+        peer: PublicKey,
+        body: String,
+        reply_to: Option<MessageId>,
+    ) -> Result<ChatMessage, CommandError> {
+        let sent_at_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        self.ask(|reply| Command::Send {
+            peer,
+            body,
+            reply_to,
+            sent_at_ms,
+            reply,
+        })
+        .await
+        .unwrap_or(Err(CommandError::OutboxFull))
+    }
+
+    /// Tells the node that message `id` from `peer` is durably stored; the sender gets its ack.
+    pub async fn confirm_stored(&self, peer: PublicKey, id: MessageId) {
+        self.tell(Command::ConfirmStored(peer, id)).await;
+    }
+
+    /// Tells `peer` that its message `id` was read.
+    pub async fn send_read_receipt(&self, peer: PublicKey, id: MessageId) {
+        self.tell(Command::ReadReceipt(peer, id)).await;
+    }
+
+    /// Closes connection `conn` with a close frame.
+    pub async fn close(&self, conn: ConnId) {
+        self.tell(Command::Close(conn)).await;
+    }
+
+    /// Every live connection.
+    pub async fn sessions(&self) -> Vec<SessionInfo> {
+        self.ask(Command::Sessions).await.unwrap_or_default()
+    }
+
+    /// Messages for `peer` not yet acked.
+    pub async fn queued_for(&self, peer: PublicKey) -> usize {
+        self.ask(|reply| Command::QueuedFor(peer, reply))
+            .await
+            .unwrap_or(0)
+    }
+
+    /// Every unacked message, per peer in sending order: what a host persists to restore with
+    /// [`crate::DriverConfig::restore_outbox`].
+    pub async fn outbox_entries(&self) -> Vec<(PublicKey, ChatMessage)> {
+        self.ask(Command::Outbox).await.unwrap_or_default()
+    }
+
+    /// The dedup marks: what a host persists to restore with
+    /// [`crate::DriverConfig::restore_dedup`].
+    pub async fn dedup_records(&self) -> Vec<DedupRecord> {
+        self.ask(Command::Dedup).await.unwrap_or_default()
+    }
+
+    /// Every core event, in order. There is one stream per node: give it to one consumer. It
+    /// ends after shutdown.
+    pub fn events(&self) -> Receiver<Event> {
+        self.events.clone()
+    }
+
+    /// Closes every connection with a close frame, flushes and closes the sockets, stops the
+    /// listeners and waits until every task of the node has ended.
+    pub async fn shutdown(&self) {
+        let _ = self.ask(Command::Shutdown).await;
+    }
+}
