@@ -1,0 +1,215 @@
+//! The durable message store: history both ways with delivery and read states, the outbox of
+//! unacked outgoing messages, the receive-side dedup marks, full-text search and retention, in
+//! one SQLite database at `<data_dir>/skychat.db`.
+//!
+//! [`Store`] is synchronous and owns one connection; the app calls it from a dedicated thread or
+//! through a blocking-task pool. Every write is a transaction, and [`Store::write_batch`] applies
+//! many writes in one transaction so a burst of messages costs one commit, not one each.
+//!
+//! - [`schema`]: tables and migrations. [`write`]: the write operations. [`query`]: history,
+//!   peers, counts, outbox and dedup reads. [`search`]: full-text search. [`retention`]: caps,
+//!   TTL and space reclaim. [`model`]: the returned values. [`error`]: [`StoreError`].
+
+pub mod error;
+pub mod model;
+pub mod query;
+pub mod retention;
+pub mod schema;
+pub mod search;
+pub mod write;
+
+use std::fs::{DirBuilder, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+pub use error::{Result, StoreError};
+pub use model::{Counts, Direction, PeerSummary, Status, StoredMessage};
+pub use retention::{RetentionPolicy, RetentionReport};
+pub use write::{Applied, WriteOp};
+
+/// The database file name inside the data directory.
+pub const DB_FILE_NAME: &str = "skychat.db";
+
+/// How hard a commit tries to reach the disk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous = NORMAL` in WAL mode: a committed write survives a crash of the process,
+    /// but the last commits before a power loss or kernel crash may be lost (never corrupted).
+    #[default]
+    ProcessCrash,
+    /// `synchronous = FULL`: every commit is flushed to disk (one fsync per commit) and survives
+    /// a power loss. Slower; group commit with [`Store::write_batch`] matters more here.
+    PowerLoss,
+}
+
+/// How to open a [`Store`].
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Commit durability.
+    pub durability: Durability,
+    /// How long a write waits for a lock held by another connection before failing with
+    /// [`StoreError::Busy`].
+    pub busy_timeout: Duration,
+    /// The largest the database may grow, in bytes (rounded down to whole pages). A write that
+    /// would pass it fails with [`StoreError::DiskFull`]; `None` means only the disk limits it.
+    pub max_db_bytes: Option<u64>,
+    /// What [`Store::enforce_retention`] deletes.
+    pub retention: RetentionPolicy,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            durability: Durability::default(),
+            busy_timeout: Duration::from_secs(2),
+            max_db_bytes: None,
+            retention: RetentionPolicy::default(),
+        }
+    }
+}
+
+/// The message store. See the [module docs](self).
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    retention: RetentionPolicy,
+}
+
+impl Store {
+    /// Opens (creating if needed) `<data_dir>/skychat.db`. A new data directory is created with
+    /// mode 0700 and a new database file with mode 0600 (its WAL files inherit that mode).
+    pub fn open(data_dir: &Path, options: StoreOptions) -> Result<Self> {
+        create_private_dir(data_dir)?;
+        let path = data_dir.join(DB_FILE_NAME);
+        create_private_file(&path)?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let mut conn = Connection::open_with_flags(&path, flags)?;
+        conn.busy_timeout(options.busy_timeout)?;
+        schema::prepare_new(&conn)?;
+        let mode: String =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Corrupt(format!(
+                "cannot switch {} to WAL mode (got {mode})",
+                path.display()
+            )));
+        }
+        schema::migrate(&mut conn)?;
+        let synchronous = match options.durability {
+            Durability::ProcessCrash => "NORMAL",
+            Durability::PowerLoss => "FULL",
+        };
+        conn.pragma_update(None, "synchronous", synchronous)?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        let mut store = Self {
+            conn,
+            path,
+            retention: options.retention,
+        };
+        store.set_max_db_bytes(options.max_db_bytes)?;
+        Ok(store)
+    }
+
+    /// The database file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Changes the size limit (see [`StoreOptions::max_db_bytes`]). A limit below the current
+    /// size holds the database at its current size.
+    pub fn set_max_db_bytes(&mut self, max_db_bytes: Option<u64>) -> Result<()> {
+        let page_size: u64 = self
+            .conn
+            .pragma_query_value(None, "page_size", |row| row.get(0))?;
+        // SQLite's own ceiling when no limit is wanted.
+        let pages = max_db_bytes.map_or(0xFFFF_FFFE, |bytes| (bytes / page_size).max(1));
+        self.conn
+            .pragma_update(None, "max_page_count", pages.min(0xFFFF_FFFE))?;
+        Ok(())
+    }
+
+    /// The SQLite settings in force, for status pages and diagnostics.
+    pub fn settings(&self) -> Result<StoreSettings> {
+        let text = |name: &str| -> Result<String> {
+            Ok(self.conn.pragma_query_value(None, name, |row| row.get(0))?)
+        };
+        let number = |name: &str| -> Result<i64> {
+            Ok(self.conn.pragma_query_value(None, name, |row| row.get(0))?)
+        };
+        Ok(StoreSettings {
+            journal_mode: text("journal_mode")?,
+            synchronous: match number("synchronous")? {
+                0 => "OFF",
+                1 => "NORMAL",
+                2 => "FULL",
+                _ => "EXTRA",
+            },
+            auto_vacuum: match number("auto_vacuum")? {
+                0 => "NONE",
+                1 => "FULL",
+                _ => "INCREMENTAL",
+            },
+            schema_version: number("user_version")?,
+            page_size: number("page_size")? as u64,
+            page_count: number("page_count")? as u64,
+            max_page_count: number("max_page_count")? as u64,
+        })
+    }
+
+    /// Replaces the retention policy used by [`Store::enforce_retention`].
+    pub fn set_retention(&mut self, policy: RetentionPolicy) {
+        self.retention = policy;
+    }
+
+    /// The retention policy in force.
+    pub fn retention(&self) -> &RetentionPolicy {
+        &self.retention
+    }
+}
+
+/// The SQLite settings of an open store, from [`Store::settings`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreSettings {
+    /// `wal` once open.
+    pub journal_mode: String,
+    /// `NORMAL` or `FULL`, from [`Durability`].
+    pub synchronous: &'static str,
+    /// `INCREMENTAL` for every database this store created.
+    pub auto_vacuum: &'static str,
+    /// The schema version (`user_version`).
+    pub schema_version: i64,
+    /// Bytes per page.
+    pub page_size: u64,
+    /// Pages in the database.
+    pub page_count: u64,
+    /// The page limit from [`StoreOptions::max_db_bytes`].
+    pub max_page_count: u64,
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn create_private_dir(dir: &Path) -> Result<()> {
+    let mut builder = DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(io_error(dir))
+}
+
+fn create_private_file(path: &Path) -> Result<()> {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map(drop).map_err(io_error(path))
+}

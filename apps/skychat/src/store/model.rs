@@ -1,0 +1,140 @@
+//! The values the store hands back: stored messages with their delivery state, per-peer
+//! summaries and status counts.
+
+use skychat_core::{ChatMessage, PublicKey};
+
+use super::error::{Result, StoreError};
+
+/// Which way a message travelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Received from the peer.
+    In,
+    /// Sent by this node to the peer.
+    Out,
+}
+
+impl Direction {
+    /// The stored form: `in` or `out`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::In => "in",
+            Self::Out => "out",
+        }
+    }
+
+    pub(super) fn parse(text: &str) -> Result<Self> {
+        match text {
+            "in" => Ok(Self::In),
+            "out" => Ok(Self::Out),
+            other => Err(StoreError::Corrupt(format!("unknown direction {other:?}"))),
+        }
+    }
+}
+
+/// Where a message stands. Outgoing: `Queued` → `Sent` → `Acked` (the peer stored it) → `Read`,
+/// or `Failed`. Incoming: `Received` → `Read` (read here).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// Outgoing, in the outbox, not yet written to a connection.
+    Queued,
+    /// Outgoing, written to a connection, not yet acked.
+    Sent,
+    /// Outgoing, stored by the peer.
+    Acked,
+    /// Outgoing: the peer read it. Incoming: read here.
+    Read,
+    /// Outgoing, given up on.
+    Failed,
+    /// Incoming, stored, not read yet.
+    Received,
+}
+
+impl Status {
+    /// The stored form: `queued`, `sent`, `acked`, `read`, `failed` or `received`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Sent => "sent",
+            Self::Acked => "acked",
+            Self::Read => "read",
+            Self::Failed => "failed",
+            Self::Received => "received",
+        }
+    }
+
+    pub(super) fn parse(text: &str) -> Result<Self> {
+        Ok(match text {
+            "queued" => Self::Queued,
+            "sent" => Self::Sent,
+            "acked" => Self::Acked,
+            "read" => Self::Read,
+            "failed" => Self::Failed,
+            "received" => Self::Received,
+            other => return Err(StoreError::Corrupt(format!("unknown status {other:?}"))),
+        })
+    }
+}
+
+/// A message as stored, with its delivery state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// The row id: increases with every stored message and is never reused, so it orders
+    /// messages by storage time and serves as the paging cursor of
+    /// [`Store::history`](super::Store::history).
+    pub row: i64,
+    /// The other side of the conversation.
+    pub peer: PublicKey,
+    /// Which way it travelled.
+    pub direction: Direction,
+    /// The message itself.
+    pub message: ChatMessage,
+    /// When it was stored here (received, or accepted for sending), in ms since the Unix epoch.
+    pub stored_at_ms: u64,
+    /// Where it stands.
+    pub status: Status,
+    /// Outgoing: when the peer's ack arrived.
+    pub acked_at_ms: Option<u64>,
+    /// When it was read (by the peer for outgoing, here for incoming).
+    pub read_at_ms: Option<u64>,
+    /// Outgoing and not yet acked: the node still has to deliver it.
+    pub in_outbox: bool,
+}
+
+/// One conversation in [`Store::peers`](super::Store::peers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerSummary {
+    /// The peer.
+    pub peer: PublicKey,
+    /// Row id of the newest message with this peer.
+    pub last_row: i64,
+    /// Storage time of the newest message, in ms since the Unix epoch.
+    pub last_message_at_ms: u64,
+    /// Messages stored with this peer, both ways.
+    pub count: u64,
+    /// Incoming messages not read here yet.
+    pub unread: u64,
+}
+
+/// Message counts by direction and status, from [`Store::counts`](super::Store::counts).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Incoming messages.
+    pub incoming: u64,
+    /// Incoming messages not read here yet.
+    pub unread: u64,
+    /// Outgoing messages.
+    pub outgoing: u64,
+    /// Outgoing, queued.
+    pub queued: u64,
+    /// Outgoing, sent and not acked.
+    pub sent: u64,
+    /// Outgoing, acked and not (yet) known to be read.
+    pub acked: u64,
+    /// Outgoing, read by the peer.
+    pub read: u64,
+    /// Outgoing, failed.
+    pub failed: u64,
+    /// Outgoing messages still in the outbox.
+    pub in_outbox: u64,
+}

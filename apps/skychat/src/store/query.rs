@@ -1,0 +1,208 @@
+//! Reads: conversation history in pages, the list of conversations, status counts, and the
+//! outbox and dedup marks the node is restored from at startup.
+
+use rusqlite::{Row, params};
+use skychat_core::dedup::MAX_STREAMS_PER_PEER;
+use skychat_core::{ChatMessage, DedupRecord, MessageId, PublicKey};
+
+use super::error::{Result, StoreError};
+use super::write::{from_sql, to_sql};
+use super::{Counts, Direction, PeerSummary, Status, Store, StoredMessage};
+
+/// The columns [`read_message`] expects, in order.
+pub(super) const MESSAGE_COLUMNS: &str = "m.row_id, m.peer, m.direction, m.msg_id, m.sent_at_ms, \
+     m.body, m.reply_to, m.stored_at_ms, m.status, m.acked_at_ms, m.read_at_ms, m.in_outbox";
+
+impl Store {
+    /// A page of history, newest first: up to `limit` messages with `peer` (or with everyone),
+    /// both directions, in descending row order, which is the order they were stored in. Pass
+    /// `before: None` for the newest page, then the `row` of the last (oldest) message of a page
+    /// to get the page before it; an empty page means there is nothing older.
+    pub fn history(
+        &self,
+        peer: Option<PublicKey>,
+        limit: usize,
+        before: Option<i64>,
+    ) -> Result<Vec<StoredMessage>> {
+        let before = before.unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        match peer {
+            Some(peer) => {
+                let mut statement = self.conn.prepare_cached(&format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages m
+                     WHERE m.peer = ?1 AND m.row_id < ?2 ORDER BY m.row_id DESC LIMIT ?3"
+                ))?;
+                collect(statement.query(params![peer.to_hex(), before, limit])?)
+            }
+            None => {
+                let mut statement = self.conn.prepare_cached(&format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages m
+                     WHERE m.row_id < ?1 ORDER BY m.row_id DESC LIMIT ?2"
+                ))?;
+                collect(statement.query(params![before, limit])?)
+            }
+        }
+    }
+
+    /// One stored message by peer, direction and id.
+    pub fn message(
+        &self,
+        peer: PublicKey,
+        direction: Direction,
+        id: MessageId,
+    ) -> Result<Option<StoredMessage>> {
+        let mut statement = self.conn.prepare_cached(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m
+             WHERE m.peer = ?1 AND m.direction = ?2 AND m.msg_id = ?3"
+        ))?;
+        let mut found =
+            collect(statement.query(params![peer.to_hex(), direction.as_str(), id.to_hex()])?)?;
+        Ok(found.pop())
+    }
+
+    /// Every conversation, the most recently active first.
+    pub fn peers(&self) -> Result<Vec<PeerSummary>> {
+        // With a single max(), SQLite takes the bare column stored_at_ms from the newest row.
+        let mut statement = self.conn.prepare_cached(
+            "SELECT peer, max(row_id), stored_at_ms, count(*),
+                    sum(direction = 'in' AND read_at_ms IS NULL)
+             FROM messages GROUP BY peer ORDER BY max(row_id) DESC",
+        )?;
+        let mut rows = statement.query([])?;
+        let mut summaries = Vec::new();
+        while let Some(row) = rows.next()? {
+            summaries.push(PeerSummary {
+                peer: parse_peer(&row.get::<_, String>(0)?)?,
+                last_row: row.get(1)?,
+                last_message_at_ms: from_sql(row.get(2)?),
+                count: from_sql(row.get(3)?),
+                unread: from_sql(row.get(4)?),
+            });
+        }
+        Ok(summaries)
+    }
+
+    /// Message counts by direction and status.
+    pub fn counts(&self) -> Result<Counts> {
+        let mut counts = Counts::default();
+        let mut statement = self.conn.prepare_cached(
+            "SELECT direction, status, in_outbox, read_at_ms IS NULL, count(*)
+             FROM messages GROUP BY 1, 2, 3, 4",
+        )?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            let direction = Direction::parse(&row.get::<_, String>(0)?)?;
+            let status = Status::parse(&row.get::<_, String>(1)?)?;
+            let in_outbox: bool = row.get(2)?;
+            let unread: bool = row.get(3)?;
+            let n = from_sql(row.get(4)?);
+            match direction {
+                Direction::In => {
+                    counts.incoming += n;
+                    if unread {
+                        counts.unread += n;
+                    }
+                }
+                Direction::Out => {
+                    counts.outgoing += n;
+                    if in_outbox {
+                        counts.in_outbox += n;
+                    }
+                    let slot = match status {
+                        Status::Queued => &mut counts.queued,
+                        Status::Sent => &mut counts.sent,
+                        Status::Acked => &mut counts.acked,
+                        Status::Read => &mut counts.read,
+                        Status::Failed => &mut counts.failed,
+                        Status::Received => {
+                            return Err(StoreError::Corrupt(
+                                "an outgoing message marked received".into(),
+                            ));
+                        }
+                    };
+                    *slot += n;
+                }
+            }
+        }
+        Ok(counts)
+    }
+
+    /// The outbox: outgoing messages not yet acked, in the order they were recorded, for
+    /// re-queueing in the node at startup.
+    pub fn outbox(&self) -> Result<Vec<(PublicKey, ChatMessage)>> {
+        let mut statement = self.conn.prepare_cached(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.in_outbox = 1 ORDER BY m.row_id"
+        ))?;
+        Ok(collect(statement.query([])?)?
+            .into_iter()
+            .map(|stored| (stored.peer, stored.message))
+            .collect())
+    }
+
+    /// The dedup marks, for restoring the node at startup: per peer at most the
+    /// [`MAX_STREAMS_PER_PEER`] most recently advanced streams, each peer's oldest first (so
+    /// restoring them in order keeps the newest when the node has to forget some).
+    pub fn dedup_records(&self) -> Result<Vec<DedupRecord>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT peer, stream, stored_seq FROM (
+                 SELECT peer, stream, stored_seq, updated_row,
+                        row_number() OVER (PARTITION BY peer ORDER BY updated_row DESC) AS recency
+                 FROM dedup)
+             WHERE recency <= ?1 ORDER BY peer, updated_row",
+        )?;
+        let mut rows = statement.query([to_sql(MAX_STREAMS_PER_PEER as u64)])?;
+        let mut records = Vec::new();
+        while let Some(row) = rows.next()? {
+            records.push(DedupRecord {
+                peer: parse_peer(&row.get::<_, String>(0)?)?,
+                stream: from_sql(row.get(1)?),
+                stored: from_sql(row.get(2)?),
+            });
+        }
+        Ok(records)
+    }
+}
+
+/// Reads every row of a query over [`MESSAGE_COLUMNS`].
+pub(super) fn collect(mut rows: rusqlite::Rows<'_>) -> Result<Vec<StoredMessage>> {
+    let mut messages = Vec::new();
+    while let Some(row) = rows.next()? {
+        messages.push(read_message(row)?);
+    }
+    Ok(messages)
+}
+
+fn read_message(row: &Row<'_>) -> Result<StoredMessage> {
+    let optional_time =
+        |index| -> Result<Option<u64>> { Ok(row.get::<_, Option<i64>>(index)?.map(from_sql)) };
+    Ok(StoredMessage {
+        row: row.get(0)?,
+        peer: parse_peer(&row.get::<_, String>(1)?)?,
+        direction: Direction::parse(&row.get::<_, String>(2)?)?,
+        message: ChatMessage {
+            id: parse_id(&row.get::<_, String>(3)?)?,
+            sent_at_ms: from_sql(row.get(4)?),
+            body: row.get(5)?,
+            reply_to: row
+                .get::<_, Option<String>>(6)?
+                .as_deref()
+                .map(parse_id)
+                .transpose()?,
+        },
+        stored_at_ms: from_sql(row.get(7)?),
+        status: Status::parse(&row.get::<_, String>(8)?)?,
+        acked_at_ms: optional_time(9)?,
+        read_at_ms: optional_time(10)?,
+        in_outbox: row.get(11)?,
+    })
+}
+
+fn parse_peer(text: &str) -> Result<PublicKey> {
+    text.parse()
+        .map_err(|error| StoreError::Corrupt(format!("peer key {text:?}: {error}")))
+}
+
+fn parse_id(text: &str) -> Result<MessageId> {
+    text.parse()
+        .map_err(|error| StoreError::Corrupt(format!("message id {text:?}: {error}")))
+}

@@ -1,0 +1,103 @@
+//! The database schema and its migrations, versioned by `PRAGMA user_version`.
+//!
+//! Version 1:
+//!
+//! - `messages`: one row per message either way. `row_id` is `AUTOINCREMENT`, so it grows with
+//!   storage order and is never reused, even after retention deletes rows. Ids and keys are
+//!   lowercase hex text; times are ms since the Unix epoch. `in_outbox = 1` marks outgoing
+//!   messages not yet acked, kept in `row_id` (insertion) order.
+//! - `dedup`: per peer and sender stream, the highest sequence stored. The stream, a `u64`, is
+//!   stored bit-cast to SQLite's signed 64-bit integer.
+//! - `messages_fts`: an FTS5 index over `messages.body` (external content), kept in step by
+//!   triggers on insert, update and delete.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::error::{Result, StoreError};
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Migration `i` takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1];
+
+const V1: &str = "
+CREATE TABLE messages (
+    row_id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    peer          TEXT    NOT NULL,
+    msg_id        TEXT    NOT NULL,
+    direction     TEXT    NOT NULL CHECK (direction IN ('in', 'out')),
+    body          TEXT    NOT NULL,
+    sent_at_ms    INTEGER NOT NULL,
+    stored_at_ms  INTEGER NOT NULL,
+    reply_to      TEXT,
+    status        TEXT    NOT NULL
+                  CHECK (status IN ('queued', 'sent', 'acked', 'read', 'failed', 'received')),
+    acked_at_ms   INTEGER,
+    read_at_ms    INTEGER,
+    in_outbox     INTEGER NOT NULL DEFAULT 0 CHECK (in_outbox IN (0, 1)),
+    UNIQUE (peer, direction, msg_id)
+);
+CREATE INDEX messages_by_peer ON messages (peer, row_id);
+CREATE INDEX messages_by_stored_at ON messages (stored_at_ms);
+CREATE INDEX messages_outbox ON messages (row_id) WHERE in_outbox = 1;
+CREATE INDEX messages_unread ON messages (peer) WHERE direction = 'in' AND read_at_ms IS NULL;
+
+CREATE TABLE dedup (
+    peer        TEXT    NOT NULL,
+    stream      INTEGER NOT NULL,
+    stored_seq  INTEGER NOT NULL,
+    updated_row INTEGER NOT NULL,
+    PRIMARY KEY (peer, stream)
+) WITHOUT ROWID;
+
+CREATE VIRTUAL TABLE messages_fts USING fts5 (
+    body,
+    content = 'messages',
+    content_rowid = 'row_id',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts (rowid, body) VALUES (new.row_id, new.body);
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.row_id, old.body);
+END;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF body ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.row_id, old.body);
+    INSERT INTO messages_fts (rowid, body) VALUES (new.row_id, new.body);
+END;
+";
+
+/// Gives a brand-new, empty database `auto_vacuum = INCREMENTAL`. Call it before anything else
+/// touches the file, even before switching to WAL: afterwards the setting no longer takes.
+pub fn prepare_new(conn: &Connection) -> Result<()> {
+    if is_empty(conn)? {
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+    }
+    Ok(())
+}
+
+/// Brings the database up to [`SCHEMA_VERSION`], one migration per transaction.
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::UnsupportedSchema {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for version in found..SCHEMA_VERSION {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(MIGRATIONS[version as usize])?;
+        tx.pragma_update(None, "user_version", version + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn is_empty(conn: &Connection) -> Result<bool> {
+    let objects: i64 =
+        conn.query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))?;
+    Ok(objects == 0)
+}

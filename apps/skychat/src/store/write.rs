@@ -1,0 +1,366 @@
+//! Writes: recording messages both ways, delivery and read state changes, and group commit.
+//!
+//! Every write goes through [`Store::write_batch`], which applies its operations in order in one
+//! `BEGIN IMMEDIATE` transaction: all of them commit together or none does. The one-operation
+//! methods are batches of one.
+
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use skychat_core::{ChatMessage, MessageId, PublicKey};
+
+use super::error::Result;
+use super::{Direction, Status, Store};
+
+/// One write for [`Store::write_batch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOp {
+    /// A message this node accepted for sending to `peer`: stored as
+    /// [`Status::Queued`] and put in the outbox. Its `sent_at_ms` is its storage time.
+    Outgoing {
+        /// The recipient.
+        peer: PublicKey,
+        /// The message.
+        message: ChatMessage,
+    },
+    /// A message received from `peer`, stored as [`Status::Received`]. In the same transaction
+    /// the dedup mark of the message's stream moves up to its sequence (messages of a stream
+    /// arrive in order, so the mark is the highest sequence stored). A message already stored
+    /// (same peer and id) is left alone.
+    Incoming {
+        /// The sender.
+        peer: PublicKey,
+        /// The message.
+        message: ChatMessage,
+        /// When it arrived, in ms since the Unix epoch.
+        received_at_ms: u64,
+    },
+    /// An outgoing message was written to a connection: `Queued` becomes `Sent`.
+    Sent {
+        /// The recipient.
+        peer: PublicKey,
+        /// The message.
+        id: MessageId,
+    },
+    /// The peer acked (stored) an outgoing message: it leaves the outbox and becomes `Acked`
+    /// (unless it is already `Read`).
+    Acked {
+        /// The recipient.
+        peer: PublicKey,
+        /// The message.
+        id: MessageId,
+        /// When the ack arrived.
+        at_ms: u64,
+    },
+    /// The peer read an outgoing message: it becomes `Read` and leaves the outbox (a read
+    /// message was certainly stored).
+    ReadByPeer {
+        /// The reader.
+        peer: PublicKey,
+        /// The message.
+        id: MessageId,
+        /// When the receipt arrived.
+        at_ms: u64,
+    },
+    /// An incoming message was read here: it becomes `Read`.
+    ReadByMe {
+        /// The sender.
+        peer: PublicKey,
+        /// The message.
+        id: MessageId,
+        /// When it was read.
+        at_ms: u64,
+    },
+    /// Delivery of an outgoing message was given up: it leaves the outbox as `Failed`.
+    Failed {
+        /// The recipient.
+        peer: PublicKey,
+        /// The message.
+        id: MessageId,
+    },
+}
+
+/// What one [`WriteOp`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// A new message was stored in this row.
+    Inserted(i64),
+    /// The message was already stored in this row; nothing changed.
+    AlreadyStored(i64),
+    /// The state of the message in this row changed.
+    Updated(i64),
+    /// No stored message matched, or it was already in that state (or past it).
+    Unchanged,
+}
+
+impl Applied {
+    /// The row written or found, if any.
+    pub fn row(self) -> Option<i64> {
+        match self {
+            Self::Inserted(row) | Self::AlreadyStored(row) | Self::Updated(row) => Some(row),
+            Self::Unchanged => None,
+        }
+    }
+
+    /// Whether anything changed.
+    pub fn changed(self) -> bool {
+        matches!(self, Self::Inserted(_) | Self::Updated(_))
+    }
+}
+
+impl Store {
+    /// Applies `ops` in order in one transaction and returns what each did. On error nothing of
+    /// the batch is stored.
+    pub fn write_batch(&mut self, ops: &[WriteOp]) -> Result<Vec<Applied>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let applied = ops
+            .iter()
+            .map(|op| apply(&tx, op))
+            .collect::<Result<Vec<_>>>()?;
+        tx.commit()?;
+        Ok(applied)
+    }
+
+    fn write_one(&mut self, op: WriteOp) -> Result<Applied> {
+        Ok(self.write_batch(std::slice::from_ref(&op))?[0])
+    }
+
+    /// Stores a message accepted for sending to `peer` as queued and in the outbox, and returns
+    /// its row (the existing row if this message was stored before).
+    pub fn record_outgoing(&mut self, peer: PublicKey, message: &ChatMessage) -> Result<i64> {
+        let applied = self.write_one(WriteOp::Outgoing {
+            peer,
+            message: message.clone(),
+        })?;
+        Ok(applied.row().expect("an insert always yields a row"))
+    }
+
+    /// Stores a message received from `peer` and advances its stream's dedup mark, together.
+    pub fn record_incoming(
+        &mut self,
+        peer: PublicKey,
+        message: &ChatMessage,
+        received_at_ms: u64,
+    ) -> Result<Applied> {
+        self.write_one(WriteOp::Incoming {
+            peer,
+            message: message.clone(),
+            received_at_ms,
+        })
+    }
+
+    /// Marks an outgoing message as written to a connection. Returns whether it changed.
+    pub fn mark_sent(&mut self, peer: PublicKey, id: MessageId) -> Result<bool> {
+        Ok(self.write_one(WriteOp::Sent { peer, id })?.changed())
+    }
+
+    /// Marks an outgoing message as acked by the peer; it leaves the outbox.
+    pub fn mark_acked(&mut self, peer: PublicKey, id: MessageId, at_ms: u64) -> Result<bool> {
+        Ok(self
+            .write_one(WriteOp::Acked { peer, id, at_ms })?
+            .changed())
+    }
+
+    /// Marks an outgoing message as read by the peer (a read receipt arrived).
+    pub fn mark_read(&mut self, peer: PublicKey, id: MessageId, at_ms: u64) -> Result<bool> {
+        Ok(self
+            .write_one(WriteOp::ReadByPeer { peer, id, at_ms })?
+            .changed())
+    }
+
+    /// Marks an incoming message as read here.
+    pub fn mark_read_by_me(&mut self, peer: PublicKey, id: MessageId, at_ms: u64) -> Result<bool> {
+        Ok(self
+            .write_one(WriteOp::ReadByMe { peer, id, at_ms })?
+            .changed())
+    }
+
+    /// Marks an outgoing message as failed; it leaves the outbox.
+    pub fn mark_failed(&mut self, peer: PublicKey, id: MessageId) -> Result<bool> {
+        Ok(self.write_one(WriteOp::Failed { peer, id })?.changed())
+    }
+
+    /// Marks every unread incoming message from `peer` as read here, and returns how many.
+    pub fn mark_peer_read_by_me(&mut self, peer: PublicKey, at_ms: u64) -> Result<usize> {
+        let changed = self.conn.execute(
+            "UPDATE messages SET status = 'read', read_at_ms = ?2
+             WHERE peer = ?1 AND direction = 'in' AND read_at_ms IS NULL",
+            params![peer.to_hex(), to_sql(at_ms)],
+        )?;
+        Ok(changed)
+    }
+}
+
+/// SQLite integers are signed 64-bit: a `u64` is stored bit-cast.
+pub(super) fn to_sql(value: u64) -> i64 {
+    value as i64
+}
+
+/// The inverse of [`to_sql`].
+pub(super) fn from_sql(value: i64) -> u64 {
+    value as u64
+}
+
+fn apply(tx: &Transaction<'_>, op: &WriteOp) -> Result<Applied> {
+    match op {
+        WriteOp::Outgoing { peer, message } => insert(
+            tx,
+            peer,
+            Direction::Out,
+            message,
+            message.sent_at_ms,
+            Status::Queued,
+        ),
+        WriteOp::Incoming {
+            peer,
+            message,
+            received_at_ms,
+        } => {
+            let applied = insert(
+                tx,
+                peer,
+                Direction::In,
+                message,
+                *received_at_ms,
+                Status::Received,
+            )?;
+            if let Applied::Inserted(row) = applied {
+                advance_dedup(tx, peer, message.id, row)?;
+            }
+            Ok(applied)
+        }
+        WriteOp::Sent { peer, id } => update(
+            tx,
+            "UPDATE messages SET status = 'sent'
+             WHERE peer = ?1 AND direction = 'out' AND msg_id = ?2 AND status = 'queued'
+             RETURNING row_id",
+            peer,
+            id,
+            None,
+        ),
+        WriteOp::Acked { peer, id, at_ms } => update(
+            tx,
+            "UPDATE messages
+             SET status = CASE status WHEN 'read' THEN 'read' ELSE 'acked' END,
+                 acked_at_ms = coalesce(acked_at_ms, ?3),
+                 in_outbox = 0
+             WHERE peer = ?1 AND direction = 'out' AND msg_id = ?2
+               AND (in_outbox = 1 OR acked_at_ms IS NULL)
+             RETURNING row_id",
+            peer,
+            id,
+            Some(*at_ms),
+        ),
+        WriteOp::ReadByPeer { peer, id, at_ms } => update(
+            tx,
+            "UPDATE messages
+             SET status = 'read', read_at_ms = ?3,
+                 acked_at_ms = coalesce(acked_at_ms, ?3), in_outbox = 0
+             WHERE peer = ?1 AND direction = 'out' AND msg_id = ?2 AND read_at_ms IS NULL
+             RETURNING row_id",
+            peer,
+            id,
+            Some(*at_ms),
+        ),
+        WriteOp::ReadByMe { peer, id, at_ms } => update(
+            tx,
+            "UPDATE messages SET status = 'read', read_at_ms = ?3
+             WHERE peer = ?1 AND direction = 'in' AND msg_id = ?2 AND read_at_ms IS NULL
+             RETURNING row_id",
+            peer,
+            id,
+            Some(*at_ms),
+        ),
+        WriteOp::Failed { peer, id } => update(
+            tx,
+            "UPDATE messages SET status = 'failed', in_outbox = 0
+             WHERE peer = ?1 AND direction = 'out' AND msg_id = ?2
+               AND status IN ('queued', 'sent')
+             RETURNING row_id",
+            peer,
+            id,
+            None,
+        ),
+    }
+}
+
+fn insert(
+    tx: &Transaction<'_>,
+    peer: &PublicKey,
+    direction: Direction,
+    message: &ChatMessage,
+    stored_at_ms: u64,
+    status: Status,
+) -> Result<Applied> {
+    let peer_hex = peer.to_hex();
+    let id_hex = message.id.to_hex();
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO messages
+                 (peer, msg_id, direction, body, sent_at_ms, stored_at_ms, reply_to, status,
+                  in_outbox)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (peer, direction, msg_id) DO NOTHING
+             RETURNING row_id",
+        )?
+        .query_row(
+            params![
+                peer_hex,
+                id_hex,
+                direction.as_str(),
+                message.body,
+                to_sql(message.sent_at_ms),
+                to_sql(stored_at_ms),
+                message.reply_to.map(|id| id.to_hex()),
+                status.as_str(),
+                direction == Direction::Out,
+            ],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if let Some(row) = inserted {
+        return Ok(Applied::Inserted(row));
+    }
+    let existing = tx
+        .prepare_cached(
+            "SELECT row_id FROM messages WHERE peer = ?1 AND direction = ?2 AND msg_id = ?3",
+        )?
+        .query_row(params![peer_hex, direction.as_str(), id_hex], |row| {
+            row.get(0)
+        })?;
+    Ok(Applied::AlreadyStored(existing))
+}
+
+fn advance_dedup(tx: &Transaction<'_>, peer: &PublicKey, id: MessageId, row: i64) -> Result<()> {
+    // Sequences count from 1 and stay far below 2^63, so comparing the signed forms is exact.
+    tx.prepare_cached(
+        "INSERT INTO dedup (peer, stream, stored_seq, updated_row) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (peer, stream) DO UPDATE
+         SET stored_seq = max(stored_seq, excluded.stored_seq), updated_row = excluded.updated_row",
+    )?
+    .execute(params![
+        peer.to_hex(),
+        to_sql(id.stream),
+        to_sql(id.seq),
+        row
+    ])?;
+    Ok(())
+}
+
+fn update(
+    tx: &Transaction<'_>,
+    sql: &str,
+    peer: &PublicKey,
+    id: &MessageId,
+    at_ms: Option<u64>,
+) -> Result<Applied> {
+    let mut statement = tx.prepare_cached(sql)?;
+    let peer_hex = peer.to_hex();
+    let id_hex = id.to_hex();
+    let row: Option<i64> = match at_ms {
+        Some(at) => statement.query_row(params![peer_hex, id_hex, to_sql(at)], |row| row.get(0)),
+        None => statement.query_row(params![peer_hex, id_hex], |row| row.get(0)),
+    }
+    .optional()?;
+    Ok(row.map_or(Applied::Unchanged, Applied::Updated))
+}
