@@ -95,8 +95,12 @@ pub async fn one_shot_dialer_and_listener_reply<R: Runtime + Clone>(rt: R) {
 
 /// Dials `listener` from a fresh node `n` with a message queued; checks that the listener
 /// rejects it, delivers nothing, and the dialer learns why.
-async fn expect_rejected<R: Runtime + Clone>(rt: &R, listener: &mut TestNode<R>, n: u32) {
-    let addr = listener_addr(listener).await;
+async fn expect_rejected<R: Runtime + Clone>(
+    rt: &R,
+    listener: &mut TestNode<R>,
+    addr: std::net::SocketAddr,
+    n: u32,
+) {
     let mut dialer = TestNode::start(rt, n, node_config(&[]));
     dialer
         .handle
@@ -144,18 +148,13 @@ async fn expect_rejected<R: Runtime + Clone>(rt: &R, listener: &mut TestNode<R>,
     dialer.shutdown().await;
 }
 
-async fn listener_addr<R: Runtime + Clone>(listener: &TestNode<R>) -> std::net::SocketAddr {
-    // Listening again on another port is harmless and gives the test an address.
-    listener.listen().await
-}
-
 /// A key not on the whitelist is rejected while a whitelisted one is served.
 pub async fn non_whitelisted_key_is_rejected<R: Runtime + Clone>(rt: R) {
     let allowed = super::support::key(11).public_key();
     let mut listener = TestNode::start(&rt, 10, node_config(&[allowed]));
-    expect_rejected(&rt, &mut listener, 12).await;
-
     let addr = listener.listen().await;
+    expect_rejected(&rt, &mut listener, addr, 12).await;
+
     let mut friend = TestNode::start(&rt, 11, node_config(&[]));
     friend
         .handle
@@ -170,8 +169,9 @@ pub async fn non_whitelisted_key_is_rejected<R: Runtime + Clone>(rt: R) {
 /// An empty whitelist rejects every dialer.
 pub async fn empty_whitelist_rejects_everyone<R: Runtime + Clone>(rt: R) {
     let mut listener = TestNode::start(&rt, 20, node_config(&[]));
+    let addr = listener.listen().await;
     for n in 21..24 {
-        expect_rejected(&rt, &mut listener, n).await;
+        expect_rejected(&rt, &mut listener, addr, n).await;
     }
     assert_eq!(listener.count(|e| matches!(e, Event::Rejected { .. })), 3);
     listener.shutdown().await;
@@ -405,7 +405,8 @@ pub async fn bad_connections_are_closed_without_affecting_others<R: Runtime + Cl
     exchange(&mut dialer, &mut listener, "first").await;
 
     let garbage: Vec<u8> = (0..200u8).map(|b| b.wrapping_mul(37)).collect();
-    let cases: [(&str, Vec<u8>, fn(&CloseReason) -> bool); 4] = [
+    type ExpectedReason = fn(&CloseReason) -> bool;
+    let cases: [(&str, Vec<u8>, ExpectedReason); 4] = [
         ("garbage", garbage, |r| {
             matches!(r, CloseReason::ProtocolViolation(_))
         }),
