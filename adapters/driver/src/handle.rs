@@ -26,6 +26,7 @@ pub(crate) enum Command {
         reply: Sender<Result<ChatMessage, CommandError>>,
     },
     ConfirmStored(PublicKey, MessageId),
+    StorageFailed(PublicKey, MessageId),
     ReadReceipt(PublicKey, MessageId),
     Close(ConnId),
     Sessions(Sender<Vec<SessionInfo>>),
@@ -112,6 +113,12 @@ impl NodeHandle {
     /// Tells the node that message `id` from `peer` is durably stored; the sender gets its ack.
     pub async fn confirm_stored(&self, peer: PublicKey, id: MessageId) {
         self.tell(Command::ConfirmStored(peer, id)).await;
+    }
+
+    /// Tells the node that message `id` from `peer` could not be stored: it stays unacked and
+    /// the node makes the sender resend it (see `Node::storage_failed`).
+    pub async fn storage_failed(&self, peer: PublicKey, id: MessageId) {
+        self.tell(Command::StorageFailed(peer, id)).await;
     }
 
     /// Tells `peer` that its message `id` was read.

@@ -243,6 +243,7 @@ impl<R: Runtime> RunLoop<R> {
                 let _ = reply.try_send(result);
             }
             Command::ConfirmStored(peer, id) => self.node.confirm_stored(peer, id),
+            Command::StorageFailed(peer, id) => self.node.storage_failed(now, peer, id),
             Command::ReadReceipt(peer, id) => self.node.send_read_receipt(peer, id),
             Command::Close(conn) => self.node.close(now, conn),
             Command::Sessions(reply) => {
