@@ -131,6 +131,15 @@ impl Dedup {
         }
     }
 
+    /// The host could not store message `id` from `peer`: forget that anything after the stored
+    /// mark was delivered, so the sender's next resend is delivered again.
+    pub fn rewind(&mut self, peer: &PublicKey, id: MessageId) {
+        if let Some(state) = self.peers.get_mut(peer).and_then(|s| s.get_mut(&id.stream)) {
+            state.delivered = state.stored;
+            state.stored_ahead.clear();
+        }
+    }
+
     /// Takes the acks due to `peer`.
     pub fn take_due_acks(&mut self, peer: &PublicKey) -> Vec<DueAck> {
         let Some(streams) = self.peers.get_mut(peer) else {
@@ -228,6 +237,17 @@ mod tests {
                 conn: Some(ConnId(1))
             }]
         );
+    }
+
+    #[test]
+    fn a_rewound_stream_accepts_the_resend() {
+        let mut dedup = Dedup::default();
+        dedup.receive(PEER, id(1), ConnId(1));
+        dedup.confirm_stored(&PEER, id(1));
+        assert_eq!(dedup.receive(PEER, id(2), ConnId(1)), Verdict::Deliver);
+        dedup.rewind(&PEER, id(2));
+        assert_eq!(dedup.receive(PEER, id(1), ConnId(2)), Verdict::Duplicate);
+        assert_eq!(dedup.receive(PEER, id(2), ConnId(2)), Verdict::Deliver);
     }
 
     #[test]

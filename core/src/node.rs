@@ -262,6 +262,23 @@ impl Node {
         }
     }
 
+    /// The host could not store message `id` from `peer` (for example, the disk is full). The
+    /// message stays unacked, so the sender keeps it; this node forgets having delivered it and
+    /// closes its sessions with `peer` (code Busy), so that the sender resends it on the next
+    /// session, which reconnect backoff paces.
+    pub fn storage_failed(&mut self, now: Duration, peer: PublicKey, id: MessageId) {
+        self.advance(now);
+        self.dedup.rewind(&peer, id);
+        let conns = self
+            .sessions_by_peer
+            .get(&peer)
+            .cloned()
+            .unwrap_or_default();
+        for conn in conns {
+            self.close_connection(now, conn, CloseReason::Busy, Some(CloseCode::Busy));
+        }
+    }
+
     /// Tells `peer` that its message `id` was read. Sent now if a session is up, else when one
     /// comes up.
     pub fn send_read_receipt(&mut self, peer: PublicKey, id: MessageId) {

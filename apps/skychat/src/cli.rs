@@ -1,0 +1,126 @@
+//! The command line: node flags at the top level, tools as subcommands.
+
+use argh::FromArgs;
+
+/// skychat: peer-to-peer chat over Noise XK. Without a subcommand, runs a node.
+#[derive(FromArgs, Debug, PartialEq)]
+pub struct Cli {
+    /// run without a parent visor: TCP-direct and the HTTP surface only
+    #[argh(switch)]
+    pub standalone: bool,
+
+    /// HTTP control surface: ":PORT" is loopback, "*:PORT" all interfaces, or "host:port"
+    /// (default 127.0.0.1:8001)
+    #[argh(option)]
+    pub addr: Option<String>,
+
+    /// accept Noise XK over TCP here: ":PORT" (all interfaces) or "host:port"; needs
+    /// --tcp-whitelist
+    #[argh(option)]
+    pub tcp_listen: Option<String>,
+
+    /// comma-separated public keys allowed to connect to --tcp-listen ("" rejects everyone)
+    #[argh(option)]
+    pub tcp_whitelist: Option<String>,
+
+    /// keep a persistent link to tcp://<pk>@host:port (repeatable, or comma-separated)
+    #[argh(option)]
+    pub tcp_peer: Vec<String>,
+
+    /// identity secret key as 64 hex characters (visible to other local users in `ps`; prefer
+    /// -c or DMSGCURL_SK)
+    #[argh(option)]
+    pub sk: Option<String>,
+
+    /// skywire-config.json to read the identity from (only its "sk" field is used)
+    #[argh(option, short = 'c')]
+    pub config: Option<String>,
+
+    /// directory for the message store (default: ~/.local/share/skychat/<pk prefix>, or the
+    /// visor's work dir)
+    #[argh(option)]
+    pub data_dir: Option<String>,
+
+    /// fsync every commit so that accepted messages also survive power loss
+    #[argh(switch)]
+    pub fsync: bool,
+
+    /// log level: error, warn, info, debug or trace (default info; RUST_LOG also works)
+    #[argh(option)]
+    pub log_level: Option<String>,
+
+    /// tool to run instead of a node
+    #[argh(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The tools.
+#[derive(FromArgs, Debug, PartialEq)]
+#[argh(subcommand)]
+pub enum Command {
+    /// Send a message.
+    Send(SendArgs),
+    /// Create an identity file.
+    Keygen(KeygenArgs),
+    /// Print the public key of the resolved identity.
+    Pk(PkArgs),
+}
+
+/// Send one message: directly over TCP with --via, or through the local node with --to.
+#[derive(FromArgs, Debug, PartialEq)]
+#[argh(subcommand, name = "send")]
+pub struct SendArgs {
+    /// dial this peer directly as a one-shot Noise peer: tcp://<pk>@host:port
+    #[argh(option)]
+    pub via: Option<String>,
+
+    /// recipient public key (sent through the local node's HTTP surface)
+    #[argh(option, short = 't')]
+    pub to: Option<String>,
+
+    /// the message text
+    #[argh(option, short = 'm')]
+    pub msg: String,
+
+    /// wait this long for the ack, e.g. 8s or 500ms (0 = do not wait)
+    #[argh(option, short = 'w')]
+    pub wait: Option<String>,
+
+    /// identity secret key (64 hex) for --via
+    #[argh(option)]
+    pub sk: Option<String>,
+
+    /// skywire-config.json holding the identity for --via
+    #[argh(option, short = 'c')]
+    pub config: Option<String>,
+
+    /// local node HTTP address for --to (default 127.0.0.1:8001)
+    #[argh(option)]
+    pub addr: Option<String>,
+
+    /// bearer token file for a node whose HTTP surface requires one
+    #[argh(option)]
+    pub token_file: Option<String>,
+}
+
+/// Write a new identity file holding "sk" and "pk" (mode 0600). Refuses to overwrite.
+#[derive(FromArgs, Debug, PartialEq)]
+#[argh(subcommand, name = "keygen")]
+pub struct KeygenArgs {
+    /// where to write the file
+    #[argh(option, short = 'o')]
+    pub output: String,
+}
+
+/// Print the public key of the identity given by --sk, DMSGCURL_SK or -c.
+#[derive(FromArgs, Debug, PartialEq)]
+#[argh(subcommand, name = "pk")]
+pub struct PkArgs {
+    /// identity secret key (64 hex)
+    #[argh(option)]
+    pub sk: Option<String>,
+
+    /// skywire-config.json holding the identity
+    #[argh(option, short = 'c')]
+    pub config: Option<String>,
+}

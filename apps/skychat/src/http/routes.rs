@@ -1,0 +1,361 @@
+//! The routes. Each handler parses its input, calls the service, and shapes the JSON answer;
+//! every error answer is `{"error": "..."}` with the status that fits.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use skychat_core::{MessageId, PublicKey};
+use tide::{Request, Response, StatusCode};
+
+use super::auth::{self, Token};
+use super::sse::{self, ChannelBody, Shape};
+use crate::service::{SendOutcome, Service, ServiceError};
+
+/// Largest accepted request body. Above the message limit, to leave room for JSON escaping.
+pub const MAX_REQUEST_BODY: usize = 512 * 1024;
+
+const INDEX_HTML: &str = include_str!("../../web/index.html");
+
+/// Builds the app.
+pub fn app(service: Service, token: Option<Token>) -> tide::Server<Service> {
+    let mut app = tide::with_state(service);
+    app.with(tide::utils::After(|mut response: Response| async move {
+        if response.status().is_client_error() || response.status().is_server_error() {
+            let empty = response.len().is_none_or(|n| n == 0);
+            if empty {
+                let reason = response.status().canonical_reason().to_lowercase();
+                response.set_body(json!({ "error": reason }));
+            }
+        }
+        Ok(response)
+    }));
+    if let Some(token) = token {
+        app.with(RequireToken(token));
+    }
+    app.at("/").get(index);
+    app.at("/status").get(status);
+    app.at("/message").post(message);
+    app.at("/history").get(history);
+    app.at("/history/peers").get(history_peers);
+    app.at("/search").get(search);
+    app.at("/read-receipt").post(read_receipt);
+    app.at("/sse").get(|r| stream(r, Shape::Chat));
+    app.at("/events").get(|r| stream(r, Shape::Structured));
+    for path in [
+        "/pair",
+        "/pair/*",
+        "/group",
+        "/group/*",
+        "/groups",
+        "/groups/*",
+        "/voice/*",
+        "/presence",
+        "/presence/*",
+        "/profile",
+        "/profile/*",
+    ] {
+        app.at(path).all(no_visor);
+    }
+    app
+}
+
+/// Refuses requests without the bearer token (all but the page itself, which holds no data).
+struct RequireToken(Token);
+
+#[tide::utils::async_trait]
+impl tide::Middleware<Service> for RequireToken {
+    async fn handle(
+        &self,
+        request: Request<Service>,
+        next: tide::Next<'_, Service>,
+    ) -> tide::Result {
+        let open = request.url().path() == "/";
+        if open || auth::presented(&request).is_some_and(|t| self.0.matches(&t)) {
+            return Ok(next.run(request).await);
+        }
+        let mut response = error(
+            401,
+            "authentication required: send Authorization: Bearer <token from the token file>",
+        );
+        response.insert_header("WWW-Authenticate", "Bearer realm=\"skychat\"");
+        Ok(response)
+    }
+}
+
+fn error(status: u16, message: &str) -> Response {
+    let mut response =
+        Response::new(StatusCode::try_from(status).unwrap_or(StatusCode::InternalServerError));
+    response.set_body(json!({ "error": message }));
+    response
+}
+
+fn json_response(status: u16, body: Value) -> Response {
+    let mut response = Response::new(StatusCode::try_from(status).unwrap_or(StatusCode::Ok));
+    response.set_body(body);
+    response
+}
+
+fn service_error(e: ServiceError) -> Response {
+    error(e.http_status(), e.message())
+}
+
+async fn index(_: Request<Service>) -> tide::Result {
+    let mut response = Response::new(StatusCode::Ok);
+    response.set_content_type(tide::http::mime::HTML);
+    response.set_body(INDEX_HTML);
+    Ok(response)
+}
+
+async fn status(request: Request<Service>) -> tide::Result {
+    Ok(json_response(200, request.state().status().await))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MessageRequest {
+    recipient: String,
+    message: String,
+    #[serde(default)]
+    wait_ms: Option<u64>,
+    #[serde(default)]
+    reply_to: Option<String>,
+    #[serde(default)]
+    network: Option<String>,
+    #[serde(default)]
+    receipts: Option<bool>,
+}
+
+fn too_large() -> ServiceError {
+    ServiceError::TooLarge(format!("request body exceeds {MAX_REQUEST_BODY} bytes"))
+}
+
+fn bad(message: impl Into<String>) -> ServiceError {
+    ServiceError::BadRequest(message.into())
+}
+
+async fn read_json<T: for<'de> Deserialize<'de>>(
+    request: &mut Request<Service>,
+) -> Result<T, ServiceError> {
+    if request.len().is_some_and(|n| n > MAX_REQUEST_BODY) {
+        return Err(too_large());
+    }
+    let body = request.take_body();
+    let mut bytes = Vec::new();
+    let mut reader = futures_lite::AsyncReadExt::take(body, MAX_REQUEST_BODY as u64 + 1);
+    futures_lite::AsyncReadExt::read_to_end(&mut reader, &mut bytes)
+        .await
+        .map_err(|e| bad(format!("cannot read request body: {e}")))?;
+    if bytes.len() > MAX_REQUEST_BODY {
+        return Err(too_large());
+    }
+    serde_json::from_slice(&bytes).map_err(|e| bad(format!("invalid JSON: {e}")))
+}
+
+fn parse_key(field: &str, text: &str) -> Result<PublicKey, ServiceError> {
+    text.parse()
+        .map_err(|e| bad(format!("invalid {field}: {e}")))
+}
+
+fn parse_id(field: &str, text: &str) -> Result<MessageId, ServiceError> {
+    text.parse()
+        .map_err(|e| bad(format!("invalid {field}: {e}")))
+}
+
+/// Turns a handler's result into the response, errors as JSON.
+fn respond(result: Result<Response, ServiceError>) -> tide::Result {
+    Ok(result.unwrap_or_else(service_error))
+}
+
+async fn message(mut request: Request<Service>) -> tide::Result {
+    respond(send_message(&mut request).await)
+}
+
+async fn send_message(request: &mut Request<Service>) -> Result<Response, ServiceError> {
+    let body: MessageRequest = read_json(request).await?;
+    let recipient = parse_key("recipient", &body.recipient)?;
+    if body.message.is_empty() {
+        return Err(bad("message is empty"));
+    }
+    match body.network.as_deref() {
+        None | Some("auto" | "tcp" | "tcp-direct") => {}
+        Some(net @ ("skynet" | "dmsg")) => {
+            return Err(ServiceError::Unavailable(format!(
+                "network {net} needs a visor to relay through; this node serves tcp-direct \
+                 only (omit \"network\" or use \"auto\")"
+            )));
+        }
+        Some(other) => {
+            return Err(bad(format!(
+                "invalid network type {other:?}: use 'auto' or 'tcp'"
+            )));
+        }
+    }
+    let _ = body.receipts;
+    let reply_to = body
+        .reply_to
+        .as_deref()
+        .filter(|r| !r.is_empty())
+        .map(|text| parse_id("reply_to", text))
+        .transpose()?;
+    let wait = body.wait_ms.map(Duration::from_millis);
+    let outcome = request
+        .state()
+        .send(recipient, body.message, reply_to, wait)
+        .await?;
+    Ok(match outcome {
+        SendOutcome::Acked { id, ms } => {
+            json_response(200, json!({"acked": true, "id": id.to_hex(), "ms": ms}))
+        }
+        SendOutcome::Timeout { id, ms } => json_response(
+            504,
+            json!({"acked": false, "id": id.to_hex(), "reason": "timeout", "ms": ms, "queued": true}),
+        ),
+        SendOutcome::Queued { id } => {
+            json_response(202, json!({"queued": true, "id": id.to_hex()}))
+        }
+        SendOutcome::Sent { id } => json_response(
+            200,
+            json!({"queued": false, "sent": true, "id": id.to_hex()}),
+        ),
+    })
+}
+
+fn query(request: &Request<Service>, name: &str) -> Option<String> {
+    request
+        .url()
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .filter(|v| !v.is_empty())
+}
+
+fn parse_limit(request: &Request<Service>, default: usize) -> Result<usize, ServiceError> {
+    match query(request, "limit") {
+        None => Ok(default),
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=1000).contains(&n) => Ok(n),
+            _ => Err(bad("invalid limit: use a whole number from 1 to 1000")),
+        },
+    }
+}
+
+async fn history(request: Request<Service>) -> tide::Result {
+    respond(history_page(&request).await)
+}
+
+async fn history_page(request: &Request<Service>) -> Result<Response, ServiceError> {
+    let limit = parse_limit(request, 100)?;
+    let peer = query(request, "peer")
+        .map(|p| parse_key("peer", &p))
+        .transpose()?;
+    let before = query(request, "before")
+        .map(|b| b.parse::<i64>())
+        .transpose()
+        .map_err(|_| bad("invalid before: use the row cursor of a history entry"))?;
+    let mut page = request.state().history(peer, limit, before).await?;
+    let next = page.last().and_then(|m| m["row"].as_i64());
+    page.reverse();
+    let mut response = json_response(200, Value::Array(page));
+    if let Some(next) = next {
+        response.insert_header("X-Next-Before", next.to_string());
+    }
+    Ok(response)
+}
+
+async fn history_peers(request: Request<Service>) -> tide::Result {
+    let detail = query(&request, "detail").is_some_and(|v| v != "0" && v != "false");
+    respond(request.state().history_peers().await.map(|peers| {
+        let peers = if detail {
+            peers
+        } else {
+            peers.into_iter().map(|p| p["peer"].clone()).collect()
+        };
+        json_response(200, Value::Array(peers))
+    }))
+}
+
+async fn search(request: Request<Service>) -> tide::Result {
+    respond(search_hits(&request).await)
+}
+
+async fn search_hits(request: &Request<Service>) -> Result<Response, ServiceError> {
+    let q = query(request, "q").ok_or_else(|| bad("missing q: the text to search for"))?;
+    let limit = parse_limit(request, 50)?;
+    let hits = request.state().search(q, limit).await?;
+    Ok(json_response(200, Value::Array(hits)))
+}
+
+#[derive(Deserialize)]
+struct ReadReceiptRequest {
+    pk: String,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    ids: Vec<String>,
+}
+
+async fn read_receipt(mut request: Request<Service>) -> tide::Result {
+    respond(mark_read(&mut request).await)
+}
+
+async fn mark_read(request: &mut Request<Service>) -> Result<Response, ServiceError> {
+    let body: ReadReceiptRequest = read_json(request).await?;
+    let peer = parse_key("pk", &body.pk)?;
+    let ids = body
+        .id
+        .iter()
+        .chain(body.ids.iter())
+        .map(|text| parse_id("id", text))
+        .collect::<Result<Vec<_>, _>>()?;
+    if ids.is_empty() {
+        return Err(bad("give \"id\" or \"ids\": the messages that were read"));
+    }
+    request.state().mark_read(peer, ids).await?;
+    Ok(Response::new(StatusCode::NoContent))
+}
+
+async fn stream(request: Request<Service>, shape: Shape) -> tide::Result {
+    let service = request.state().clone();
+    let last_id = request
+        .header("Last-Event-ID")
+        .map(|v| v.last().as_str().to_string())
+        .or_else(|| query(&request, "since"))
+        .or_else(|| query(&request, "last_event_id"));
+    let cursor = match last_id {
+        Some(text) => match text.trim().parse::<u64>() {
+            Ok(n) => n,
+            Err(_) => {
+                return Ok(error(
+                    400,
+                    "invalid since / Last-Event-ID: expected a sequence number",
+                ));
+            }
+        },
+        None => service.feed().head(),
+    };
+    let channels = query(&request, "channel").map(|c| {
+        c.split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    });
+    let (sender, receiver) = async_channel::bounded(64);
+    smol::spawn(sse::pump(service, shape, cursor, channels, sender)).detach();
+    let mut response = Response::new(StatusCode::Ok);
+    response.set_content_type("text/event-stream");
+    response.insert_header("Cache-Control", "no-cache");
+    response.insert_header("X-Accel-Buffering", "no");
+    response.set_body(tide::Body::from_reader(ChannelBody::new(receiver), None));
+    Ok(response)
+}
+
+async fn no_visor(request: Request<Service>) -> tide::Result {
+    Ok(error(
+        503,
+        &format!(
+            "{} needs a visor to relay through (pair-RPC); this node runs standalone",
+            request.url().path()
+        ),
+    ))
+}

@@ -1,0 +1,313 @@
+//! Running a node: validates the flags, resolves the identity, opens the store, restores the
+//! outbox and dedup marks, starts the TCP-direct transport and the HTTP surface, and shuts down
+//! gracefully on SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use skychat_core::{NodeConfig, PublicKey, Whitelist};
+use skychat_driver::DriverConfig;
+
+use crate::address::{self, BarePort, PeerSpec};
+use crate::cli::Cli;
+use crate::http::{self, Token};
+use crate::identity::{self, Source};
+use crate::service::storage::{Storage, now_ms};
+use crate::service::{NodeInfo, Service};
+use crate::store::{Durability, Store, StoreOptions};
+
+/// How often retention runs.
+const RETENTION_EVERY: Duration = Duration::from_secs(600);
+
+/// A run failed: the message to print and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    /// What went wrong, for the operator.
+    pub message: String,
+    /// 2 for bad flags or values, 1 for failures at run time.
+    pub code: i32,
+}
+
+fn usage(message: impl Into<String>) -> Failure {
+    Failure {
+        message: message.into(),
+        code: 2,
+    }
+}
+
+fn runtime(message: impl Into<String>) -> Failure {
+    Failure {
+        message: message.into(),
+        code: 1,
+    }
+}
+
+/// The checked node settings.
+#[derive(Debug)]
+pub struct Settings {
+    mode: &'static str,
+    http_addr: SocketAddr,
+    tcp_listen: Option<SocketAddr>,
+    whitelist: Vec<PublicKey>,
+    peers: Vec<PeerSpec>,
+    work_dir: Option<PathBuf>,
+}
+
+/// Parses a comma-separated whitelist. An entirely empty value is an empty list.
+pub fn parse_whitelist(text: &str) -> Result<Vec<PublicKey>, String> {
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    text.split(',')
+        .map(str::trim)
+        .enumerate()
+        .map(|(i, key)| {
+            if key.is_empty() {
+                return Err(format!("--tcp-whitelist: entry {} is empty", i + 1));
+            }
+            key.parse::<PublicKey>()
+                .map_err(|e| format!("--tcp-whitelist: entry {} ({key:?}): {e}", i + 1))
+        })
+        .collect()
+}
+
+/// Checks every flag; nothing is started yet.
+pub fn check(cli: &Cli, proc_config: Option<&str>) -> Result<Settings, Failure> {
+    let work_dir = match (cli.standalone, proc_config) {
+        (true, _) => None,
+        (false, Some(json)) => Some(parse_proc_config(json).map_err(usage)?),
+        (false, None) => {
+            return Err(usage(
+                "no parent visor: PROC_CONFIG is not set. To run without a visor, add \
+                 --standalone (TCP-direct and the HTTP surface only)",
+            ));
+        }
+    };
+    let http_addr = address::parse_bind(
+        cli.addr.as_deref().unwrap_or("127.0.0.1:8001"),
+        BarePort::Loopback,
+    )
+    .map_err(|e| usage(format!("--addr: {e}")))?;
+    let tcp_listen = cli
+        .tcp_listen
+        .as_deref()
+        .map(|t| address::parse_bind(t, BarePort::AllInterfaces))
+        .transpose()
+        .map_err(|e| usage(format!("--tcp-listen: {e}")))?;
+    let whitelist = match (&cli.tcp_whitelist, tcp_listen) {
+        (None, Some(_)) => {
+            return Err(usage(
+                "--tcp-listen requires --tcp-whitelist: the comma-separated public keys allowed \
+                 to connect (--tcp-whitelist \"\" starts with nobody allowed)",
+            ));
+        }
+        (Some(text), _) => parse_whitelist(text).map_err(usage)?,
+        (None, None) => Vec::new(),
+    };
+    let mut peers = Vec::new();
+    for spec in cli
+        .tcp_peer
+        .iter()
+        .flat_map(|s| s.split(','))
+        .map(str::trim)
+    {
+        peers.push(address::parse_peer_spec(spec).map_err(|e| usage(format!("--tcp-peer: {e}")))?);
+    }
+    Ok(Settings {
+        mode: if cli.standalone {
+            "standalone"
+        } else {
+            "embedded"
+        },
+        http_addr,
+        tcp_listen,
+        whitelist,
+        peers,
+        work_dir,
+    })
+}
+
+fn parse_proc_config(json: &str) -> Result<PathBuf, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| format!("PROC_CONFIG is not valid JSON: {e}"))?;
+    Ok(value
+        .get("proc_work_dir")
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(".")))
+}
+
+fn default_data_dir(pk: &PublicKey) -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("skychat").join(&pk.to_hex()[..16])
+}
+
+/// Runs a node until SIGINT or SIGTERM.
+pub fn run(cli: Cli) -> Result<(), Failure> {
+    let proc_config = std::env::var("PROC_CONFIG").ok();
+    let settings = check(&cli, proc_config.as_deref())?;
+    let identity = match identity::resolve_from_env(cli.sk.as_deref(), cli.config.as_deref()) {
+        Ok(identity) => identity,
+        Err(identity::IdentityError::Missing) if settings.mode == "standalone" => {
+            identity::Identity {
+                secret: crate::keyfile::ephemeral().map_err(runtime)?,
+                source: Source::Ephemeral,
+            }
+        }
+        Err(e) => return Err(usage(e.to_string())),
+    };
+    let pk = identity.secret.public_key();
+    if identity.source == Source::Ephemeral {
+        log::warn!("************************************************************************");
+        log::warn!("NO IDENTITY GIVEN: using an EPHEMERAL key that CHANGES AT EVERY RESTART.");
+        log::warn!("Peers' whitelists and --tcp-peer pins will not match it after a restart.");
+        log::warn!("Create one with `skychat keygen -o skychat.json` and pass -c skychat.json.");
+        log::warn!("************************************************************************");
+    }
+    log::info!("identity pk={pk} (source: {})", identity.source);
+    if settings.tcp_listen.is_some() && settings.whitelist.is_empty() {
+        log::warn!("--tcp-whitelist is empty: every inbound connection will be rejected");
+    }
+    if settings.tcp_listen.is_none() && !settings.whitelist.is_empty() {
+        log::warn!("--tcp-whitelist has no effect without --tcp-listen");
+    }
+    if settings.mode == "embedded" {
+        log::warn!(
+            "embedded mode: visor mesh relaying (skynet/dmsg) is not available in this build; \
+             serving TCP-direct and HTTP only"
+        );
+    }
+    let ephemeral_dir;
+    let data_dir = match (&cli.data_dir, &settings.work_dir, identity.source) {
+        (Some(dir), _, _) => PathBuf::from(dir),
+        (None, Some(work), _) => work.join("skychat"),
+        (None, None, Source::Ephemeral) => {
+            ephemeral_dir =
+                std::env::temp_dir().join(format!("skychat-ephemeral-{}", &pk.to_hex()[..16]));
+            log::warn!(
+                "ephemeral identity: history is kept in {} only for this run",
+                ephemeral_dir.display()
+            );
+            ephemeral_dir.clone()
+        }
+        (None, None, _) => default_data_dir(&pk),
+    };
+    let options = StoreOptions {
+        durability: if cli.fsync {
+            Durability::PowerLoss
+        } else {
+            Durability::ProcessCrash
+        },
+        ..StoreOptions::default()
+    };
+    let mut store = Store::open(&data_dir, options).map_err(|e| {
+        runtime(format!(
+            "cannot open the message store in {}: {e}",
+            data_dir.display()
+        ))
+    })?;
+    let restore_outbox = store.outbox().map_err(|e| runtime(format!("store: {e}")))?;
+    let restore_dedup = store
+        .dedup_records()
+        .map_err(|e| runtime(format!("store: {e}")))?;
+    if let Err(e) = store.enforce_retention(now_ms()) {
+        log::warn!("retention: {e}");
+    }
+    let token = if settings.http_addr.ip().is_loopback() {
+        None
+    } else {
+        let path = data_dir.join("http-token");
+        let token = Token::load_or_create(&path).map_err(runtime)?;
+        log::warn!(
+            "HTTP surface on {} is reachable beyond loopback: requests need \
+             `Authorization: Bearer <token>` with the token in {}",
+            settings.http_addr,
+            path.display()
+        );
+        Some(token)
+    };
+    let config = DriverConfig {
+        identity: identity.secret,
+        node: NodeConfig {
+            whitelist: Whitelist::new(settings.whitelist.clone()),
+            ..NodeConfig::default()
+        },
+        seed: crate::keyfile::seed().map_err(runtime)?,
+        restore_outbox,
+        restore_dedup,
+        tcp_keepalive: Some(Duration::from_secs(30)),
+    };
+    let (signals_tx, signals) = async_channel::bounded::<()>(1);
+    ctrlc::set_handler(move || {
+        let _ = signals_tx.try_send(());
+    })
+    .map_err(|e| runtime(format!("cannot install the signal handler: {e}")))?;
+
+    smol::block_on(async move {
+        let node = skychat_smol::start(config);
+        let tcp_listen = match settings.tcp_listen {
+            Some(addr) => Some(
+                node.listen(addr)
+                    .await
+                    .map_err(|e| runtime(format!("--tcp-listen {addr}: cannot listen: {e}")))?,
+            ),
+            None => None,
+        };
+        for peer in &settings.peers {
+            node.keep_connected(peer.pk, peer.addr.clone()).await;
+        }
+        let (completions_tx, completions) = async_channel::unbounded();
+        let storage = Storage::start(store, completions_tx);
+        let info = NodeInfo {
+            mode: settings.mode,
+            http_addr: None,
+            tcp_listen,
+            tcp_peers: settings.peers.clone(),
+            whitelist: settings.whitelist.clone(),
+        };
+        let service = Service::new(node.clone(), storage.clone(), info.clone());
+        let http_addr = http::serve(service.clone(), settings.http_addr, token.clone())
+            .await
+            .map_err(|e| runtime(format!("--addr {}: cannot listen: {e}", settings.http_addr)))?;
+        service.set_http_addr(http_addr);
+        smol::spawn(service.clone().run_events()).detach();
+        smol::spawn(service.clone().run_completions(completions)).detach();
+        smol::spawn(retention_loop(storage.clone())).detach();
+        println!("skychat {} node", settings.mode);
+        println!("  public key:  {pk}");
+        println!("  http:        http://{http_addr}");
+        match tcp_listen {
+            Some(addr) => println!(
+                "  tcp listen:  {addr}  (peers dial tcp://{pk}@<this-host>:{})",
+                addr.port()
+            ),
+            None => println!("  tcp listen:  off"),
+        }
+        for peer in &settings.peers {
+            println!("  tcp peer:    {peer}");
+        }
+        let _ = signals.recv().await;
+        log::info!("shutting down: closing sessions and flushing the store");
+        service.shutdown().await;
+        storage.close_and_wait();
+        drop(service);
+        log::info!("stopped");
+        Ok(())
+    })
+}
+
+async fn retention_loop(storage: Storage) {
+    loop {
+        smol::Timer::after(RETENTION_EVERY).await;
+        match storage.read(|s| s.enforce_retention(now_ms())).await {
+            Ok(Ok(report)) if report.deleted() > 0 => log::info!("retention: {report:?}"),
+            Ok(Err(e)) => log::warn!("retention: {e}"),
+            _ => {}
+        }
+    }
+}

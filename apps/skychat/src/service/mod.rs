@@ -1,0 +1,564 @@
+//! The runtime-neutral service layer between the HTTP surface and the node: sending with
+//! persistence and ack waits, history and search, status, read receipts, and the event loop that
+//! stores incoming messages before the node acks them. Nothing here knows about tide.
+
+pub mod acks;
+pub mod feed;
+pub mod peers;
+pub mod storage;
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use skychat_core::{CommandError, ConnKind, Event, MessageId, PublicKey};
+use skychat_driver::NodeHandle;
+
+use crate::address::PeerSpec;
+use crate::store::{Applied, StoreError, StoredMessage, WriteOp};
+use acks::AckWaiters;
+use feed::Feed;
+use peers::PeerTable;
+use storage::{Completion, Storage, now_ms};
+
+/// The longest an HTTP caller may wait for an ack.
+pub const MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// Static facts about this node, for `/status`.
+#[derive(Debug, Clone)]
+pub struct NodeInfo {
+    /// `standalone` or `embedded`.
+    pub mode: &'static str,
+    /// The HTTP surface's bound address.
+    pub http_addr: Option<SocketAddr>,
+    /// The TCP-direct listener's bound address.
+    pub tcp_listen: Option<SocketAddr>,
+    /// Configured persistent peers.
+    pub tcp_peers: Vec<PeerSpec>,
+    /// Keys allowed inbound.
+    pub whitelist: Vec<PublicKey>,
+}
+
+/// A failed service call, classified for the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceError {
+    /// The request is malformed (400).
+    BadRequest(String),
+    /// The message is too large (413).
+    TooLarge(String),
+    /// Nothing to find (404).
+    NotFound(String),
+    /// Temporarily unable: database busy, outbox full, no visor (503).
+    Unavailable(String),
+    /// The disk is full (507).
+    InsufficientStorage(String),
+    /// Anything else (500).
+    Internal(String),
+}
+
+impl ServiceError {
+    /// The HTTP status that fits.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Self::BadRequest(_) => 400,
+            Self::NotFound(_) => 404,
+            Self::TooLarge(_) => 413,
+            Self::Unavailable(_) => 503,
+            Self::InsufficientStorage(_) => 507,
+            Self::Internal(_) => 500,
+        }
+    }
+
+    /// The human-readable reason.
+    pub fn message(&self) -> &str {
+        match self {
+            Self::BadRequest(m)
+            | Self::TooLarge(m)
+            | Self::NotFound(m)
+            | Self::Unavailable(m)
+            | Self::InsufficientStorage(m)
+            | Self::Internal(m) => m,
+        }
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(error: StoreError) -> Self {
+        let text = format!("store: {error}");
+        match error.http_status() {
+            507 => Self::InsufficientStorage(text),
+            503 => Self::Unavailable(text),
+            400 => Self::BadRequest(text),
+            _ => Self::Internal(text),
+        }
+    }
+}
+
+/// What happened to a sent message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// Acked by the peer within the wait.
+    Acked {
+        /// The message.
+        id: MessageId,
+        /// From just before sending to the ack.
+        ms: u128,
+    },
+    /// Not acked within the wait; it stays queued and will still be delivered.
+    Timeout {
+        /// The message.
+        id: MessageId,
+        /// The wait that ran out.
+        ms: u128,
+    },
+    /// The peer is not connected; the message waits in the outbox.
+    Queued {
+        /// The message.
+        id: MessageId,
+    },
+    /// Handed to a live session; no wait was asked for.
+    Sent {
+        /// The message.
+        id: MessageId,
+    },
+}
+
+#[derive(Default)]
+struct Counters {
+    incoming: AtomicU64,
+    outgoing: AtomicU64,
+    acked: AtomicU64,
+    failed: AtomicU64,
+    dropped: AtomicU64,
+    rejected: AtomicU64,
+}
+
+struct Inner {
+    node: NodeHandle,
+    storage: Storage,
+    info: NodeInfo,
+    http_addr: std::sync::OnceLock<SocketAddr>,
+    started: Instant,
+    peers: PeerTable,
+    acks: AckWaiters,
+    feed: Feed,
+    counters: Counters,
+    subscribers: AtomicUsize,
+}
+
+/// The service. Cheap to clone.
+#[derive(Clone)]
+pub struct Service(Arc<Inner>);
+
+impl Service {
+    /// A service over `node` and `storage`. Run [`Service::run_events`] and
+    /// [`Service::run_completions`] (with the receiver paired with `storage`) alongside.
+    pub fn new(node: NodeHandle, storage: Storage, info: NodeInfo) -> Self {
+        Self(Arc::new(Inner {
+            node,
+            storage,
+            info,
+            http_addr: std::sync::OnceLock::new(),
+            started: Instant::now(),
+            peers: PeerTable::default(),
+            acks: AckWaiters::default(),
+            feed: Feed::default(),
+            counters: Counters::default(),
+            subscribers: AtomicUsize::new(0),
+        }))
+    }
+
+    /// This node's public key.
+    pub fn public_key(&self) -> PublicKey {
+        self.0.node.public_key()
+    }
+
+    /// Records where the HTTP surface listens, for `/status`.
+    pub fn set_http_addr(&self, addr: SocketAddr) {
+        let _ = self.0.http_addr.set(addr);
+    }
+
+    /// The live feed.
+    pub fn feed(&self) -> &Feed {
+        &self.0.feed
+    }
+
+    /// Counts a live-stream subscriber in or out.
+    pub fn subscriber_delta(&self, delta: isize) {
+        if delta > 0 {
+            self.0.subscribers.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.0.subscribers.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Sends `body` to `recipient`. The message is stored before this returns; with `wait`,
+    /// waits up to that long for the peer's ack.
+    pub async fn send(
+        &self,
+        recipient: PublicKey,
+        body: String,
+        reply_to: Option<MessageId>,
+        wait: Option<Duration>,
+    ) -> Result<SendOutcome, ServiceError> {
+        let node = &self.0.node;
+        let started = Instant::now();
+        let connected = self.0.peers.is_connected(&recipient);
+        let message = node
+            .send(recipient, body, reply_to)
+            .await
+            .map_err(|e| match e {
+                CommandError::BodyTooLarge { .. } => ServiceError::TooLarge(e.to_string()),
+                CommandError::OutboxFull => ServiceError::Unavailable(e.to_string()),
+                other => ServiceError::BadRequest(other.to_string()),
+            })?;
+        let id = message.id;
+        let op = WriteOp::Outgoing {
+            peer: recipient,
+            message: message.clone(),
+        };
+        if let Err(error) = self.0.storage.write(op).await {
+            self.0.counters.failed.fetch_add(1, Ordering::Relaxed);
+            let mut error = ServiceError::from(error);
+            if let ServiceError::InsufficientStorage(text) | ServiceError::Unavailable(text) =
+                &mut error
+            {
+                text.push_str(&format!(
+                    "; message {id} was not stored durably but stays queued in memory and \
+                     will be delivered while this node runs"
+                ));
+            }
+            return Err(error);
+        }
+        self.0.counters.outgoing.fetch_add(1, Ordering::Relaxed);
+        self.publish_message(recipient, "out", &stored_out(recipient, &message));
+        if !connected {
+            return Ok(SendOutcome::Queued { id });
+        }
+        let Some(wait) = wait.filter(|w| !w.is_zero()) else {
+            return Ok(SendOutcome::Sent { id });
+        };
+        let wait = wait.min(MAX_WAIT);
+        let acked = self.0.acks.wait(id);
+        let result = futures_lite::future::or(async { acked.recv().await.is_ok() }, async {
+            async_io_timer(wait).await;
+            false
+        })
+        .await;
+        drop(acked);
+        self.0.acks.forget(id);
+        let ms = started.elapsed().as_millis();
+        Ok(if result {
+            SendOutcome::Acked { id, ms }
+        } else {
+            SendOutcome::Timeout {
+                id,
+                ms: wait.as_millis(),
+            }
+        })
+    }
+
+    /// A page of history, newest first.
+    pub async fn history(
+        &self,
+        peer: Option<PublicKey>,
+        limit: usize,
+        before: Option<i64>,
+    ) -> Result<Vec<Value>, ServiceError> {
+        let me = self.public_key();
+        let page = self
+            .0
+            .storage
+            .read(move |s| s.history(peer, limit, before))
+            .await??;
+        Ok(page.iter().map(|m| message_json(me, m)).collect())
+    }
+
+    /// Conversations, most recent first.
+    pub async fn history_peers(&self) -> Result<Vec<Value>, ServiceError> {
+        let peers = self.0.storage.read(|s| s.peers()).await??;
+        Ok(peers
+            .iter()
+            .map(|p| {
+                json!({
+                    "peer": p.peer.to_hex(),
+                    "last_message_at": p.last_message_at_ms,
+                    "count": p.count,
+                    "unread": p.unread,
+                    "connected": self.0.peers.is_connected(&p.peer),
+                })
+            })
+            .collect())
+    }
+
+    /// Full-text search over history.
+    pub async fn search(&self, query: String, limit: usize) -> Result<Vec<Value>, ServiceError> {
+        let me = self.public_key();
+        let hits = self
+            .0
+            .storage
+            .read(move |s| s.search(&query, limit))
+            .await??;
+        Ok(hits.iter().map(|m| message_json(me, m)).collect())
+    }
+
+    /// Marks incoming messages as read here and sends read receipts to their sender.
+    pub async fn mark_read(
+        &self,
+        peer: PublicKey,
+        ids: Vec<MessageId>,
+    ) -> Result<(), ServiceError> {
+        let at_ms = now_ms();
+        for id in ids {
+            self.0
+                .storage
+                .write(WriteOp::ReadByMe { peer, id, at_ms })
+                .await?;
+            self.0.node.send_read_receipt(peer, id).await;
+        }
+        Ok(())
+    }
+
+    /// The `/status` document.
+    pub async fn status(&self) -> Value {
+        let node = &self.0.node;
+        let info = &self.0.info;
+        let sessions = self.0.peers.snapshot();
+        let mut keys: BTreeSet<PublicKey> = sessions.keys().copied().collect();
+        keys.extend(info.tcp_peers.iter().map(|p| p.pk));
+        let mut peers = Vec::new();
+        let mut queued_total = 0;
+        for pk in keys {
+            let queued = node.queued_for(pk).await;
+            queued_total += queued;
+            let kinds = sessions.get(&pk).cloned().unwrap_or_default();
+            let persistent = info.tcp_peers.iter().find(|p| p.pk == pk);
+            peers.push(json!({
+                "pk": pk.to_hex(),
+                "state": if kinds.is_empty() { "disconnected" } else { "connected" },
+                "transport": "tcp-direct",
+                "sessions": kinds.len(),
+                "inbound": kinds.contains(&ConnKind::Inbound),
+                "persistent": persistent.is_some(),
+                "addr": persistent.map(|p| p.addr.clone()),
+                "queued": queued,
+            }));
+        }
+        let c = &self.0.counters;
+        let uptime = self.0.started.elapsed().as_secs();
+        let pk = self.public_key().to_hex();
+        json!({
+            "public_key": pk,
+            "visor_pk": pk,
+            "mode": info.mode,
+            "http_addr": self.0.http_addr.get().or(info.http_addr.as_ref()).map(|a| a.to_string()),
+            "tcp_listen": info.tcp_listen.map(|a| a.to_string()),
+            "whitelist": info.whitelist.iter().map(|k| k.to_hex()).collect::<Vec<_>>(),
+            "peers": peers,
+            "active_peer_conns": self.0.peers.connected_count(),
+            "counters": {
+                "in": c.incoming.load(Ordering::Relaxed),
+                "out": c.outgoing.load(Ordering::Relaxed),
+                "acked": c.acked.load(Ordering::Relaxed),
+                "queued": queued_total,
+                "failed": c.failed.load(Ordering::Relaxed),
+                "dropped": c.dropped.load(Ordering::Relaxed),
+                "rejected": c.rejected.load(Ordering::Relaxed),
+            },
+            "inbound_msg_count": c.incoming.load(Ordering::Relaxed),
+            "outbound_msg_count": c.outgoing.load(Ordering::Relaxed),
+            "sse_subscribers": self.0.subscribers.load(Ordering::Relaxed),
+            "persistence_enabled": true,
+            "pairing_enabled": false,
+            "frame_proto_version": 1,
+            "schema_version": "v1",
+            "uptime_sec": uptime,
+            "app_uptime_sec": uptime,
+        })
+    }
+
+    /// Consumes the node's events until it stops: stores incoming messages (the node acks after
+    /// the commit), records acks and receipts, tracks sessions, and feeds live subscribers.
+    pub async fn run_events(self) {
+        let events = self.0.node.events();
+        while let Ok(event) = events.recv().await {
+            self.on_event(event);
+        }
+    }
+
+    fn on_event(&self, event: Event) {
+        let inner = &self.0;
+        match event {
+            Event::Authenticated {
+                conn, peer, kind, ..
+            } => {
+                inner.peers.up(peer, conn, kind);
+                log::info!("session with {} up ({kind:?})", peer.short());
+                inner
+                    .feed
+                    .publish("peer", json!({"peer": peer.to_hex(), "state": "connected"}));
+            }
+            Event::ConnectionClosed {
+                conn,
+                peer: Some(peer),
+                reason,
+                was_authenticated,
+            } => {
+                inner.peers.down(peer, conn);
+                if was_authenticated {
+                    log::info!("session with {} closed: {reason}", peer.short());
+                }
+                let state = if inner.peers.is_connected(&peer) {
+                    "connected"
+                } else {
+                    "disconnected"
+                };
+                inner
+                    .feed
+                    .publish("peer", json!({"peer": peer.to_hex(), "state": state}));
+            }
+            Event::ConnectionClosed { reason, .. } => log::debug!("connection closed: {reason}"),
+            Event::Rejected { peer, .. } => {
+                inner.counters.rejected.fetch_add(1, Ordering::Relaxed);
+                log::warn!("rejected {}: not on --tcp-whitelist", peer.to_hex());
+            }
+            Event::MessageReceived { peer, message, .. } => {
+                inner.storage.submit(WriteOp::Incoming {
+                    peer,
+                    message,
+                    received_at_ms: now_ms(),
+                });
+            }
+            Event::MessageAcked { peer, id, .. } => {
+                inner.counters.acked.fetch_add(1, Ordering::Relaxed);
+                inner.acks.acked(id);
+                inner.storage.submit(WriteOp::Acked {
+                    peer,
+                    id,
+                    at_ms: now_ms(),
+                });
+                inner.feed.publish(
+                    "status",
+                    json!({"channel": "dm-status", "id": id.to_hex(), "status": "acked", "peer": peer.to_hex()}),
+                );
+            }
+            Event::ReadReceipt { peer, id } => {
+                inner.storage.submit(WriteOp::ReadByPeer {
+                    peer,
+                    id,
+                    at_ms: now_ms(),
+                });
+                inner.feed.publish(
+                    "status",
+                    json!({"channel": "dm-status", "id": id.to_hex(), "status": "read", "peer": peer.to_hex()}),
+                );
+            }
+            Event::DialRequest { .. } => {}
+        }
+    }
+
+    /// Consumes the results of writes submitted by the event loop: confirms stored messages to
+    /// the node so that it acks them.
+    pub async fn run_completions(self, completions: async_channel::Receiver<Completion>) {
+        while let Ok((op, result)) = completions.recv().await {
+            let WriteOp::Incoming {
+                peer,
+                message,
+                received_at_ms,
+            } = op
+            else {
+                if let Err(e) = result {
+                    log::error!("store update failed: {e}");
+                }
+                continue;
+            };
+            match result {
+                Ok(applied) => {
+                    self.0.node.confirm_stored(peer, message.id).await;
+                    if matches!(applied, Applied::Inserted(_)) {
+                        self.0.counters.incoming.fetch_add(1, Ordering::Relaxed);
+                        let stored = StoredMessage {
+                            row: applied.row().unwrap_or_default(),
+                            peer,
+                            direction: crate::store::Direction::In,
+                            message,
+                            stored_at_ms: received_at_ms,
+                            status: crate::store::Status::Received,
+                            acked_at_ms: None,
+                            read_at_ms: None,
+                            in_outbox: false,
+                        };
+                        self.publish_message(peer, "in", &stored);
+                    }
+                }
+                Err(e) => {
+                    self.0.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                    log::error!(
+                        "could not store message {} from {}: {e}; it is not acked, so the \
+                         sender keeps it and resends it on its next session",
+                        message.id,
+                        peer.short()
+                    );
+                    self.0.node.storage_failed(peer, message.id).await;
+                }
+            }
+        }
+    }
+
+    fn publish_message(&self, _peer: PublicKey, _dir: &str, stored: &StoredMessage) {
+        let me = self.public_key();
+        self.0.feed.publish("dm", message_json(me, stored));
+    }
+
+    /// Shuts the node down gracefully and stops the store once its queue is written.
+    pub async fn shutdown(&self) {
+        self.0.node.shutdown().await;
+        self.0.storage.close();
+    }
+}
+
+fn stored_out(peer: PublicKey, message: &skychat_core::ChatMessage) -> StoredMessage {
+    StoredMessage {
+        row: 0,
+        peer,
+        direction: crate::store::Direction::Out,
+        message: message.clone(),
+        stored_at_ms: message.sent_at_ms,
+        status: crate::store::Status::Queued,
+        acked_at_ms: None,
+        read_at_ms: None,
+        in_outbox: true,
+    }
+}
+
+/// The JSON form of a stored message, in the Go chat line shape plus delivery state.
+pub fn message_json(me: PublicKey, m: &StoredMessage) -> Value {
+    let outgoing = m.direction == crate::store::Direction::Out;
+    json!({
+        "id": m.message.id.to_hex(),
+        "peer": m.peer.to_hex(),
+        "sender": if outgoing { me.to_hex() } else { m.peer.to_hex() },
+        "from": if outgoing { me.to_hex() } else { m.peer.to_hex() },
+        "to": if outgoing { m.peer.to_hex() } else { me.to_hex() },
+        "dir": if outgoing { "out" } else { "in" },
+        "outgoing": outgoing,
+        "message": m.message.body,
+        "text": m.message.body,
+        "len": m.message.body.len(),
+        "network": "tcp-direct",
+        "reply_to": m.message.reply_to.map(|r| r.to_hex()),
+        "sent_at": m.message.sent_at_ms,
+        "timestamp": m.stored_at_ms,
+        "status": m.status.as_str(),
+        "acked_at": m.acked_at_ms,
+        "read_at": m.read_at_ms,
+        "row": m.row,
+    })
+}
+
+async fn async_io_timer(wait: Duration) {
+    smol::Timer::after(wait).await;
+}

@@ -1,0 +1,150 @@
+//! The store's own thread. Writes queue up and are committed together, one transaction per
+//! batch (group commit); reads run on the same thread in turn. Async callers never block.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::store::{Applied, Store, StoreError, WriteOp};
+
+/// Writes committed together at most.
+const MAX_BATCH: usize = 1024;
+
+type Reply = async_channel::Sender<Result<Applied, StoreError>>;
+type ReadJob = Box<dyn FnOnce(&mut Store) + Send>;
+
+enum Job {
+    Write(WriteOp, Option<Reply>),
+    Read(ReadJob),
+}
+
+/// The result of a write submitted without waiting, delivered in submission order.
+pub type Completion = (WriteOp, Result<Applied, StoreError>);
+
+/// A handle to the store thread.
+#[derive(Clone)]
+pub struct Storage {
+    jobs: async_channel::Sender<Job>,
+    thread: std::sync::Arc<std::sync::Mutex<Option<std::thread::JoinHandle<()>>>>,
+}
+
+impl Storage {
+    /// Moves `store` to its own thread. Results of [`Storage::submit`] go to `completions`.
+    pub fn start(mut store: Store, completions: async_channel::Sender<Completion>) -> Self {
+        let (jobs, queue) = async_channel::unbounded::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("skychat-store".into())
+            .spawn(move || run(&mut store, &queue, &completions))
+            .expect("spawn the store thread");
+        Self {
+            jobs,
+            thread: std::sync::Arc::new(std::sync::Mutex::new(Some(thread))),
+        }
+    }
+
+    /// Writes `op` in the next batch and waits for its commit.
+    pub async fn write(&self, op: WriteOp) -> Result<Applied, StoreError> {
+        let (reply, result) = async_channel::bounded(1);
+        self.jobs
+            .send(Job::Write(op, Some(reply)))
+            .await
+            .map_err(|_| stopped())?;
+        result.recv().await.map_err(|_| stopped())?
+    }
+
+    /// Writes `op` in the next batch without waiting; its result arrives as a [`Completion`].
+    pub fn submit(&self, op: WriteOp) {
+        let _ = self.jobs.try_send(Job::Write(op, None));
+    }
+
+    /// Runs `read` on the store thread and returns its result.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&mut Store) -> T + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (reply, result) = async_channel::bounded(1);
+        let job = Job::Read(Box::new(move |store| {
+            let _ = reply.try_send(read(store));
+        }));
+        self.jobs.send(job).await.map_err(|_| stopped())?;
+        result.recv().await.map_err(|_| stopped())
+    }
+
+    /// Stops the thread once queued jobs are done.
+    pub fn close(&self) {
+        self.jobs.close();
+    }
+
+    /// Stops the thread and waits until every queued write is committed.
+    pub fn close_and_wait(&self) {
+        self.jobs.close();
+        if let Some(thread) = self.thread.lock().expect("store thread lock").take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Busy("the store has shut down".into())
+}
+
+fn run(
+    store: &mut Store,
+    queue: &async_channel::Receiver<Job>,
+    completions: &async_channel::Sender<Completion>,
+) {
+    let mut pending_read = None;
+    while let Some(first) = pending_read.take().or_else(|| queue.recv_blocking().ok()) {
+        let mut writes = Vec::new();
+        match first {
+            Job::Read(read) => {
+                read(store);
+                continue;
+            }
+            Job::Write(op, reply) => writes.push((op, reply)),
+        }
+        while writes.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(Job::Write(op, reply)) => writes.push((op, reply)),
+                Ok(read @ Job::Read(_)) => {
+                    pending_read = Some(read);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        commit(store, writes, completions);
+    }
+}
+
+fn commit(
+    store: &mut Store,
+    writes: Vec<(WriteOp, Option<Reply>)>,
+    completions: &async_channel::Sender<Completion>,
+) {
+    let ops: Vec<WriteOp> = writes.iter().map(|(op, _)| op.clone()).collect();
+    let results: Vec<Result<Applied, StoreError>> = match store.write_batch(&ops) {
+        Ok(applied) => applied.into_iter().map(Ok).collect(),
+        // The batch failed as a whole; retry one by one so that one bad write does not fail
+        // the others.
+        Err(_) => ops
+            .iter()
+            .map(|op| store.write_batch(std::slice::from_ref(op)).map(|a| a[0]))
+            .collect(),
+    };
+    for ((op, reply), result) in writes.into_iter().zip(results) {
+        match reply {
+            Some(reply) => {
+                let _ = reply.try_send(result);
+            }
+            None => {
+                let _ = completions.try_send((op, result));
+            }
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
