@@ -1,18 +1,42 @@
-//! One connection's two tasks: the reader feeds received bytes to the run loop through a small
-//! reused buffer, and the writer gathers every queued transmit into one write.
+//! One connection's two tasks: the reader feeds received bytes to the run loop, and the writer
+//! gathers every queued transmit into one write.
+//!
+//! An idle connection holds no read buffer: the reader reads into a per-thread buffer only
+//! while polling and copies out what arrived, so a waiting read owns nothing.
 
+use std::cell::RefCell;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_channel::Receiver;
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::{AsyncRead, AsyncWriteExt};
 use skychat_core::ConnId;
 
 use crate::runtime::{Runtime, timeout};
 use crate::tasks::{Input, TaskContext, Write};
 
-/// Read buffer per connection. It lives in the reader task, so an idle connection costs this
-/// much plus the task; received bytes are copied out at their exact size.
+/// Size of the per-thread read buffer; one read takes at most this much.
 pub(crate) const READ_BUFFER: usize = 4096;
+
+thread_local! {
+    static BUFFER: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_BUFFER].into_boxed_slice());
+}
+
+/// Polls one read through the thread's buffer and returns the bytes read (empty at end of
+/// stream). A pending read keeps nothing, since a reader that returns `Pending` has consumed
+/// no data.
+fn poll_read_owned<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<Vec<u8>>> {
+    BUFFER.with_borrow_mut(|buffer| {
+        Pin::new(stream)
+            .poll_read(cx, buffer)
+            .map_ok(|n| buffer[..n].to_vec())
+    })
+}
 
 /// How long the final flush before closing may take.
 const CLOSE_FLUSH_LIMIT: Duration = Duration::from_secs(2);
@@ -23,20 +47,15 @@ pub(crate) async fn read_loop<R: Runtime>(
     conn: ConnId,
     mut stream: R::TcpStream,
 ) {
-    let mut buffer = [0u8; READ_BUFFER];
     loop {
-        match stream.read(&mut buffer).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                if ctx
-                    .input
-                    .send(Input::Received(conn, buffer[..n].to_vec()))
-                    .await
-                    .is_err()
-                {
+        let read = std::future::poll_fn(|cx| poll_read_owned(&mut stream, cx)).await;
+        match read {
+            Ok(bytes) if !bytes.is_empty() => {
+                if ctx.input.send(Input::Received(conn, bytes)).await.is_err() {
                     return;
                 }
             }
+            _ => break,
         }
     }
     let _ = ctx.input.send(Input::SocketClosed(conn)).await;
