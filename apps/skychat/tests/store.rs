@@ -852,3 +852,14 @@ fn throughput_of_batches_against_single_transactions() {
         }
     }
 }
+
+#[test]
+fn a_data_dir_that_cannot_be_created_is_an_io_error_naming_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("not-a-dir");
+    std::fs::write(&blocker, b"a file").unwrap();
+    let error = Store::open(&blocker.join("data"), StoreOptions::default()).unwrap_err();
+    assert!(matches!(error, StoreError::Io { .. }), "{error:?}");
+    assert_eq!(error.http_status(), 500);
+    assert!(error.to_string().contains("not-a-dir"), "{error}");
+}

@@ -85,9 +85,8 @@ impl Store {
         create_private_dir(data_dir)?;
         let path = data_dir.join(DB_FILE_NAME);
         create_private_file(&path)?;
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
-            | OpenFlags::SQLITE_OPEN_URI;
+        // The file exists (created above with private permissions); SQLite must not create it.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let mut conn = Connection::open_with_flags(&path, flags)?;
         conn.busy_timeout(options.busy_timeout)?;
         schema::prepare_new(&conn)?;
@@ -105,7 +104,6 @@ impl Store {
             Durability::PowerLoss => "FULL",
         };
         conn.pragma_update(None, "synchronous", synchronous)?;
-        conn.pragma_update(None, "foreign_keys", true)?;
         let mut store = Self {
             conn,
             path,
