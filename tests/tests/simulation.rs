@@ -15,8 +15,13 @@
 //! SKYCHAT_SIM_SEED=<seed> cargo test -p skychat-tests --test simulation replay -- --nocapture
 //! ```
 
+use std::time::Duration;
+
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
+use skychat_tests::sim::scenario::{
+    Fault, MISPINNED, OUTSIDER, RECEIVER, SENDER_A, SENDER_B, Send, Timing, secret,
+};
 use skychat_tests::sim::{Scenario, run};
 
 /// Cases per run when `SKYCHAT_SIM_CASES` is not set.
@@ -100,4 +105,82 @@ fn same_seed_gives_the_same_transcript_byte_for_byte() {
         b.transcript.hash(),
         "different seeds must give different handshakes"
     );
+}
+
+/// A scenario of `timing` with no random faults or messages: the targeted tests add their own.
+fn quiet(seed: u64, timing: Timing) -> Scenario {
+    let mut scenario = Scenario::generate(seed);
+    scenario.timing = timing;
+    scenario.mutual = false;
+    scenario.faults.clear();
+    scenario
+        .sends
+        .retain(|s| s.from == OUTSIDER || s.from == MISPINNED);
+    scenario.fault_phase = Duration::from_secs(60);
+    scenario
+}
+
+fn send(scenario: &mut Scenario, at_ms: u64, from: usize, to: usize) {
+    scenario.sends.push(Send {
+        at: Duration::from_millis(at_ms),
+        from,
+        to: secret(to).public_key(),
+    });
+    scenario.sends.sort_by_key(|s| s.at);
+}
+
+#[test]
+fn half_open_link_with_default_timeouts_is_noticed_and_redialed() {
+    let mut scenario = quiet(11, Timing::Defaults);
+    scenario
+        .faults
+        .push((Duration::from_secs(20), Fault::HalfOpen(RECEIVER, SENDER_A)));
+    send(&mut scenario, 19_000, SENDER_A, RECEIVER);
+    send(&mut scenario, 25_000, SENDER_A, RECEIVER);
+    send(&mut scenario, 26_000, RECEIVER, SENDER_A);
+    let outcome = run(&scenario).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(outcome.stats.half_open_checked, 2, "{outcome:?}");
+    assert!(outcome.stats.idle_closes >= 2, "{outcome:?}");
+    assert_eq!(outcome.stats.delivered, 3, "{outcome:?}");
+}
+
+#[test]
+fn crashes_of_receiver_and_sender_lose_and_duplicate_nothing() {
+    for (seed, node, silent) in [
+        (21, RECEIVER, false),
+        (22, SENDER_A, false),
+        (23, RECEIVER, true),
+    ] {
+        let mut scenario = quiet(seed, Timing::Short);
+        for k in 0..4 {
+            send(&mut scenario, 1_000 + 40 * k, SENDER_A, RECEIVER);
+            send(&mut scenario, 1_010 + 40 * k, RECEIVER, SENDER_A);
+        }
+        let crash = Fault::Crash {
+            node,
+            down_for: Duration::from_secs(1),
+            silent,
+        };
+        scenario.faults.push((Duration::from_millis(1_090), crash));
+        send(&mut scenario, 5_000, SENDER_A, RECEIVER);
+        let outcome = run(&scenario).unwrap_or_else(|e| panic!("{e}"));
+        let stats = &outcome.stats;
+        assert!(stats.accepted >= 5, "seed {seed}: {outcome:?}");
+        assert_eq!(stats.delivered, stats.accepted, "seed {seed}: {outcome:?}");
+        assert_eq!(outcome.stats.restarts, 1, "seed {seed}");
+    }
+}
+
+#[test]
+fn a_partition_longer_than_the_backoff_cap_heals() {
+    let mut scenario = quiet(31, Timing::Defaults);
+    scenario.faults.push((
+        Duration::from_secs(5),
+        Fault::Partition(RECEIVER, SENDER_B, Duration::from_secs(150)),
+    ));
+    send(&mut scenario, 10_000, SENDER_B, RECEIVER);
+    send(&mut scenario, 11_000, RECEIVER, SENDER_B);
+    let outcome = run(&scenario).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(outcome.stats.delivered, 2, "{outcome:?}");
+    assert!(outcome.end >= Duration::from_secs(155), "{outcome:?}");
 }

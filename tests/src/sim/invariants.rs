@@ -25,6 +25,8 @@ pub const DETECTION_SLACK: Duration = Duration::from_millis(1);
 /// Counts that show the checks were not vacuous.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Stats {
+    /// Messages honest nodes accepted for each other.
+    pub accepted: usize,
     /// Messages delivered to honest hosts.
     pub delivered: usize,
     /// Times the receiver rejected the outsider after its handshake.
@@ -39,6 +41,8 @@ pub struct Stats {
     pub half_open_checked: usize,
     /// Node restarts.
     pub restarts: usize,
+    /// Connections opened.
+    pub connections: usize,
 }
 
 #[derive(Debug, Default)]
@@ -103,6 +107,9 @@ impl Checker {
     /// `sender`'s node accepted message `id` for `to`.
     pub fn accepted(&mut self, sender: usize, to: &PublicKey, id: MessageId) {
         if let Some(receiver) = index_of(&self.keys, to) {
+            if is_honest(&(sender, receiver)) {
+                self.stats.accepted += 1;
+            }
             self.accepted
                 .entry((sender, receiver))
                 .or_default()
@@ -179,9 +186,9 @@ impl Checker {
         peer: &PublicKey,
         role: Role,
     ) -> Result<(), String> {
-        if node == MISPINNED {
+        if node == MISPINNED || *peer == self.keys[MISPINNED] {
             return Err(format!(
-                "the mispinned node authenticated a session with {peer:?}"
+                "node {node} authenticated a session with {peer:?} across a wrong pinned key"
             ));
         }
         if role == Role::Responder && !self.whitelists[node].allows(peer) {
@@ -407,4 +414,76 @@ impl Checker {
 
 fn is_honest(route: &(usize, usize)) -> bool {
     HONEST.contains(&route.0) && HONEST.contains(&route.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::scenario::{SENDER_A, Timing};
+
+    fn checker() -> Checker {
+        let mut scenario = Scenario::generate(0);
+        scenario.timing = Timing::Defaults;
+        Checker::new(&scenario)
+    }
+
+    fn id(seq: u64) -> MessageId {
+        MessageId { stream: 9, seq }
+    }
+
+    #[test]
+    fn a_duplicate_or_reordered_delivery_is_a_violation() {
+        let mut c = checker();
+        let receiver = secret(RECEIVER).public_key();
+        let sender = secret(SENDER_A).public_key();
+        c.accepted(SENDER_A, &receiver, id(1));
+        c.accepted(SENDER_A, &receiver, id(2));
+        assert!(c.received(RECEIVER, &sender, id(2)).is_err(), "reordered");
+        c.received(RECEIVER, &sender, id(1)).expect("in order");
+        assert!(c.received(RECEIVER, &sender, id(1)).is_err(), "duplicate");
+        assert!(!c.all_delivered());
+    }
+
+    #[test]
+    fn delivery_from_the_outsider_is_a_violation() {
+        let mut c = checker();
+        let receiver = secret(RECEIVER).public_key();
+        c.accepted(OUTSIDER, &receiver, id(1));
+        let outsider = secret(OUTSIDER).public_key();
+        assert!(c.received(RECEIVER, &outsider, id(1)).is_err());
+        assert!(
+            c.authenticated(RECEIVER, &outsider, Role::Responder)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_redial_sooner_than_the_doubled_backoff_is_a_violation() {
+        let mut c = checker();
+        let peer = secret(RECEIVER).public_key();
+        let s = Duration::from_secs;
+        c.dial_requested(SENDER_A, 1, peer, s(0)).unwrap();
+        c.dial_requested(SENDER_A, 1, peer, s(1)).unwrap();
+        c.dial_requested(SENDER_A, 1, peer, s(3)).unwrap();
+        let err = c.dial_requested(SENDER_A, 1, peer, s(6)).unwrap_err();
+        assert!(err.contains("at least 4s"), "{err}");
+    }
+
+    #[test]
+    fn a_half_open_connection_left_open_past_the_idle_timeout_is_a_violation() {
+        let mut c = checker();
+        c.half_open(RECEIVER, 1, ConnId(3), true, Duration::ZERO);
+        assert!(c.overdue(Duration::from_secs(30)).is_ok());
+        assert!(c.overdue(Duration::from_secs(31)).is_err());
+        let late = c.closed(
+            RECEIVER,
+            1,
+            ConnId(3),
+            None,
+            None,
+            &CloseReason::IdleTimeout,
+            Duration::from_secs(31),
+        );
+        assert!(late.is_err());
+    }
 }

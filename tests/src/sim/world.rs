@@ -6,17 +6,22 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
-use skychat_core::{ConnKind, Event, MessageId, Output, PublicKey, Transmit};
+use skychat_core::{CloseReason, ConnKind, Event, MessageId, Output, PublicKey, Transmit};
 
 use super::host::Host;
 use super::invariants::{Checker, Stats};
 use super::network::{ConnKey, LinkState, Network};
 use super::rand::SimRng;
-use super::scenario::{Fault, HONEST, MISPINNED, NODE_COUNT, Scenario, secret};
+use super::scenario::{Fault, HONEST, MISPINNED, NODE_COUNT, OUTSIDER, Scenario, secret};
 use super::transcript::Transcript;
 
 /// Steps a run may take before it counts as a livelock.
 pub const MAX_STEPS: u64 = 200_000;
+
+/// Refused connections the outsider and the mispinned node go through before their hosts stop
+/// them: enough to see the backoff double several times, and it keeps a run's handshakes (the
+/// costly part) few.
+pub const ADVERSARY_ATTEMPTS: u32 = 3;
 
 /// What a finished run reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +77,9 @@ enum Action {
     Restart {
         node: usize,
     },
+    Retire {
+        node: usize,
+    },
 }
 
 struct World {
@@ -86,6 +94,7 @@ struct World {
     transcript: Transcript,
     down: Vec<bool>,
     mispinned_transmits: BTreeMap<ConnKey, usize>,
+    refused: [u32; NODE_COUNT],
 }
 
 /// Runs `scenario` to the end of its heal phase and checks every invariant. The error names the
@@ -120,6 +129,7 @@ impl World {
             transcript: Transcript::default(),
             down: vec![false; NODE_COUNT],
             mispinned_transmits: BTreeMap::new(),
+            refused: [0; NODE_COUNT],
             scenario,
         };
         for (k, send) in world.scenario.sends.clone().into_iter().enumerate() {
@@ -278,6 +288,10 @@ impl World {
                 self.hosts[node].start(self.now, seed);
                 self.drain(node)
             }
+            Action::Retire { node } => {
+                self.hosts[node].node().close_all(self.now);
+                self.drain(node)
+            }
         }
     }
 
@@ -337,6 +351,7 @@ impl World {
             return self.drain(dialer);
         }
         let now = self.now;
+        self.checker.stats.connections += 1;
         let dialer_conn = self.hosts[dialer]
             .node()
             .connect(now, peer, ConnKind::Persistent);
@@ -519,6 +534,12 @@ impl World {
             Event::ConnectionClosed {
                 conn, peer, reason, ..
             } => {
+                if matches!(
+                    reason,
+                    CloseReason::RemoteClosed(_) | CloseReason::HandshakeIncomplete
+                ) {
+                    self.refused[i] += 1;
+                }
                 let session = self.hosts[i].sessions.remove(&conn);
                 self.checker
                     .closed(i, incarnation, conn, peer, session, &reason, now)?;
@@ -532,6 +553,10 @@ impl World {
             }
             Event::DialRequest { peer } => {
                 self.checker.dial_requested(i, incarnation, peer, now)?;
+                if (i == OUTSIDER || i == MISPINNED) && self.refused[i] >= ADVERSARY_ATTEMPTS {
+                    self.schedule(now, Action::Retire { node: i });
+                    return Ok(());
+                }
                 match self.scenario.address_of(&peer) {
                     Some(target) if !self.down[target] && !self.net.partitioned(now, i, target) => {
                         let delay = self.net.one_way(now, i, target);
