@@ -1,5 +1,6 @@
 //! `skychat send --via tcp://<pk>@host:port`: dial the peer directly as a one-shot Noise peer,
-//! send one message and, with `--wait`, wait for its ack.
+//! send one message and, with `--wait`, wait for its ack. A nonzero `--wait` bounds the whole
+//! exchange, handshake included.
 
 use std::time::{Duration, Instant};
 
@@ -63,10 +64,36 @@ pub fn send_via(
         let handle = skychat_smol::start(config);
         let events = handle.events();
         let result = async {
-            handle
-                .dial_once(spec.pk, spec.addr.clone())
+            let deadline = Instant::now() + wait;
+            let dial = async {
+                Some(
+                    handle
+                        .dial_once(spec.pk, spec.addr.clone())
+                        .await
+                        .map_err(|e| dial_failure(spec, e)),
+                )
+            };
+            let dialed = if wait.is_zero() {
+                dial.await
+            } else {
+                futures_lite::future::or(dial, async {
+                    smol::Timer::at(deadline).await;
+                    None
+                })
                 .await
-                .map_err(|e| dial_failure(spec, e))?;
+            };
+            match dialed {
+                Some(dialed) => dialed?,
+                None => {
+                    return Err(SendFailure::NotAcked(format!(
+                        "send to {} via tcp not acked: the handshake with {} did not complete \
+                         within {}",
+                        spec.pk,
+                        spec.addr,
+                        humantime::format_duration(wait)
+                    )));
+                }
+            };
             let started = Instant::now();
             let message = handle
                 .send(spec.pk, body, None)
@@ -78,7 +105,6 @@ pub fn send_via(
                     spec.pk, message.id
                 ));
             }
-            let deadline = started + wait;
             loop {
                 let remaining = deadline.saturating_duration_since(Instant::now());
                 let next = futures_lite::future::or(async { Some(events.recv().await) }, async {
