@@ -8,7 +8,7 @@
 //! 5. a half-open connection is closed within the idle timeout (`IdleTimeout`, or
 //!    `HandshakeTimeout` if it had not authenticated) and the dialer redials.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use skychat_core::{
@@ -43,6 +43,8 @@ pub struct Stats {
     pub restarts: usize,
     /// Connections opened.
     pub connections: usize,
+    /// Read receipts that reached the sender.
+    pub reads: usize,
 }
 
 #[derive(Debug, Default)]
@@ -73,6 +75,7 @@ pub struct Checker {
     unreachable_fails: BTreeMap<(usize, u32), (u32, Duration)>,
     detections: Vec<Detection>,
     redials: Vec<(usize, u32, PublicKey, Duration)>,
+    reads: BTreeSet<(usize, MessageId)>,
     /// What was observed.
     pub stats: Stats,
 }
@@ -100,6 +103,7 @@ impl Checker {
             unreachable_fails: BTreeMap::new(),
             detections: Vec::new(),
             redials: Vec::new(),
+            reads: BTreeSet::new(),
             stats: Stats::default(),
         }
     }
@@ -176,6 +180,21 @@ impl Checker {
         if let Some(receiver) = index_of(&self.keys, peer) {
             *self.acked.entry((sender, receiver)).or_default() += 1;
         }
+        Ok(())
+    }
+
+    /// `sender`'s node heard that `peer` read message `id`: it must be one `sender` sent to
+    /// `peer`, and heard of at most once.
+    pub fn read(&mut self, sender: usize, peer: &PublicKey, id: MessageId) -> Result<(), String> {
+        let sent = index_of(&self.keys, peer)
+            .and_then(|receiver| self.accepted.get(&(sender, receiver)))
+            .is_some_and(|ids| ids.contains(&id));
+        if !sent || !self.reads.insert((sender, id)) {
+            return Err(format!(
+                "node {sender} got a read receipt for {id:?} from {peer:?}, which it never sent                  there or already heard about"
+            ));
+        }
+        self.stats.reads += 1;
         Ok(())
     }
 

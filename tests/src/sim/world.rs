@@ -279,6 +279,9 @@ impl World {
                     return Ok(());
                 }
                 self.hosts[node].node().confirm_stored(peer, id);
+                if self.rng.chance(30) {
+                    self.hosts[node].node().send_read_receipt(peer, id);
+                }
                 self.drain(node)
             }
             Action::Fault(fault) => self.fault(fault),
@@ -530,7 +533,7 @@ impl World {
                 let was_queued = self.hosts[i].persist_acked(peer, id);
                 self.checker.acked(i, &peer, id, stored, was_queued)?;
             }
-            Event::ReadReceipt { .. } => {}
+            Event::ReadReceipt { peer, id } => self.checker.read(i, &peer, id)?,
             Event::ConnectionClosed {
                 conn, peer, reason, ..
             } => {
