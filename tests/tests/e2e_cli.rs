@@ -628,7 +628,7 @@ fn sigterm_and_sigint_shut_down_gracefully() {
     assert!(signalled.elapsed() < prompt);
     drop(b);
 
-    let b = start_b();
+    let mut b = start_b();
     b.wait_status("B reconnects", SOON, |s| connected(s, &a_pk));
     let mut a = a;
     let signalled = Instant::now();
@@ -638,8 +638,10 @@ fn sigterm_and_sigint_shut_down_gracefully() {
     b.wait_status("B sees A close", prompt, |s| !connected(s, &a_pk));
     assert!(signalled.elapsed() < prompt);
     b.wait_stderr("the peer closed the session (Normal)", SOON);
-    // What A accepted before stopping is on disk: the message from B survives.
-    drop(a);
+    // A node whose only peer is gone, between reconnect attempts, stops just as cleanly.
+    b.signal("TERM");
+    let exit = b.wait_exit(SOON);
+    assert_eq!(exit.code(), Some(0), "SIGTERM: {exit:?}\n{}", b.stderr());
 }
 
 /// A secret given with `--sk` (node) or `--sk` and `DMSGCURL_SK` (one-shot sender) never shows up
