@@ -40,7 +40,7 @@ impl Runtime for AsyncStdRuntime {
     }
 
     async fn bind(&self, addr: SocketAddr) -> io::Result<TcpListener> {
-        TcpListener::bind(addr).await
+        Ok(TcpListener::from(skychat_driver::tcp::bind_listener(addr)?))
     }
 
     fn local_addr(listener: &TcpListener) -> io::Result<SocketAddr> {

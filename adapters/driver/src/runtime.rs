@@ -34,7 +34,7 @@ pub trait Runtime: Send + Sync + 'static {
     fn connect(&self, addr: SocketAddr)
     -> impl Future<Output = io::Result<Self::TcpStream>> + Send;
 
-    /// Binds a listener to `addr`.
+    /// Binds a listener to `addr`, preferably through [`crate::tcp::bind_listener`].
     fn bind(&self, addr: SocketAddr) -> impl Future<Output = io::Result<Self::TcpListener>> + Send;
 
     /// The address a listener is bound to.

@@ -1,4 +1,5 @@
-//! Socket options that the async runtimes do not expose, set through `socket2` on the raw socket.
+//! Socket set-up that the async runtimes do not expose, done through `socket2`: keepalive, and
+//! listeners with a backlog fit for bursts of connections.
 
 use std::io;
 use std::time::Duration;
@@ -30,4 +31,25 @@ fn keepalive(idle: Duration) -> socket2::TcpKeepalive {
     ))]
     let params = params.with_interval(idle);
     params
+}
+
+/// Pending connections the kernel queues for a listener before `accept`. The standard library
+/// uses 128, which drops SYNs (and delays clients by a second or more) when many peers connect
+/// at once.
+pub const LISTEN_BACKLOG: i32 = 1024;
+
+/// A non-blocking listener bound to `addr` with address reuse (so a restarted node can bind the
+/// port again at once) and a [`LISTEN_BACKLOG`] queue, for a runtime to wrap.
+pub fn bind_listener(addr: std::net::SocketAddr) -> io::Result<std::net::TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    #[cfg(not(windows))]
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
 }
