@@ -20,7 +20,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use skychat_tests::sim::scenario::{
-    Fault, MISPINNED, OUTSIDER, RECEIVER, SENDER_A, SENDER_B, Send, Timing, secret,
+    Fault, MISPINNED, OUTSIDER, RECEIVER, SENDER_A, SENDER_B, Send, Timing, public,
 };
 use skychat_tests::sim::{Scenario, run};
 
@@ -124,7 +124,7 @@ fn send(scenario: &mut Scenario, at_ms: u64, from: usize, to: usize) {
     scenario.sends.push(Send {
         at: Duration::from_millis(at_ms),
         from,
-        to: secret(to).public_key(),
+        to: public(to),
     });
     scenario.sends.sort_by_key(|s| s.at);
 }

@@ -55,10 +55,10 @@ impl Host {
     pub fn new(
         index: usize,
         secret: SecretKey,
+        key: PublicKey,
         config: NodeConfig,
         persistent: Vec<PublicKey>,
     ) -> Self {
-        let key = secret.public_key();
         Self {
             index,
             secret,

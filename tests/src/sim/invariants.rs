@@ -16,7 +16,7 @@ use skychat_core::{
 };
 
 use super::scenario::{
-    HONEST, MISPINNED, NODE_COUNT, OUTSIDER, RECEIVER, Scenario, secret, unreachable_key,
+    HONEST, MISPINNED, NODE_COUNT, OUTSIDER, RECEIVER, Scenario, public, unreachable_key,
 };
 
 /// Slack on the half-open detection bound.
@@ -89,7 +89,7 @@ impl Checker {
     pub fn new(scenario: &Scenario) -> Self {
         Self {
             config: Scenario::base_config(scenario.timing),
-            keys: (0..NODE_COUNT).map(|i| secret(i).public_key()).collect(),
+            keys: (0..NODE_COUNT).map(public).collect(),
             whitelists: (0..NODE_COUNT)
                 .map(|i| scenario.config(i).whitelist)
                 .collect(),
@@ -453,8 +453,8 @@ mod tests {
     #[test]
     fn a_duplicate_or_reordered_delivery_is_a_violation() {
         let mut c = checker();
-        let receiver = secret(RECEIVER).public_key();
-        let sender = secret(SENDER_A).public_key();
+        let receiver = public(RECEIVER);
+        let sender = public(SENDER_A);
         c.accepted(SENDER_A, &receiver, id(1));
         c.accepted(SENDER_A, &receiver, id(2));
         assert!(c.received(RECEIVER, &sender, id(2)).is_err(), "reordered");
@@ -466,9 +466,9 @@ mod tests {
     #[test]
     fn delivery_from_the_outsider_is_a_violation() {
         let mut c = checker();
-        let receiver = secret(RECEIVER).public_key();
+        let receiver = public(RECEIVER);
         c.accepted(OUTSIDER, &receiver, id(1));
-        let outsider = secret(OUTSIDER).public_key();
+        let outsider = public(OUTSIDER);
         assert!(c.received(RECEIVER, &outsider, id(1)).is_err());
         assert!(
             c.authenticated(RECEIVER, &outsider, Role::Responder)
@@ -479,7 +479,7 @@ mod tests {
     #[test]
     fn a_redial_sooner_than_the_doubled_backoff_is_a_violation() {
         let mut c = checker();
-        let peer = secret(RECEIVER).public_key();
+        let peer = public(RECEIVER);
         let s = Duration::from_secs;
         c.dial_requested(SENDER_A, 1, peer, s(0)).unwrap();
         c.dial_requested(SENDER_A, 1, peer, s(1)).unwrap();

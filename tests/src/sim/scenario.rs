@@ -9,6 +9,7 @@
 //! - [`OUTSIDER`] is on nobody's whitelist and keeps sending to the receiver.
 //! - [`MISPINNED`] dials the receiver's address pinned to a key the receiver does not hold.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use skychat_core::{NodeConfig, PublicKey, SecretKey};
@@ -100,14 +101,32 @@ pub fn secret(index: usize) -> SecretKey {
     SecretKey::from_bytes(bytes)
 }
 
+/// Every public key a scenario uses, derived once: the nodes', then the wrong and the
+/// unreachable key. (Deriving one is a scalar multiplication, slow in a debug build.)
+fn known_keys() -> &'static [PublicKey; NODE_COUNT + 2] {
+    static KEYS: OnceLock<[PublicKey; NODE_COUNT + 2]> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        std::array::from_fn(|i| match i {
+            NODE_COUNT => SecretKey::from_bytes([0xee; 32]).public_key(),
+            i if i > NODE_COUNT => SecretKey::from_bytes([0xdd; 32]).public_key(),
+            i => secret(i).public_key(),
+        })
+    })
+}
+
+/// The public key of node `index`.
+pub fn public(index: usize) -> PublicKey {
+    known_keys()[index]
+}
+
 /// The key the mispinned node believes the receiver has.
 pub fn wrong_key() -> PublicKey {
-    SecretKey::from_bytes([0xee; 32]).public_key()
+    known_keys()[NODE_COUNT]
 }
 
 /// A key that no reachable address belongs to.
 pub fn unreachable_key() -> PublicKey {
-    SecretKey::from_bytes([0xdd; 32]).public_key()
+    known_keys()[NODE_COUNT + 1]
 }
 
 impl Scenario {
@@ -125,7 +144,7 @@ impl Scenario {
             Timing::Short => Duration::from_secs(30),
         };
         let config = Self::base_config(timing);
-        let keys: Vec<PublicKey> = (0..NODE_COUNT).map(|i| secret(i).public_key()).collect();
+        let keys: Vec<PublicKey> = (0..NODE_COUNT).map(public).collect();
 
         let mut faults = Vec::new();
         for _ in 0..rng.below(7) {
@@ -198,7 +217,7 @@ impl Scenario {
 
     /// Node `index`'s configuration: the timeouts plus its whitelist.
     pub fn config(&self, index: usize) -> NodeConfig {
-        let key = |i: usize| secret(i).public_key();
+        let key = public;
         let whitelist = match index {
             RECEIVER => vec![key(SENDER_A), key(SENDER_B)],
             SENDER_A if self.mutual => vec![key(RECEIVER)],
@@ -212,7 +231,7 @@ impl Scenario {
 
     /// The peers node `index` keeps connected.
     pub fn persistent_peers(&self, index: usize) -> Vec<PublicKey> {
-        let key = |i: usize| secret(i).public_key();
+        let key = public;
         match index {
             RECEIVER if self.mutual => vec![key(SENDER_A)],
             SENDER_A => vec![key(RECEIVER), unreachable_key()],
@@ -227,7 +246,7 @@ impl Scenario {
         if *key == wrong_key() {
             return Some(RECEIVER);
         }
-        (0..NODE_COUNT).find(|i| secret(*i).public_key() == *key)
+        (0..NODE_COUNT).find(|i| public(*i) == *key)
     }
 
     /// The instant after which no fault is active any more: the heal phase starts here.

@@ -12,7 +12,7 @@ use super::host::Host;
 use super::invariants::{Checker, Stats};
 use super::network::{ConnKey, LinkState, Network};
 use super::rand::SimRng;
-use super::scenario::{Fault, HONEST, MISPINNED, NODE_COUNT, OUTSIDER, Scenario, secret};
+use super::scenario::{Fault, HONEST, MISPINNED, NODE_COUNT, OUTSIDER, Scenario, public, secret};
 use super::transcript::Transcript;
 
 /// Steps a run may take before it counts as a livelock.
@@ -113,6 +113,7 @@ impl World {
                 Host::new(
                     i,
                     secret(i),
+                    public(i),
                     scenario.config(i),
                     scenario.persistent_peers(i),
                 )
