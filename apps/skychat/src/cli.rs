@@ -45,6 +45,12 @@ pub struct Cli {
     #[argh(switch)]
     pub fsync: bool,
 
+    /// cap the message store at this many bytes: writes beyond it fail (HTTP 507 for sends;
+    /// incoming messages stay unacked and are resent) until retention or a larger cap frees
+    /// room (default: only the disk limits it)
+    #[argh(option)]
+    pub max_db_bytes: Option<u64>,
+
     /// log level: error, warn, info, debug or trace (default info; RUST_LOG also works)
     #[argh(option)]
     pub log_level: Option<String>,

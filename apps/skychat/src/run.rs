@@ -203,6 +203,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         } else {
             Durability::ProcessCrash
         },
+        max_db_bytes: cli.max_db_bytes,
         ..StoreOptions::default()
     };
     let mut store = Store::open(&data_dir, options).map_err(|e| {
@@ -212,6 +213,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         ))
     })?;
     let restore_outbox = store.outbox().map_err(|e| runtime(format!("store: {e}")))?;
+    let outbox_peers: Vec<PublicKey> = restore_outbox.iter().map(|(peer, _)| *peer).collect();
     let restore_dedup = store
         .dedup_records()
         .map_err(|e| runtime(format!("store: {e}")))?;
@@ -271,6 +273,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             whitelist: settings.whitelist.clone(),
         };
         let service = Service::new(node.clone(), storage.clone(), info.clone());
+        service.note_recipients(outbox_peers);
         let http_addr = http::serve(service.clone(), settings.http_addr, token.clone())
             .await
             .map_err(|e| runtime(format!("--addr {}: cannot listen: {e}", settings.http_addr)))?;

@@ -147,6 +147,9 @@ struct Inner {
     feed: Feed,
     counters: Counters,
     subscribers: AtomicUsize,
+    /// Peers that may have messages waiting in the outbox, so that `/status` shows them even
+    /// when they are neither connected nor configured.
+    recipients: std::sync::Mutex<BTreeSet<PublicKey>>,
 }
 
 /// The service. Cheap to clone.
@@ -168,12 +171,22 @@ impl Service {
             feed: Feed::default(),
             counters: Counters::default(),
             subscribers: AtomicUsize::new(0),
+            recipients: std::sync::Mutex::new(BTreeSet::new()),
         }))
     }
 
     /// This node's public key.
     pub fn public_key(&self) -> PublicKey {
         self.0.node.public_key()
+    }
+
+    /// Records peers with messages in the outbox (those restored at start), for `/status`.
+    pub fn note_recipients(&self, peers: impl IntoIterator<Item = PublicKey>) {
+        self.0
+            .recipients
+            .lock()
+            .expect("recipients lock")
+            .extend(peers);
     }
 
     /// Records where the HTTP surface listens, for `/status`.
@@ -216,6 +229,7 @@ impl Service {
                 other => ServiceError::BadRequest(other.to_string()),
             })?;
         let id = message.id;
+        self.note_recipients([recipient]);
         let op = WriteOp::Outgoing {
             peer: recipient,
             message: message.clone(),
@@ -329,6 +343,8 @@ impl Service {
         let sessions = self.0.peers.snapshot();
         let mut keys: BTreeSet<PublicKey> = sessions.keys().copied().collect();
         keys.extend(info.tcp_peers.iter().map(|p| p.pk));
+        let recipients = self.0.recipients.lock().expect("recipients lock").clone();
+        keys.extend(recipients.iter().copied());
         let mut peers = Vec::new();
         let mut queued_total = 0;
         for pk in keys {
@@ -336,6 +352,10 @@ impl Service {
             queued_total += queued;
             let kinds = sessions.get(&pk).cloned().unwrap_or_default();
             let persistent = info.tcp_peers.iter().find(|p| p.pk == pk);
+            if queued == 0 && kinds.is_empty() && persistent.is_none() {
+                // A past recipient with nothing waiting: not worth listing.
+                continue;
+            }
             peers.push(json!({
                 "pk": pk.to_hex(),
                 "state": if kinds.is_empty() { "disconnected" } else { "connected" },
