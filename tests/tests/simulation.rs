@@ -125,6 +125,7 @@ fn send(scenario: &mut Scenario, at_ms: u64, from: usize, to: usize) {
         at: Duration::from_millis(at_ms),
         from,
         to: public(to),
+        padding: 0,
     });
     scenario.sends.sort_by_key(|s| s.at);
 }

@@ -74,6 +74,8 @@ pub struct Send {
     pub from: usize,
     /// The key it sends to (a node's key, or the wrong key for the mispinned node).
     pub to: PublicKey,
+    /// Bytes added to the body, so that some frames span many network reads.
+    pub padding: usize,
 }
 
 /// Everything one run does.
@@ -181,11 +183,26 @@ impl Scenario {
         for _ in 0..2 + rng.below(7) {
             let (from, to) = routes[rng.below(routes.len() as u64) as usize];
             let at = rng.between(Duration::ZERO, fault_phase);
-            sends.push(Send { at, from, to });
+            let padding = if rng.chance(20) {
+                rng.below(20_000) as usize
+            } else {
+                0
+            };
+            sends.push(Send {
+                at,
+                from,
+                to,
+                padding,
+            });
         }
         for (from, to) in [(OUTSIDER, keys[RECEIVER]), (MISPINNED, wrong_key())] {
             let at = rng.between(Duration::ZERO, fault_phase / 2);
-            sends.push(Send { at, from, to });
+            sends.push(Send {
+                at,
+                from,
+                to,
+                padding: 0,
+            });
         }
         sends.sort_by_key(|s| s.at);
 

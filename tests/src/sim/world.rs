@@ -134,7 +134,7 @@ impl World {
             scenario,
         };
         for (k, send) in world.scenario.sends.clone().into_iter().enumerate() {
-            let body = format!("message {k} from node {}", send.from);
+            let body = format!("message {k} from node {}", send.from) + &"x".repeat(send.padding);
             let action = Action::Send {
                 from: send.from,
                 to: send.to,
@@ -479,15 +479,23 @@ impl World {
                 ));
             }
         }
-        if let Some(at) = self.net.arrival(self.now, key, 1 - side) {
-            self.schedule(
-                at,
-                Action::Deliver {
-                    key,
-                    to: 1 - side,
-                    bytes: t.data,
-                },
-            );
+        // TCP keeps bytes in order but not write boundaries: a write may arrive in pieces.
+        let mut data = t.data;
+        while !data.is_empty() {
+            let piece = if data.len() > 1 && self.rng.chance(30) {
+                data.split_to(1 + self.rng.below(data.len() as u64 - 1) as usize)
+            } else {
+                data.split_off(0)
+            };
+            let Some(at) = self.net.arrival(self.now, key, 1 - side) else {
+                break;
+            };
+            let action = Action::Deliver {
+                key,
+                to: 1 - side,
+                bytes: piece,
+            };
+            self.schedule(at, action);
         }
         Ok(())
     }
