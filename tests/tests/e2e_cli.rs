@@ -577,7 +577,26 @@ fn restart_of_the_listener_loses_and_duplicates_nothing() {
 
     // And it keeps working after the restart, in both directions.
     assert_acked(&b.post_message(&a_pk, "after", Some(8000)));
+    expected.push("after".to_string());
     assert_acked(&a.post_message(&b_pk, "back", Some(8000)));
+
+    // A graceful restart: stopped with SIGTERM, the same holds.
+    let mut a = a;
+    a.signal("TERM");
+    assert_eq!(a.wait_exit(SOON).code(), Some(0));
+    b.wait_status("B sees A stop", SOON, |s| !connected(s, &a_pk));
+    for i in 0..3 {
+        let body = format!("while stopped {i}");
+        assert_eq!(b.post_message(&a_pk, &body, None).status, 202);
+        expected.push(body);
+    }
+    let a = start_a(&listen.to_string());
+    let total = expected.len() as u64;
+    b.wait_status("B has every message acked", Duration::from_secs(30), |s| {
+        s["counters"]["queued"] == 0 && s["counters"]["acked"].as_u64() >= Some(total)
+    });
+    assert_eq!(a.received_from(&b_pk), expected);
+    assert_eq!(b.status()["counters"]["acked"], total);
 }
 
 /// SIGTERM and SIGINT stop a node with exit code 0 and close its sessions, so the peer sees the
