@@ -15,9 +15,7 @@ use skychat_core::{
     CloseCode, CloseReason, ConnId, MessageId, NodeConfig, PublicKey, Role, Whitelist,
 };
 
-use super::scenario::{
-    HONEST, MISPINNED, NODE_COUNT, OUTSIDER, RECEIVER, Scenario, public, unreachable_key,
-};
+use super::scenario::{HONEST, MISPINNED, NODE_COUNT, OUTSIDER, Scenario, public, unreachable_key};
 
 /// Slack on the half-open detection bound.
 pub const DETECTION_SLACK: Duration = Duration::from_millis(1);
@@ -29,7 +27,7 @@ pub struct Stats {
     pub accepted: usize,
     /// Messages delivered to honest hosts.
     pub delivered: usize,
-    /// Times the receiver rejected the outsider after its handshake.
+    /// Times the outsider's target rejected it after its handshake.
     pub outsider_rejected: usize,
     /// Handshakes of the mispinned dialer that failed.
     pub mispinned_failed: usize,
@@ -218,9 +216,9 @@ impl Checker {
         Ok(())
     }
 
-    /// `node` rejected inbound `peer` after its handshake.
-    pub fn rejected(&mut self, node: usize, peer: &PublicKey) {
-        if node == RECEIVER && *peer == self.keys[OUTSIDER] {
+    /// A node rejected inbound `peer` after its handshake.
+    pub fn rejected(&mut self, peer: &PublicKey) {
+        if *peer == self.keys[OUTSIDER] {
             self.stats.outsider_rejected += 1;
         }
     }
@@ -438,7 +436,7 @@ fn is_honest(route: &(usize, usize)) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::scenario::{SENDER_A, Timing};
+    use crate::sim::scenario::{RECEIVER, SENDER_A, Timing};
 
     fn checker() -> Checker {
         let mut scenario = Scenario::generate(0);

@@ -6,7 +6,8 @@
 //!   connected (fan-in) and it answers them. In a `mutual` scenario the receiver also keeps
 //!   sender A connected and A whitelists it, so the two may hold two sessions at once.
 //! - Sender A also keeps an unreachable peer ([`unreachable_key`]) in its list: every dial fails.
-//! - [`OUTSIDER`] is on nobody's whitelist and keeps sending to the receiver.
+//! - [`OUTSIDER`] is on nobody's whitelist and keeps sending to the receiver, or to sender B,
+//!   whose whitelist is empty.
 //! - [`MISPINNED`] dials the receiver's address pinned to a key the receiver does not hold.
 
 use std::sync::OnceLock;
@@ -87,6 +88,9 @@ pub struct Scenario {
     pub timing: Timing,
     /// Whether the receiver and sender A keep each other connected.
     pub mutual: bool,
+    /// The node the outsider keeps connected and sends to: the receiver (whose whitelist
+    /// leaves it out) or sender B (whose whitelist is empty).
+    pub outsider_target: usize,
     /// Faults, in time order.
     pub faults: Vec<(Duration, Fault)>,
     /// Messages, in time order.
@@ -141,6 +145,7 @@ impl Scenario {
             Timing::Short
         };
         let mutual = rng.chance(40);
+        let outsider_target = if rng.chance(50) { RECEIVER } else { SENDER_B };
         let fault_phase = match timing {
             Timing::Defaults => Duration::from_secs(90),
             Timing::Short => Duration::from_secs(30),
@@ -195,7 +200,7 @@ impl Scenario {
                 padding,
             });
         }
-        for (from, to) in [(OUTSIDER, keys[RECEIVER]), (MISPINNED, wrong_key())] {
+        for (from, to) in [(OUTSIDER, keys[outsider_target]), (MISPINNED, wrong_key())] {
             let at = rng.between(Duration::ZERO, fault_phase / 2);
             sends.push(Send {
                 at,
@@ -210,6 +215,7 @@ impl Scenario {
             seed,
             timing,
             mutual,
+            outsider_target,
             faults,
             sends,
             fault_phase,
@@ -252,7 +258,8 @@ impl Scenario {
         match index {
             RECEIVER if self.mutual => vec![key(SENDER_A)],
             SENDER_A => vec![key(RECEIVER), unreachable_key()],
-            SENDER_B | OUTSIDER => vec![key(RECEIVER)],
+            SENDER_B => vec![key(RECEIVER)],
+            OUTSIDER => vec![key(self.outsider_target)],
             MISPINNED => vec![wrong_key()],
             _ => vec![],
         }

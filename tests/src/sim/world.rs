@@ -512,7 +512,7 @@ impl World {
                 self.checker.authenticated(i, &peer, role)?;
                 self.hosts[i].sessions.insert(conn, (peer, now));
             }
-            Event::Rejected { peer, .. } => self.checker.rejected(i, &peer),
+            Event::Rejected { peer, .. } => self.checker.rejected(&peer),
             Event::MessageReceived { peer, message, .. } => {
                 self.checker.received(i, &peer, message.id)?;
                 let id = message.id;
