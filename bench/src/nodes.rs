@@ -1,0 +1,248 @@
+//! Driver nodes for the scenarios: identities, configs, a receiving host that confirms storage at
+//! once, a connected sender/receiver pair on either runtime, and a pipelined send that counts acks.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use skychat_core::{Event, NodeConfig, PublicKey, SecretKey, Whitelist};
+use skychat_driver::{DriverConfig, NodeHandle};
+
+/// Messages sent and not yet acked before the pipelined sender waits (below the outbox limit).
+const WINDOW: usize = 8192;
+/// Concurrent senders in the pipeline.
+const SENDERS: usize = 16;
+
+/// The secret key number `n` (deterministic, distinct per `n`).
+pub fn secret(n: u32) -> SecretKey {
+    let mut bytes = [0x42; 32];
+    // Not the first byte: X25519 clamping clears its low bits.
+    bytes[4..8].copy_from_slice(&n.to_le_bytes());
+    SecretKey::from_bytes(bytes)
+}
+
+/// A driver config for identity `n` accepting `whitelist`.
+pub fn config(n: u32, whitelist: Vec<PublicKey>) -> DriverConfig {
+    let mut seed = [9u8; 32];
+    seed[..4].copy_from_slice(&n.to_le_bytes());
+    let pending = whitelist.len().max(256);
+    DriverConfig {
+        identity: secret(n),
+        node: NodeConfig {
+            whitelist: Whitelist::new(whitelist),
+            max_pending_handshakes: pending,
+            ..NodeConfig::default()
+        },
+        seed,
+        restore_outbox: Vec::new(),
+        restore_dedup: Vec::new(),
+        tcp_keepalive: None,
+    }
+}
+
+/// Which adapter runs a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adapter {
+    /// `skychat-smol`.
+    Smol,
+    /// `skychat-async-std`.
+    AsyncStd,
+}
+
+impl Adapter {
+    /// Starts a node on this adapter.
+    pub fn start(self, config: DriverConfig) -> NodeHandle {
+        match self {
+            Self::Smol => skychat_smol::start(config),
+            Self::AsyncStd => skychat_async_std::start(config),
+        }
+    }
+
+    /// Runs `future` to completion on this adapter's runtime.
+    pub fn block_on<T>(self, future: impl Future<Output = T>) -> T {
+        match self {
+            Self::Smol => smol::block_on(future),
+            Self::AsyncStd => async_std::task::block_on(future),
+        }
+    }
+
+    /// Runs `future` in the background on this adapter's runtime.
+    pub fn spawn(self, future: impl Future<Output = ()> + Send + 'static) {
+        match self {
+            Self::Smol => smol::spawn(future).detach(),
+            Self::AsyncStd => {
+                async_std::task::spawn(future);
+            }
+        }
+    }
+}
+
+/// Confirms every received message as stored at once, until the node stops.
+pub async fn confirm_all(node: NodeHandle) {
+    let events = node.events();
+    while let Ok(event) = events.recv().await {
+        if let Event::MessageReceived { peer, message, .. } = event {
+            node.confirm_stored(peer, message.id).await;
+        }
+    }
+}
+
+/// A sender connected to a receiver that confirms at once, both on `adapter`.
+pub struct Pair {
+    /// The sending node; the bench is the only consumer of its events.
+    pub sender: NodeHandle,
+    /// The receiving node.
+    pub receiver: NodeHandle,
+    /// The runtime.
+    pub adapter: Adapter,
+}
+
+impl Pair {
+    /// Starts both nodes and waits until the sender's session is up.
+    pub fn start(adapter: Adapter, first_id: u32) -> Pair {
+        let sender = adapter.start(config(first_id, Vec::new()));
+        let receiver = adapter.start(config(first_id + 1, vec![sender.public_key()]));
+        adapter.spawn(confirm_all(receiver.clone()));
+        adapter.block_on(async {
+            let addr = receiver
+                .listen("127.0.0.1:0".parse().expect("addr"))
+                .await
+                .expect("listen");
+            sender
+                .keep_connected(receiver.public_key(), addr.to_string())
+                .await;
+            wait_for(&sender, |e| matches!(e, Event::Authenticated { .. })).await;
+        });
+        Pair {
+            sender,
+            receiver,
+            adapter,
+        }
+    }
+
+    /// Sends `count` messages of `size` bytes pipelined; returns acked messages per second.
+    pub fn pipelined(&self, count: usize, size: usize) -> f64 {
+        let body = "x".repeat(size);
+        self.adapter.block_on(async {
+            let started = Instant::now();
+            pipeline(&self.sender, self.receiver.public_key(), count, &body).await;
+            count as f64 / started.elapsed().as_secs_f64()
+        })
+    }
+
+    /// Sends one message at a time `count` times; returns each send-to-ack time.
+    pub fn round_trips(&self, count: usize) -> Vec<Duration> {
+        let peer = self.receiver.public_key();
+        let events = self.sender.events();
+        self.adapter.block_on(async {
+            let mut samples = Vec::with_capacity(count);
+            for _ in 0..count {
+                let started = Instant::now();
+                self.sender
+                    .send(peer, "ping".into(), None)
+                    .await
+                    .expect("send");
+                within(async {
+                    while !matches!(events.recv().await, Ok(Event::MessageAcked { .. })) {}
+                })
+                .await;
+                samples.push(started.elapsed());
+            }
+            samples
+        })
+    }
+
+    /// Shuts both nodes down.
+    pub fn stop(self) {
+        self.adapter.block_on(async {
+            self.sender.shutdown().await;
+            self.receiver.shutdown().await;
+        });
+    }
+}
+
+/// Waits (at most 30 s) for an event of `node` matching `want`.
+pub async fn wait_for(node: &NodeHandle, want: impl Fn(&Event) -> bool) -> Event {
+    let events = node.events();
+    within(async {
+        loop {
+            let event = events.recv().await.expect("node stopped");
+            if want(&event) {
+                return event;
+            }
+        }
+    })
+    .await
+}
+
+/// Runs `future`, panicking if it takes more than 30 s (a stuck scenario fails loudly).
+pub async fn within<T>(future: impl Future<Output = T>) -> T {
+    let limit = async {
+        async_io_timer(Duration::from_secs(30)).await;
+        panic!("a benchmark step took more than 30 s");
+    };
+    futures_lite::future::or(future, limit).await
+}
+
+async fn async_io_timer(d: Duration) {
+    smol::Timer::after(d).await;
+}
+
+/// Sends `count` copies of `body` to `peer` from `SENDERS` concurrent senders, keeping at most
+/// `WINDOW` unacked, and returns once every one is acked.
+pub async fn pipeline(sender: &NodeHandle, peer: PublicKey, count: usize, body: &str) {
+    let (gate, tokens) = async_channel::bounded::<()>(WINDOW);
+    let events = sender.events();
+    let acks = async {
+        let mut acked = 0;
+        while acked < count {
+            match events.recv().await.expect("node stopped") {
+                Event::MessageAcked { .. } => {
+                    acked += 1;
+                    let _ = tokens.try_recv();
+                }
+                Event::ConnectionClosed { reason, .. } => panic!("session closed: {reason}"),
+                _ => {}
+            }
+        }
+    };
+    let senders = (0..SENDERS).map(|i| {
+        let gate = gate.clone();
+        let share = count / SENDERS + usize::from(i < count % SENDERS);
+        async move {
+            for _ in 0..share {
+                gate.send(()).await.expect("gate");
+                sender
+                    .send(peer, body.to_owned(), None)
+                    .await
+                    .expect("send");
+            }
+        }
+    });
+    within(futures_lite::future::zip(acks, join_all(senders.collect()))).await;
+}
+
+/// Polls every future until all are done.
+pub async fn join_all<F: Future<Output = ()>>(futures: Vec<F>) {
+    let mut slots: Vec<Option<Pin<Box<F>>>> =
+        futures.into_iter().map(|f| Some(Box::pin(f))).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for slot in &mut slots {
+            if let Some(future) = slot {
+                if future.as_mut().poll(cx).is_ready() {
+                    *slot = None;
+                } else {
+                    pending = true;
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await
+}

@@ -1,0 +1,5 @@
+//! stub
+use crate::measure::{Row, Scale};
+pub fn run(_s: Scale) -> Vec<Row> {
+    Vec::new()
+}

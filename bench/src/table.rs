@@ -1,0 +1,36 @@
+//! Prints the result table: figure, baseline, ratio, goal, met.
+
+use crate::measure::{Row, number};
+
+/// The table as text, one row per line, columns aligned.
+pub fn render(rows: &[Row]) -> String {
+    let header = ["scenario", "figure", "baseline", "ratio", "goal", "met"].map(String::from);
+    let mut lines = vec![header];
+    for row in rows {
+        lines.push([
+            row.name.clone(),
+            format!("{} {}", number(row.figure), row.unit),
+            format!("{} {}", number(row.baseline), row.unit),
+            format!("{:.2}x", row.ratio()),
+            row.goal_text(),
+            if row.met() { "yes" } else { "NO" }.to_string(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..6)
+        .map(|c| lines.iter().map(|l| l[c].len()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        let cells: Vec<String> = line
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(&format!("| {} |\n", cells.join(" | ")));
+        if i == 0 {
+            let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+            out.push_str(&format!("|-{}-|\n", rule.join("-|-")));
+        }
+    }
+    out
+}
