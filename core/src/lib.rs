@@ -13,6 +13,7 @@
 //! - [`outbox`], [`dedup`]: delivery (exactly once, in order, acked after storage).
 //! - [`timer`], [`dial`], [`whitelist`], [`config`]: timers, reconnect backoff, inbound policy,
 //!   limits.
+//! - `fuzzing` (only with `--cfg fuzzing` or the `fuzzing` feature): helpers for `fuzz/`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -22,6 +23,9 @@ pub mod dial;
 pub mod event;
 pub mod frame;
 pub mod framing;
+#[cfg(any(fuzzing, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handshake;
 pub mod keys;
 pub mod message;

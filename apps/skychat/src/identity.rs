@@ -120,8 +120,14 @@ pub fn resolve_from_env(
 
 fn read_config(path: &Path) -> Result<SecretKey, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
+    parse_config(&text)
+}
+
+/// Takes the secret key from the text of a skywire-style JSON config (its `"sk"` field). The
+/// error says what is wrong without repeating the key.
+pub fn parse_config(text: &str) -> Result<SecretKey, String> {
     let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("not valid JSON: {e}"))?;
+        serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
     let sk = value
         .get("sk")
         .ok_or_else(|| "has no \"sk\" field".to_string())?

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use crate::service::Service;
 
 pub use auth::Token;
+pub use routes::{MessageSend, parse_message_request};
 
 /// Binds `addr` and serves the API there until the process ends. Returns the bound address.
 pub async fn serve(

@@ -137,6 +137,17 @@ fn bad(message: impl Into<String>) -> ServiceError {
 async fn read_json<T: for<'de> Deserialize<'de>>(
     request: &mut Request<Service>,
 ) -> Result<T, ServiceError> {
+    parse_json(&read_body(request).await?)
+}
+
+fn parse_json<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ServiceError> {
+    if bytes.len() > MAX_REQUEST_BODY {
+        return Err(too_large());
+    }
+    serde_json::from_slice(bytes).map_err(|e| bad(format!("invalid JSON: {e}")))
+}
+
+async fn read_body(request: &mut Request<Service>) -> Result<Vec<u8>, ServiceError> {
     if request.len().is_some_and(|n| n > MAX_REQUEST_BODY) {
         return Err(too_large());
     }
@@ -149,7 +160,7 @@ async fn read_json<T: for<'de> Deserialize<'de>>(
     if bytes.len() > MAX_REQUEST_BODY {
         return Err(too_large());
     }
-    serde_json::from_slice(&bytes).map_err(|e| bad(format!("invalid JSON: {e}")))
+    Ok(bytes)
 }
 
 fn parse_key(field: &str, text: &str) -> Result<PublicKey, ServiceError> {
@@ -171,8 +182,22 @@ async fn message(mut request: Request<Service>) -> tide::Result {
     respond(send_message(&mut request).await)
 }
 
-async fn send_message(request: &mut Request<Service>) -> Result<Response, ServiceError> {
-    let body: MessageRequest = read_json(request).await?;
+/// A `/message` request body that parsed and validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageSend {
+    /// Who gets the message.
+    pub recipient: PublicKey,
+    /// Its text; never empty.
+    pub message: String,
+    /// The message it answers.
+    pub reply_to: Option<MessageId>,
+    /// How long to wait for the peer's ack.
+    pub wait: Option<Duration>,
+}
+
+/// Parses and validates a `/message` request body, without touching the node or the store.
+pub fn parse_message_request(bytes: &[u8]) -> Result<MessageSend, ServiceError> {
+    let body: MessageRequest = parse_json(bytes)?;
     let recipient = parse_key("recipient", &body.recipient)?;
     if body.message.is_empty() {
         return Err(bad("message is empty"));
@@ -199,9 +224,19 @@ async fn send_message(request: &mut Request<Service>) -> Result<Response, Servic
         .map(|text| parse_id("reply_to", text))
         .transpose()?;
     let wait = body.wait_ms.map(Duration::from_millis);
+    Ok(MessageSend {
+        recipient,
+        message: body.message,
+        reply_to,
+        wait,
+    })
+}
+
+async fn send_message(request: &mut Request<Service>) -> Result<Response, ServiceError> {
+    let send = parse_message_request(&read_body(request).await?)?;
     let outcome = request
         .state()
-        .send(recipient, body.message, reply_to, wait)
+        .send(send.recipient, send.message, send.reply_to, send.wait)
         .await?;
     Ok(match outcome {
         SendOutcome::Acked { id, ms } => {
