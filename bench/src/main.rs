@@ -5,10 +5,12 @@
 //! `--smoke` runs each one tiny: it checks that the bench works, not the figures.
 //! Arguments starting with `__` are the bench's own child processes (see [`child`]).
 
+mod app_nodes;
 mod child;
 mod http_load;
 mod measure;
 mod nodes;
+mod ping;
 mod raw_noise;
 mod scenarios;
 mod sys;

@@ -63,6 +63,8 @@ pub enum Goal {
     AtLeast(f64),
     /// The figure itself at most this (in the row's unit).
     AtMost(f64),
+    /// No goal: reported for context.
+    Report,
 }
 
 /// One line of the result table.
@@ -110,6 +112,7 @@ impl Row {
             Goal::RatioAtMost(g) => self.ratio() <= g,
             Goal::AtLeast(g) => self.figure >= g,
             Goal::AtMost(g) => self.figure <= g,
+            Goal::Report => true,
         }
     }
 
@@ -120,6 +123,7 @@ impl Row {
             Goal::RatioAtMost(g) => format!("<= {g}x"),
             Goal::AtLeast(g) => format!(">= {} {}", number(g), self.unit),
             Goal::AtMost(g) => format!("<= {} {}", number(g), self.unit),
+            Goal::Report => "-".into(),
         }
     }
 }

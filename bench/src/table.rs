@@ -1,6 +1,6 @@
 //! Prints the result table: figure, baseline, ratio, goal, met.
 
-use crate::measure::{Row, number};
+use crate::measure::{Goal, Row, number};
 
 /// The table as text, one row per line, columns aligned.
 pub fn render(rows: &[Row]) -> String {
@@ -13,7 +13,12 @@ pub fn render(rows: &[Row]) -> String {
             format!("{} {}", number(row.baseline), row.unit),
             format!("{:.2}x", row.ratio()),
             row.goal_text(),
-            if row.met() { "yes" } else { "NO" }.to_string(),
+            match (row.goal, row.met()) {
+                (Goal::Report, _) => "-",
+                (_, true) => "yes",
+                (_, false) => "NO",
+            }
+            .to_string(),
         ]);
     }
     let widths: Vec<usize> = (0..6)
