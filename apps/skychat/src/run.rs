@@ -182,18 +182,19 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
              serving TCP-direct and HTTP only"
         );
     }
-    let ephemeral_dir;
+    let mut ephemeral_dir = None;
     let data_dir = match (&cli.data_dir, &settings.work_dir, identity.source) {
         (Some(dir), _, _) => PathBuf::from(dir),
         (None, Some(work), _) => work.join("skychat"),
         (None, None, Source::Ephemeral) => {
-            ephemeral_dir =
+            let dir =
                 std::env::temp_dir().join(format!("skychat-ephemeral-{}", &pk.to_hex()[..16]));
             log::warn!(
                 "ephemeral identity: history is kept in {} only for this run",
-                ephemeral_dir.display()
+                dir.display()
             );
-            ephemeral_dir.clone()
+            ephemeral_dir = Some(dir.clone());
+            dir
         }
         (None, None, _) => default_data_dir(&pk),
     };
@@ -299,6 +300,14 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         service.shutdown().await;
         storage.close_and_wait();
         drop(service);
+        if let Some(dir) = &ephemeral_dir
+            && let Err(e) = std::fs::remove_dir_all(dir)
+        {
+            log::warn!(
+                "could not remove the ephemeral store {}: {e}",
+                dir.display()
+            );
+        }
         log::info!("stopped");
         Ok(())
     })

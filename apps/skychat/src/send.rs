@@ -23,12 +23,14 @@ fn failed(message: impl Into<String>) -> Failure {
     }
 }
 
+/// How long `send` waits for the ack when `--wait` is not given; `--wait 0` does not wait.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(5);
+
 /// Runs the subcommand.
 pub fn run(args: &SendArgs) -> Result<(), Failure> {
     let wait = match &args.wait {
         Some(text) => duration::parse(text).map_err(|e| usage(format!("--wait: {e}")))?,
-        None if args.via.is_some() => Duration::ZERO,
-        None => Duration::from_secs(5),
+        None => DEFAULT_WAIT,
     };
     if args.msg.is_empty() {
         return Err(usage("-m/--msg: the message is empty"));
