@@ -170,7 +170,11 @@ impl Session {
             Ok(None) => return Ok(None),
             Err(e) => return Err(self.fail(SessionError::Framing(e))),
         };
-        scratch.resize(MAX_NOISE_MESSAGE, 0);
+        // Grow only when needed: re-zeroing 64 KiB per message would dominate small frames.
+        let needed = message.len().max(MSG3_LEN);
+        if scratch.len() < needed {
+            scratch.resize(needed, 0);
+        }
         let result = match &mut self.phase {
             Phase::Handshake(state) => Self::handshake_step(state, &message, tx, scratch),
             Phase::Transport(state) => match state.read_message(&message, scratch) {
