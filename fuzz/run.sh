@@ -40,10 +40,12 @@ if [ ${#targets[@]} -eq 0 ]; then
     mapfile -t targets < <(cargo fuzz list)
 fi
 
-# The handshake targets do X25519 work on every input, so they get more time for fewer runs.
+# The handshake targets do about ten X25519 operations per input and framing pushes long
+# streams byte by byte, so they get more time (and, for the handshakes, still far fewer runs).
 slow_factor() {
     case "$1" in
     handshake_*) echo 3 ;;
+    framing) echo 2 ;;
     *) echo 1 ;;
     esac
 }

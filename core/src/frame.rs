@@ -260,11 +260,14 @@ mod tests {
         }
 
         #[test]
-        fn decoding_arbitrary_bytes_never_panics_and_reencodes_exactly(
+        fn decoding_arbitrary_bytes_never_panics_and_reencodes_to_the_same_frame(
             bytes in prop::collection::vec(any::<u8>(), 0..300)
         ) {
+            // Not byte for byte: the decoder accepts non-minimal varints (docs/protocol.md 6.2).
             if let Ok(Decoded::Frame(frame)) = decode(&bytes) {
-                prop_assert_eq!(encode(&frame), bytes);
+                let encoded = encode(&frame);
+                prop_assert!(encoded.len() <= bytes.len());
+                prop_assert_eq!(decode(&encoded), Ok(Decoded::Frame(frame)));
             }
         }
     }
