@@ -12,7 +12,7 @@ use skychat_driver::{DriverConfig, NodeHandle};
 /// Messages sent and not yet acked before the pipelined sender waits (below the outbox limit).
 const WINDOW: usize = 8192;
 /// Concurrent senders in the pipeline.
-const SENDERS: usize = 16;
+const SENDERS: usize = 256;
 
 /// The secret key number `n` (deterministic, distinct per `n`).
 pub fn secret(n: u32) -> SecretKey {
@@ -126,7 +126,14 @@ impl Pair {
         let body = "x".repeat(size);
         self.adapter.block_on(async {
             let started = Instant::now();
-            pipeline(&self.sender, self.receiver.public_key(), count, &body).await;
+            pipeline(
+                self.adapter,
+                &self.sender,
+                self.receiver.public_key(),
+                count,
+                &body,
+            )
+            .await;
             count as f64 / started.elapsed().as_secs_f64()
         })
     }
@@ -189,12 +196,29 @@ async fn async_io_timer(d: Duration) {
     smol::Timer::after(d).await;
 }
 
-/// Sends `count` copies of `body` to `peer` from `SENDERS` concurrent senders, keeping at most
-/// `WINDOW` unacked, and returns once every one is acked.
-pub async fn pipeline(sender: &NodeHandle, peer: PublicKey, count: usize, body: &str) {
+/// Sends `count` copies of `body` to `peer` from `SENDERS` concurrent sender tasks spawned on
+/// `adapter`, keeping at most `WINDOW` unacked, and returns once every one is acked (which is
+/// also when every sender is done).
+pub async fn pipeline(
+    adapter: Adapter,
+    sender: &NodeHandle,
+    peer: PublicKey,
+    count: usize,
+    body: &str,
+) {
     let (gate, tokens) = async_channel::bounded::<()>(WINDOW);
     let events = sender.events();
-    let acks = async {
+    for i in 0..SENDERS {
+        let (gate, sender, body) = (gate.clone(), sender.clone(), body.to_owned());
+        let share = count / SENDERS + usize::from(i < count % SENDERS);
+        adapter.spawn(async move {
+            for _ in 0..share {
+                gate.send(()).await.expect("gate");
+                sender.send(peer, body.clone(), None).await.expect("send");
+            }
+        });
+    }
+    within(async {
         let mut acked = 0;
         while acked < count {
             match events.recv().await.expect("node stopped") {
@@ -206,21 +230,8 @@ pub async fn pipeline(sender: &NodeHandle, peer: PublicKey, count: usize, body: 
                 _ => {}
             }
         }
-    };
-    let senders = (0..SENDERS).map(|i| {
-        let gate = gate.clone();
-        let share = count / SENDERS + usize::from(i < count % SENDERS);
-        async move {
-            for _ in 0..share {
-                gate.send(()).await.expect("gate");
-                sender
-                    .send(peer, body.to_owned(), None)
-                    .await
-                    .expect("send");
-            }
-        }
-    });
-    within(futures_lite::future::zip(acks, join_all(senders.collect()))).await;
+    })
+    .await;
 }
 
 /// Polls every future until all are done.
