@@ -63,7 +63,7 @@ impl Adapter {
     pub fn block_on<T>(self, future: impl Future<Output = T>) -> T {
         match self {
             Self::Smol => smol::block_on(future),
-            Self::AsyncStd => async_std::task::block_on(future),
+            Self::AsyncStd => skychat_async_std::block_on(future),
         }
     }
 
@@ -71,9 +71,7 @@ impl Adapter {
     pub fn spawn(self, future: impl Future<Output = ()> + Send + 'static) {
         match self {
             Self::Smol => smol::spawn(future).detach(),
-            Self::AsyncStd => {
-                async_std::task::spawn(future);
-            }
+            Self::AsyncStd => skychat_async_std::spawn(future),
         }
     }
 }

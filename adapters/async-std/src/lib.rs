@@ -68,3 +68,14 @@ impl Runtime for AsyncStdRuntime {
 pub fn start(config: DriverConfig) -> NodeHandle {
     skychat_driver::start(AsyncStdRuntime, config)
 }
+
+/// Runs `future` to completion on async-std, for hosts that use this adapter without depending
+/// on async-std themselves.
+pub fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+    async_std::task::block_on(future)
+}
+
+/// Runs `future` in the background on async-std.
+pub fn spawn(future: impl std::future::Future<Output = ()> + Send + 'static) {
+    async_std::task::spawn(future);
+}

@@ -58,28 +58,9 @@ pub fn run(scale: Scale) -> Vec<Row> {
     rows
 }
 
-/// A tide hello world with its own accept loop setting TCP_NODELAY, as the app does.
+/// The tide hello world the app crate provides as the HTTP baseline.
 async fn hello_world() -> std::io::Result<SocketAddr> {
-    let mut app = tide::new();
-    app.at("/message").post(|_| async { Ok("Hello, world!") });
-    let listener = smol::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    smol::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let _ = stream.set_nodelay(true);
-            let app = app.clone();
-            smol::spawn(async move {
-                let _ = async_h1::accept(stream, |req| {
-                    let app = app.clone();
-                    async move { app.respond(req).await }
-                })
-                .await;
-            })
-            .detach();
-        }
-    })
-    .detach();
-    Ok(addr)
+    skychat::http::baseline::serve_hello_world("127.0.0.1:0".parse().expect("address")).await
 }
 
 /// Median SSE delivery latency against the raw TCP round trip.

@@ -3,6 +3,7 @@
 //! (tide's own listener leaves Nagle on, which holds every response for ~40 ms).
 
 mod auth;
+pub mod baseline;
 mod routes;
 mod sse;
 
@@ -26,7 +27,10 @@ pub async fn serve(
     Ok(bound)
 }
 
-async fn accept_loop(listener: smol::net::TcpListener, app: tide::Server<Service>) {
+async fn accept_loop<State: Clone + Send + Sync + 'static>(
+    listener: smol::net::TcpListener,
+    app: tide::Server<State>,
+) {
     let mut backoff = std::time::Duration::from_millis(10);
     loop {
         match listener.accept().await {
