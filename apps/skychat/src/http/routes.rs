@@ -386,11 +386,13 @@ async fn stream(request: Request<Service>, shape: Shape) -> tide::Result {
 }
 
 async fn no_visor(request: Request<Service>) -> tide::Result {
+    let why = match request.state().mode() {
+        "standalone" => "this node runs standalone",
+        _ => "this build does not connect to the visor's RPC yet",
+    };
+    let path = request.url().path();
     Ok(error(
         503,
-        &format!(
-            "{} needs a visor to relay through (pair-RPC); this node runs standalone",
-            request.url().path()
-        ),
+        &format!("{path} needs a visor to relay through (pair-RPC); {why}"),
     ))
 }

@@ -194,6 +194,11 @@ impl Service {
         let _ = self.0.http_addr.set(addr);
     }
 
+    /// `standalone` or `embedded`.
+    pub fn mode(&self) -> &'static str {
+        self.0.info.mode
+    }
+
     /// The live feed.
     pub fn feed(&self) -> &Feed {
         &self.0.feed
