@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
+use skychat::store::schema::{MIGRATIONS, SCHEMA_VERSION};
 use skychat::store::{
     Applied, Direction, Durability, RetentionPolicy, Status, Store, StoreError, StoreOptions,
     WriteOp,
@@ -60,7 +61,7 @@ fn open_creates_private_files_in_wal_mode_with_incremental_vacuum() {
     assert_eq!(settings.journal_mode, "wal");
     assert_eq!(settings.synchronous, "NORMAL");
     assert_eq!(settings.auto_vacuum, "INCREMENTAL");
-    assert_eq!(settings.schema_version, 1);
+    assert_eq!(settings.schema_version, SCHEMA_VERSION);
     drop(store);
 
     let store = open_with(
@@ -779,12 +780,169 @@ fn a_database_from_a_newer_version_is_refused() {
             error,
             StoreError::UnsupportedSchema {
                 found: 99,
-                supported: 1
+                supported: SCHEMA_VERSION
             }
         ),
         "{error:?}"
     );
     assert_eq!(error.http_status(), 500);
+}
+
+/// Asserts that the full-text index matches the `messages` table exactly (no row missing, none
+/// indexed twice).
+fn assert_fts_in_step(dir: &Path) {
+    raw(dir)
+        .execute(
+            "INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')",
+            [],
+        )
+        .expect("fts index matches the table");
+}
+
+#[test]
+fn a_version_1_database_is_migrated_and_search_finds_old_and_new_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    // A database exactly as version 1 wrote it: its schema, with the per-row insert trigger
+    // indexing each message as it is stored.
+    let old = raw(dir.path());
+    old.pragma_update(None, "auto_vacuum", "INCREMENTAL")
+        .unwrap();
+    old.pragma_update(None, "journal_mode", "WAL").unwrap();
+    old.execute_batch(MIGRATIONS[0]).unwrap();
+    old.pragma_update(None, "user_version", 1).unwrap();
+    for (seq, body) in [(1, "an old breakfast note"), (2, "old news at noon")] {
+        old.execute(
+            "INSERT INTO messages (peer, msg_id, direction, body, sent_at_ms, stored_at_ms, status)
+             VALUES (?1, ?2, 'in', ?3, ?4, ?4, 'received')",
+            rusqlite::params![
+                peer(1).to_hex(),
+                MessageId { stream: 1, seq }.to_hex(),
+                body,
+                seq
+            ],
+        )
+        .unwrap();
+    }
+    drop(old);
+
+    let mut store = open(dir.path());
+    assert_eq!(store.settings().unwrap().schema_version, SCHEMA_VERSION);
+    let triggers: Vec<String> = raw(dir.path())
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger' ORDER BY name")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(triggers, ["messages_fts_delete", "messages_fts_update"]);
+    // The rows stored before the migration stay indexed, once.
+    assert_fts_in_step(dir.path());
+
+    store
+        .write_batch(&[
+            WriteOp::Incoming {
+                peer: peer(1),
+                message: message(1, 3, "new breakfast plans"),
+                received_at_ms: 3,
+            },
+            WriteOp::Outgoing {
+                peer: peer(2),
+                message: message(2, 1, "noon breakfast then"),
+            },
+        ])
+        .unwrap();
+    store
+        .record_outgoing(peer(2), &message(2, 2, "a later note"))
+        .unwrap();
+    assert_fts_in_step(dir.path());
+
+    let bodies = |query: &str| -> Vec<String> {
+        store
+            .search(query, 10)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.message.body)
+            .collect()
+    };
+    assert_eq!(
+        bodies("breakfast"),
+        [
+            "noon breakfast then",
+            "new breakfast plans",
+            "an old breakfast note"
+        ]
+    );
+    assert_eq!(bodies("noon"), ["noon breakfast then", "old news at noon"]);
+    assert_eq!(bodies("note"), ["a later note", "an old breakfast note"]);
+
+    // Retention deletes old and new rows alike and the index follows (the delete trigger).
+    store.set_retention(RetentionPolicy {
+        max_total: Some(2),
+        ..RetentionPolicy::default()
+    });
+    assert_eq!(store.enforce_retention(0).unwrap().deleted(), 3);
+    assert_fts_in_step(dir.path());
+    drop(store);
+    let store = open(dir.path());
+    assert!(store.search("old", 10).unwrap().is_empty());
+    assert_eq!(store.search("breakfast", 10).unwrap().len(), 1);
+}
+
+#[test]
+fn batches_index_exactly_their_new_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let incoming = |seq: u64, body: &str| WriteOp::Incoming {
+        peer: peer(1),
+        message: message(1, seq, body),
+        received_at_ms: seq,
+    };
+    // A batch with a duplicate and a state change between its inserts: only the new rows are
+    // indexed, each once.
+    store
+        .write_batch(&[incoming(1, "alpha one"), incoming(2, "alpha two")])
+        .unwrap();
+    let applied = store
+        .write_batch(&[
+            WriteOp::ReadByMe {
+                peer: peer(1),
+                id: MessageId { stream: 1, seq: 1 },
+                at_ms: 5,
+            },
+            incoming(2, "alpha two"),
+            incoming(3, "alpha three"),
+            WriteOp::Sent {
+                peer: peer(1),
+                id: MessageId { stream: 9, seq: 9 },
+            },
+        ])
+        .unwrap();
+    assert!(matches!(applied[1], Applied::AlreadyStored(_)));
+    assert!(matches!(applied[2], Applied::Inserted(_)));
+    // A batch without inserts leaves the index alone.
+    store
+        .write_batch(&[WriteOp::ReadByMe {
+            peer: peer(1),
+            id: MessageId { stream: 1, seq: 2 },
+            at_ms: 6,
+        }])
+        .unwrap();
+    assert_fts_in_step(dir.path());
+    assert_eq!(store.search("alpha", 10).unwrap().len(), 3);
+    assert_eq!(store.search("three", 10).unwrap().len(), 1);
+
+    // A batch that fails leaves neither rows nor index entries behind.
+    let settings = store.settings().unwrap();
+    store
+        .set_max_db_bytes(Some(settings.page_count * settings.page_size))
+        .unwrap();
+    let big = "x ".repeat(200_000);
+    let error = store
+        .write_batch(&[incoming(4, "alpha four"), incoming(5, &big)])
+        .unwrap_err();
+    assert!(matches!(error, StoreError::DiskFull(_)), "{error:?}");
+    assert_fts_in_step(dir.path());
+    assert_eq!(store.search("alpha", 10).unwrap().len(), 3);
 }
 
 #[test]

@@ -104,6 +104,9 @@ impl Store {
             Durability::PowerLoss => "FULL",
         };
         conn.pragma_update(None, "synchronous", synchronous)?;
+        // Statement journals (one per write statement inside a batch) and temporary tables stay
+        // in memory instead of going through a temporary file.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         let mut store = Self {
             conn,
             path,

@@ -10,16 +10,22 @@
 //!   stored bit-cast to SQLite's signed 64-bit integer.
 //! - `messages_fts`: an FTS5 index over `messages.body` (external content), kept in step by
 //!   triggers on insert, update and delete.
+//!
+//! Version 2 drops the insert trigger: [`Store::write_batch`](super::Store::write_batch) indexes
+//! a batch's new rows with one statement before it commits, so FTS5 writes one index segment per
+//! batch instead of one per message (FTS5 flushes its pending terms at every statement). Rows
+//! stored before the migration are already indexed; the update and delete triggers stay.
 
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::error::{Result, StoreError};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
-/// Migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1];
+/// Migration `i` takes the schema from version `i` to `i + 1`. Public so that tests can build a
+/// database of an older version exactly as that version wrote it.
+pub const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2];
 
 const V1: &str = "
 CREATE TABLE messages (
@@ -67,6 +73,10 @@ CREATE TRIGGER messages_fts_update AFTER UPDATE OF body ON messages BEGIN
     INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.row_id, old.body);
     INSERT INTO messages_fts (rowid, body) VALUES (new.row_id, new.body);
 END;
+";
+
+const V2: &str = "
+DROP TRIGGER messages_fts_insert;
 ";
 
 /// Gives a brand-new, empty database `auto_vacuum = INCREMENTAL`. Call it before anything else

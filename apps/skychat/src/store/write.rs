@@ -2,9 +2,10 @@
 //!
 //! Every write goes through [`Store::write_batch`], which applies its operations in order in one
 //! `BEGIN IMMEDIATE` transaction: all of them commit together or none does. The one-operation
-//! methods are batches of one.
+//! methods are batches of one. The batch's new messages enter the full-text index together, in
+//! one statement at the end of the same transaction.
 
-use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Transaction, TransactionBehavior, params};
 use skychat_core::{ChatMessage, MessageId, PublicKey};
 
 use super::error::Result;
@@ -117,6 +118,13 @@ impl Store {
             .iter()
             .map(|op| apply(&tx, op))
             .collect::<Result<Vec<_>>>()?;
+        let first_inserted = applied.iter().find_map(|applied| match applied {
+            Applied::Inserted(row) => Some(*row),
+            _ => None,
+        });
+        if let Some(first) = first_inserted {
+            index_new_rows(&tx, first)?;
+        }
         tx.commit()?;
         Ok(applied)
     }
@@ -232,8 +240,8 @@ fn apply(tx: &Transaction<'_>, op: &WriteOp) -> Result<Applied> {
         WriteOp::Sent { peer, id } => update(
             tx,
             "UPDATE messages SET status = 'sent'
-             WHERE peer = ?1 AND direction = 'out' AND msg_id = ?2 AND status = 'queued'
-             RETURNING row_id",
+             WHERE peer = ?1 AND direction = 'out' AND msg_id = ?2 AND status = 'queued'",
+            Direction::Out,
             peer,
             id,
             None,
@@ -245,8 +253,8 @@ fn apply(tx: &Transaction<'_>, op: &WriteOp) -> Result<Applied> {
                  acked_at_ms = coalesce(acked_at_ms, ?3),
                  in_outbox = 0
              WHERE peer = ?1 AND direction = 'out' AND msg_id = ?2
-               AND (in_outbox = 1 OR acked_at_ms IS NULL)
-             RETURNING row_id",
+               AND (in_outbox = 1 OR acked_at_ms IS NULL)",
+            Direction::Out,
             peer,
             id,
             Some(*at_ms),
@@ -256,8 +264,8 @@ fn apply(tx: &Transaction<'_>, op: &WriteOp) -> Result<Applied> {
             "UPDATE messages
              SET status = 'read', read_at_ms = ?3,
                  acked_at_ms = coalesce(acked_at_ms, ?3), in_outbox = 0
-             WHERE peer = ?1 AND direction = 'out' AND msg_id = ?2 AND read_at_ms IS NULL
-             RETURNING row_id",
+             WHERE peer = ?1 AND direction = 'out' AND msg_id = ?2 AND read_at_ms IS NULL",
+            Direction::Out,
             peer,
             id,
             Some(*at_ms),
@@ -265,8 +273,8 @@ fn apply(tx: &Transaction<'_>, op: &WriteOp) -> Result<Applied> {
         WriteOp::ReadByMe { peer, id, at_ms } => update(
             tx,
             "UPDATE messages SET status = 'read', read_at_ms = ?3
-             WHERE peer = ?1 AND direction = 'in' AND msg_id = ?2 AND read_at_ms IS NULL
-             RETURNING row_id",
+             WHERE peer = ?1 AND direction = 'in' AND msg_id = ?2 AND read_at_ms IS NULL",
+            Direction::In,
             peer,
             id,
             Some(*at_ms),
@@ -275,8 +283,8 @@ fn apply(tx: &Transaction<'_>, op: &WriteOp) -> Result<Applied> {
             tx,
             "UPDATE messages SET status = 'failed', in_outbox = 0
              WHERE peer = ?1 AND direction = 'out' AND msg_id = ?2
-               AND status IN ('queued', 'sent')
-             RETURNING row_id",
+               AND status IN ('queued', 'sent')",
+            Direction::Out,
             peer,
             id,
             None,
@@ -294,41 +302,43 @@ fn insert(
 ) -> Result<Applied> {
     let peer_hex = peer.to_hex();
     let id_hex = message.id.to_hex();
+    // Without `RETURNING`, which would buffer its rows in a temporary table per statement.
     let inserted = tx
         .prepare_cached(
             "INSERT INTO messages
                  (peer, msg_id, direction, body, sent_at_ms, stored_at_ms, reply_to, status,
                   in_outbox)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-             ON CONFLICT (peer, direction, msg_id) DO NOTHING
-             RETURNING row_id",
+             ON CONFLICT (peer, direction, msg_id) DO NOTHING",
         )?
-        .query_row(
-            params![
-                peer_hex,
-                id_hex,
-                direction.as_str(),
-                message.body,
-                to_sql(message.sent_at_ms),
-                to_sql(stored_at_ms),
-                message.reply_to.map(|id| id.to_hex()),
-                status.as_str(),
-                direction == Direction::Out,
-            ],
-            |row| row.get(0),
-        )
-        .optional()?;
-    if let Some(row) = inserted {
-        return Ok(Applied::Inserted(row));
+        .execute(params![
+            peer_hex,
+            id_hex,
+            direction.as_str(),
+            message.body,
+            to_sql(message.sent_at_ms),
+            to_sql(stored_at_ms),
+            message.reply_to.map(|id| id.to_hex()),
+            status.as_str(),
+            direction == Direction::Out,
+        ])?;
+    if inserted == 1 {
+        return Ok(Applied::Inserted(tx.last_insert_rowid()));
     }
-    let existing = tx
-        .prepare_cached(
-            "SELECT row_id FROM messages WHERE peer = ?1 AND direction = ?2 AND msg_id = ?3",
-        )?
-        .query_row(params![peer_hex, direction.as_str(), id_hex], |row| {
-            row.get(0)
-        })?;
+    let existing = row_of(tx, &peer_hex, direction, &id_hex)?;
     Ok(Applied::AlreadyStored(existing))
+}
+
+/// Adds the rows from `first` on to the full-text index, in one statement so that FTS5 writes
+/// one index segment for the whole batch. Row ids only grow (`AUTOINCREMENT`) and the batch's
+/// transaction holds the write lock, so the rows from the batch's first insert on are exactly
+/// the rows the batch inserted.
+fn index_new_rows(tx: &Transaction<'_>, first: i64) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO messages_fts (rowid, body) SELECT row_id, body FROM messages WHERE row_id >= ?1",
+    )?
+    .execute([first])?;
+    Ok(())
 }
 
 fn advance_dedup(tx: &Transaction<'_>, peer: &PublicKey, id: MessageId, row: i64) -> Result<()> {
@@ -347,9 +357,13 @@ fn advance_dedup(tx: &Transaction<'_>, peer: &PublicKey, id: MessageId, row: i64
     Ok(())
 }
 
+/// Runs one state change (`sql`, matching one message by `peer = ?1 AND msg_id = ?2`, with
+/// `?3` the time if any) and, if it changed the message, looks up its row. Two plain statements
+/// cost less than one with `RETURNING`, which buffers its rows in a temporary table.
 fn update(
     tx: &Transaction<'_>,
     sql: &str,
+    direction: Direction,
     peer: &PublicKey,
     id: &MessageId,
     at_ms: Option<u64>,
@@ -357,10 +371,22 @@ fn update(
     let mut statement = tx.prepare_cached(sql)?;
     let peer_hex = peer.to_hex();
     let id_hex = id.to_hex();
-    let row: Option<i64> = match at_ms {
-        Some(at) => statement.query_row(params![peer_hex, id_hex, to_sql(at)], |row| row.get(0)),
-        None => statement.query_row(params![peer_hex, id_hex], |row| row.get(0)),
+    let changed = match at_ms {
+        Some(at) => statement.execute(params![peer_hex, id_hex, to_sql(at)]),
+        None => statement.execute(params![peer_hex, id_hex]),
+    }?;
+    if changed == 0 {
+        return Ok(Applied::Unchanged);
     }
-    .optional()?;
-    Ok(row.map_or(Applied::Unchanged, Applied::Updated))
+    Ok(Applied::Updated(row_of(tx, &peer_hex, direction, &id_hex)?))
+}
+
+fn row_of(tx: &Transaction<'_>, peer_hex: &str, direction: Direction, id_hex: &str) -> Result<i64> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT row_id FROM messages WHERE peer = ?1 AND direction = ?2 AND msg_id = ?3",
+        )?
+        .query_row(params![peer_hex, direction.as_str(), id_hex], |row| {
+            row.get(0)
+        })?)
 }
