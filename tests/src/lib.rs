@@ -1,6 +1,5 @@
 //! Test support for skychat: a deterministic simulator that runs several protocol cores against a
-//! seeded, fault-injecting virtual network, and the invariants it checks; and helpers that run the
-//! real `skychat` and `skywire` binaries end to end.
+//! seeded, fault-injecting virtual network, and the invariants it checks. (The end-to-end tests of
+//! the real binaries live with the binaries, in `apps/skychat/tests/`.)
 
-pub mod e2e;
 pub mod sim;

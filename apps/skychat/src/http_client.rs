@@ -1,15 +1,18 @@
-//! A minimal blocking HTTP/1.1 client for `skychat send --to`, which talks to the local node.
+//! A minimal blocking HTTP/1.1 client for `skychat send --to`, which talks to the local node,
+//! and the response parser it uses (also used by the tests' client of the HTTP surface).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-/// A response: status code and body.
-#[derive(Debug)]
+/// A response: status code, headers and body.
+#[derive(Debug, Clone)]
 pub struct Response {
     /// HTTP status.
     pub status: u16,
-    /// Body text.
+    /// Header names (lower case) and values, in order.
+    pub headers: Vec<(String, String)>,
+    /// Body text, de-chunked.
     pub body: String,
 }
 
@@ -43,25 +46,35 @@ pub fn post_json(
     parse_response(&raw)
 }
 
-fn parse_response(raw: &[u8]) -> Result<Response, String> {
+/// Parses a complete response (head and whole body), de-chunking a chunked body.
+pub fn parse_response(raw: &[u8]) -> Result<Response, String> {
     let text = String::from_utf8_lossy(raw);
     let (head, body) = text
         .split_once("\r\n\r\n")
         .ok_or_else(|| "malformed HTTP response".to_string())?;
-    let status = head
-        .split_whitespace()
-        .nth(1)
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.split_whitespace().nth(1))
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| "malformed HTTP status line".to_string())?;
-    let chunked = head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
     let body = if chunked {
         dechunk(body)
     } else {
         body.to_string()
     };
-    Ok(Response { status, body })
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn dechunk(mut body: &str) -> String {
@@ -87,8 +100,9 @@ mod tests {
     fn parses_plain_and_chunked_bodies() {
         let plain = parse_response(b"HTTP/1.1 202 Accepted\r\nA: b\r\n\r\n{\"x\":1}").unwrap();
         assert_eq!((plain.status, plain.body.as_str()), (202, "{\"x\":1}"));
+        assert_eq!(plain.headers, [("a".to_string(), "b".to_string())]);
         let chunked = parse_response(
-            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
         )
         .unwrap();
         assert_eq!(chunked.body, "abcde");

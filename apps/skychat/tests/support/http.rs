@@ -1,6 +1,7 @@
 //! A minimal blocking HTTP/1.1 client for the node's control surface: one request per
 //! connection, any method, extra headers and raw bodies, so that malformed and oversized requests
-//! can be sent as well as good ones.
+//! can be sent as well as good ones. Responses are parsed by the app's own
+//! `skychat::http_client::parse_response`.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -83,49 +84,14 @@ pub fn request(
     parse(&raw)
 }
 
-/// Parses a complete response.
+/// Parses a complete response; panics when it is malformed.
 pub fn parse(raw: &[u8]) -> Response {
-    let text = String::from_utf8_lossy(raw);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .expect("a complete response head");
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|line| line.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("a status line");
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
-    let body = if chunked {
-        dechunk(body)
-    } else {
-        body.to_string()
-    };
+    let parsed = skychat::http_client::parse_response(raw)
+        .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(raw)));
     Response {
-        status,
-        json: serde_json::from_str(&body).unwrap_or(Value::Null),
-        headers,
-        body,
+        status: parsed.status,
+        json: serde_json::from_str(&parsed.body).unwrap_or(Value::Null),
+        headers: parsed.headers,
+        body: parsed.body,
     }
-}
-
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if size == 0 || rest.len() < size {
-            break;
-        }
-        out.push_str(&rest[..size]);
-        body = rest[size..].trim_start_matches("\r\n");
-    }
-    out
 }

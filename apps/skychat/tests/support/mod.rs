@@ -1,5 +1,13 @@
-//! Helpers for the HTTP API tests: real node processes, a raw HTTP client and an SSE reader.
+//! Harness for the tests of the real `skychat` and `skywire` binaries: where the binaries are,
+//! one-shot commands, node processes killed on drop, scratch directories, a raw HTTP client and
+//! an SSE reader.
+//!
+//! Each test file compiles this module on its own and uses only part of it.
+#![allow(dead_code)]
 
+pub mod binaries;
+pub mod command;
 pub mod http;
 pub mod node;
+pub mod scratch;
 pub mod sse;

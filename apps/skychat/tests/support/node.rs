@@ -1,20 +1,22 @@
-//! A real `skychat` node process for the tests: spawned with piped output, its banner parsed for
-//! the public key and the bound HTTP and TCP addresses, stopped with SIGTERM or SIGKILL, and
-//! killed on drop. Identity files come from the binary's own `keygen`.
+//! A real node process for the tests: spawned with piped output, its banner parsed for the
+//! public key and the bound HTTP and TCP addresses, its `/status` and output polled until a
+//! condition holds, signalled, and killed on drop. Identity files come from the binary's own
+//! `keygen`.
 
+use std::ffi::OsStr;
+use std::fmt::Debug;
 use std::io::{BufRead, BufReader, Read};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::binaries::SKYCHAT;
+use super::command::command;
 use super::http::{self, Response};
-
-/// The binary under test.
-pub const BINARY: &str = env!("CARGO_BIN_EXE_skychat");
 
 /// How long a node may take to print its banner, or to exit after SIGTERM.
 const START_LIMIT: Duration = Duration::from_secs(15);
@@ -34,7 +36,7 @@ pub struct Keys {
 /// Writes a new identity file `<dir>/<name>.json` with `skychat keygen`.
 pub fn keygen(dir: &Path, name: &str) -> Keys {
     let file = dir.join(format!("{name}.json"));
-    let out = Command::new(BINARY)
+    let out = Command::new(SKYCHAT)
         .args(["keygen", "-o"])
         .arg(&file)
         .output()
@@ -99,16 +101,13 @@ pub struct Node {
 impl Node {
     /// Starts `skychat args…` and waits for its banner.
     pub fn start(args: &[String]) -> Self {
-        let mut child = Command::new(BINARY)
-            .args(args)
-            .env_remove("DMSGCURL_SK")
-            .env_remove("PROC_CONFIG")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn the node");
+        Self::spawn(SKYCHAT, args, &[])
+    }
+
+    /// Starts `binary args…` with extra environment `env` (see [`command`]) and waits for its
+    /// banner.
+    pub fn spawn(binary: &str, args: &[impl AsRef<OsStr> + Debug], env: &[(&str, &str)]) -> Self {
+        let mut child = command(binary, args, env).spawn().expect("spawn the node");
         let captured = Arc::new(Captured::default());
         pump(
             child.stdout.take().expect("stdout"),
@@ -121,8 +120,8 @@ impl Node {
         while banner_value(&text.0, "tcp listen:").is_none() {
             if let Some(status) = child.try_wait().expect("poll the node") {
                 panic!(
-                    "node {args:?} exited with {status} before starting\nstderr:\n{}",
-                    text.1
+                    "node {args:?} exited with {status} before starting\nstdout:\n{}\nstderr:\n{}",
+                    text.0, text.1
                 );
             }
             let now = Instant::now();
@@ -168,9 +167,43 @@ impl Node {
         )
     }
 
+    /// The HTTP address the node bound, as its banner says (unspecified when it binds all
+    /// interfaces).
+    pub fn http_bound(&self) -> SocketAddr {
+        self.http_banner
+            .strip_prefix("http://")
+            .and_then(|v| v.parse().ok())
+            .expect("the banner's http address")
+    }
+
+    /// Everything on stdout so far.
+    pub fn stdout(&self) -> String {
+        self.captured.text.lock().expect("output lock").0.clone()
+    }
+
     /// Everything on stderr so far.
     pub fn stderr(&self) -> String {
         self.captured.text.lock().expect("output lock").1.clone()
+    }
+
+    /// Waits until stderr contains `needle`; panics after `limit`.
+    pub fn wait_stderr(&self, needle: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        let mut text = self.captured.text.lock().expect("output lock");
+        while !text.1.contains(needle) {
+            let now = Instant::now();
+            assert!(
+                now < deadline,
+                "stderr has no {needle:?} within {limit:?}:\n{}",
+                text.1
+            );
+            text = self
+                .captured
+                .changed
+                .wait_timeout(text, deadline - now)
+                .expect("output lock")
+                .0;
+        }
     }
 
     /// Any request.
@@ -230,6 +263,15 @@ impl Node {
         response.json.as_array().cloned().expect("a list")
     }
 
+    /// Bodies of the messages received from `peer`, oldest first.
+    pub fn received_from(&self, peer: &str) -> Vec<String> {
+        self.history(peer)
+            .iter()
+            .filter(|m| m["dir"] == "in")
+            .map(|m| m["message"].as_str().expect("message text").to_string())
+            .collect()
+    }
+
     /// Polls `probe` until it returns `Some`; panics after `limit`.
     pub fn wait_for<T>(
         &self,
@@ -252,6 +294,20 @@ impl Node {
         }
     }
 
+    /// Polls `/status` until `holds` is true of it; panics after `limit`. Returns the status
+    /// that satisfied it.
+    pub fn wait_status(
+        &self,
+        what: &str,
+        limit: Duration,
+        holds: impl Fn(&Value) -> bool,
+    ) -> Value {
+        self.wait_for(what, limit, |node| {
+            let status = node.status();
+            holds(&status).then_some(status)
+        })
+    }
+
     /// Waits until a session with `pk` is up.
     pub fn wait_connected(&self, pk: &str) {
         self.wait_for("session up", START_LIMIT, |node| {
@@ -259,14 +315,19 @@ impl Node {
         });
     }
 
-    /// SIGTERM, then waits for a clean exit.
-    pub fn terminate(mut self) {
+    /// Sends `signal` (a name such as `TERM`, `INT` or `KILL`) with the `kill` command.
+    pub fn signal(&self, signal: &str) {
         let status = Command::new("kill")
-            .args(["-s", "TERM", &self.child.id().to_string()])
+            .args(["-s", signal, &self.child.id().to_string()])
             .status()
             .expect("run kill");
-        assert!(status.success());
-        let exit = self.wait_exit();
+        assert!(status.success(), "kill -s {signal} failed");
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    pub fn terminate(mut self) {
+        self.signal("TERM");
+        let exit = self.wait_exit(START_LIMIT);
         assert!(
             exit.success(),
             "exit after SIGTERM: {exit}\n{}",
@@ -277,16 +338,21 @@ impl Node {
     /// SIGKILL: no chance to flush or say goodbye.
     pub fn kill_hard(mut self) {
         self.child.kill().expect("SIGKILL");
-        let _ = self.wait_exit();
+        let _ = self.wait_exit(START_LIMIT);
     }
 
-    fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + START_LIMIT;
+    /// Waits for the process to exit; panics after `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait().expect("poll the node") {
                 return status;
             }
-            assert!(Instant::now() < deadline, "the node did not exit");
+            assert!(
+                Instant::now() < deadline,
+                "the node did not exit within {limit:?}\nstderr:\n{}",
+                self.stderr()
+            );
             std::thread::sleep(POLL);
         }
     }

@@ -1,8 +1,10 @@
-//! Runs a one-shot command (a tool such as `send`, `keygen` or `pk`, or a node expected to exit
-//! at once) to completion within a deadline, capturing its exit code and output.
+//! Runs the binaries: builds their command lines with a clean environment, and runs a one-shot
+//! command (a tool such as `send`, `keygen` or `pk`, or a node expected to exit at once) to
+//! completion within a deadline, capturing its exit code and output.
 
+use std::ffi::OsStr;
+use std::fmt::Debug;
 use std::io::Read;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,9 +21,9 @@ pub struct Outcome {
     pub elapsed: Duration,
 }
 
-/// Runs `binary args…` with extra environment `env` (and `DMSGCURL_SK`, `PROC_CONFIG` and
-/// `RUST_LOG` removed unless given), killing it if it outlives `limit`.
-pub fn run(binary: &Path, args: &[&str], env: &[(&str, &str)], limit: Duration) -> Outcome {
+/// `binary args…` with extra environment `env` (and `DMSGCURL_SK`, `PROC_CONFIG` and `RUST_LOG`
+/// removed unless given), stdin closed and stdout and stderr piped.
+pub fn command(binary: &str, args: &[impl AsRef<OsStr>], env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(binary);
     command
         .args(args)
@@ -34,8 +36,20 @@ pub fn run(binary: &Path, args: &[&str], env: &[(&str, &str)], limit: Duration) 
     for (key, value) in env {
         command.env(key, value);
     }
+    command
+}
+
+/// Runs [`command`]`(binary, args, env)` to completion, killing it if it outlives `limit`.
+pub fn run(
+    binary: &str,
+    args: &[impl AsRef<OsStr> + Debug],
+    env: &[(&str, &str)],
+    limit: Duration,
+) -> Outcome {
     let started = Instant::now();
-    let mut child = command.spawn().expect("spawn the binary");
+    let mut child = command(binary, args, env)
+        .spawn()
+        .expect("spawn the binary");
     let mut stdout = child.stdout.take().expect("piped stdout");
     let mut stderr = child.stderr.take().expect("piped stderr");
     let out = std::thread::spawn(move || {
@@ -55,10 +69,7 @@ pub fn run(binary: &Path, args: &[&str], env: &[(&str, &str)], limit: Duration) 
         if started.elapsed() > limit {
             let _ = child.kill();
             let _ = child.wait();
-            panic!(
-                "{} {args:?} did not finish within {limit:?}",
-                binary.display()
-            );
+            panic!("{binary} {args:?} did not finish within {limit:?}");
         }
         std::thread::sleep(Duration::from_millis(5));
     };

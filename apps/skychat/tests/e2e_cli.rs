@@ -6,13 +6,15 @@
 //! Every node binds port 0 and the test reads the bound addresses from the node's banner; each
 //! node has its own data dir in a scratch folder.
 
-use std::path::PathBuf;
+mod support;
+
 use std::time::{Duration, Instant};
 
-use skychat_tests::e2e::binaries;
-use skychat_tests::e2e::command::{self, Outcome};
-use skychat_tests::e2e::node::{Node, connected, peer_entry};
-use skychat_tests::e2e::scratch::Scratch;
+use support::binaries::{SKYCHAT, SKYWIRE};
+use support::command::{self, Outcome};
+use support::http::Response;
+use support::node::{Node, connected, peer_entry};
+use support::scratch::Scratch;
 
 /// Limit for a one-shot command.
 const COMMAND_LIMIT: Duration = Duration::from_secs(20);
@@ -22,7 +24,7 @@ const SOON: Duration = Duration::from_secs(10);
 
 /// How one spells the node and the tools: `skychat …` or `skywire app|cli skychat …`.
 struct Spelling {
-    binary: PathBuf,
+    binary: &'static str,
     node: &'static [&'static str],
     tool: &'static [&'static str],
 }
@@ -30,7 +32,7 @@ struct Spelling {
 impl Spelling {
     fn skychat() -> Self {
         Self {
-            binary: binaries::skychat(),
+            binary: SKYCHAT,
             node: &[],
             tool: &[],
         }
@@ -38,7 +40,7 @@ impl Spelling {
 
     fn skywire() -> Self {
         Self {
-            binary: binaries::skywire(),
+            binary: SKYWIRE,
             node: &["app", "skychat"],
             tool: &["cli", "skychat"],
         }
@@ -50,18 +52,18 @@ impl Spelling {
 
     fn node_env(&self, args: &[&str], env: &[(&str, &str)]) -> Node {
         let all: Vec<&str> = self.node.iter().chain(args).copied().collect();
-        Node::spawn(&self.binary, &all, env)
+        Node::spawn(self.binary, &all, env)
     }
 
     /// Runs a node command line that is expected to exit at once.
     fn node_exits(&self, args: &[&str], env: &[(&str, &str)]) -> Outcome {
         let all: Vec<&str> = self.node.iter().chain(args).copied().collect();
-        command::run(&self.binary, &all, env, COMMAND_LIMIT)
+        command::run(self.binary, &all, env, COMMAND_LIMIT)
     }
 
     fn tool(&self, args: &[&str], env: &[(&str, &str)]) -> Outcome {
         let all: Vec<&str> = self.tool.iter().chain(args).copied().collect();
-        command::run(&self.binary, &all, env, COMMAND_LIMIT)
+        command::run(self.binary, &all, env, COMMAND_LIMIT)
     }
 
     /// `keygen -o <dir>/<name>`; returns the file and the public key it printed.
@@ -107,7 +109,7 @@ fn assert_acked_line(out: &Outcome, pk: &str) {
     );
 }
 
-fn assert_acked(response: &skychat_tests::e2e::http::Response) {
+fn assert_acked(response: &Response) {
     assert_eq!(response.status, 200, "{response:?}");
     assert_eq!(response.json["acked"], true, "{response:?}");
 }
@@ -135,7 +137,10 @@ fn guide_scenario(spelling: &Spelling) {
         &dir.join("a-data"),
     ]);
     assert_eq!(a.pk, a_pk);
-    assert!(a.http.ip().is_loopback(), "--addr :0 binds loopback");
+    assert!(
+        a.http_bound().ip().is_loopback(),
+        "--addr :0 binds loopback"
+    );
     let listen = a.tcp_listen.expect("A listens");
     assert!(listen.ip().is_unspecified(), "--tcp-listen :0 binds all");
     let a_url = format!("tcp://{a_pk}@127.0.0.1:{}", listen.port());
@@ -159,9 +164,9 @@ fn guide_scenario(spelling: &Spelling) {
     assert_eq!(peer_entry(&status, &b_pk).unwrap()["inbound"], true);
     assert_eq!(status["whitelist"], serde_json::json!([b_pk]));
 
-    assert_acked(&b.post_message(&a_pk, "hello A", Some(8000)));
+    assert_acked(&b.send(&a_pk, "hello A", Some(8000)));
     // A has no route to B but B's own connection: this is the inbound direction.
-    assert_acked(&a.post_message(&b_pk, "hello B", Some(8000)));
+    assert_acked(&a.send(&b_pk, "hello B", Some(8000)));
     assert_eq!(a.received_from(&b_pk), ["hello A"]);
     assert_eq!(b.received_from(&a_pk), ["hello B"]);
 
@@ -175,7 +180,7 @@ fn guide_scenario(spelling: &Spelling) {
     assert_eq!(a.received_from(&b_pk), ["hello A", "ping"]);
 
     // After the one-shot session, the persistent link still carries A's messages to B.
-    assert_acked(&a.post_message(&b_pk, "still there", Some(8000)));
+    assert_acked(&a.send(&b_pk, "still there", Some(8000)));
     assert_eq!(b.received_from(&a_pk), ["hello B", "still there"]);
 }
 
@@ -187,12 +192,7 @@ fn guide_scenario_with_skychat() {
 #[test]
 fn guide_scenario_with_skywire() {
     guide_scenario(&Spelling::skywire());
-    let out = command::run(
-        &binaries::skywire(),
-        &["visor", "skychat"],
-        &[],
-        COMMAND_LIMIT,
-    );
+    let out = command::run(SKYWIRE, &["visor", "skychat"], &[], COMMAND_LIMIT);
     assert_eq!(out.code, Some(2), "{out:?}");
     assert!(
         out.stderr
@@ -528,14 +528,14 @@ fn restart_of_the_listener_loses_and_duplicates_nothing() {
     let mut expected = Vec::new();
     for i in 0..3 {
         let body = format!("before {i}");
-        assert_acked(&b.post_message(&a_pk, &body, Some(8000)));
+        assert_acked(&b.send(&a_pk, &body, Some(8000)));
         expected.push(body);
     }
     // A burst without waiting for acks, then A dies mid-flight: some of these may be stored by A
     // without B having seen the ack, and B resends them after the restart.
     for i in 0..20 {
         let body = format!("burst {i}");
-        let response = b.post_message(&a_pk, &body, None);
+        let response = b.send(&a_pk, &body, None);
         assert!([200, 202].contains(&response.status), "{response:?}");
         expected.push(body);
     }
@@ -545,7 +545,7 @@ fn restart_of_the_listener_loses_and_duplicates_nothing() {
 
     for i in 0..5 {
         let body = format!("while down {i}");
-        let response = b.post_message(&a_pk, &body, Some(2000));
+        let response = b.send(&a_pk, &body, Some(2000));
         assert_eq!(response.status, 202, "{response:?}");
         assert_eq!(response.json["queued"], true, "{response:?}");
         expected.push(body);
@@ -576,9 +576,9 @@ fn restart_of_the_listener_loses_and_duplicates_nothing() {
     );
 
     // And it keeps working after the restart, in both directions.
-    assert_acked(&b.post_message(&a_pk, "after", Some(8000)));
+    assert_acked(&b.send(&a_pk, "after", Some(8000)));
     expected.push("after".to_string());
-    assert_acked(&a.post_message(&b_pk, "back", Some(8000)));
+    assert_acked(&a.send(&b_pk, "back", Some(8000)));
 
     // A graceful restart: stopped with SIGTERM, the same holds.
     let mut a = a;
@@ -587,7 +587,7 @@ fn restart_of_the_listener_loses_and_duplicates_nothing() {
     b.wait_status("B sees A stop", SOON, |s| !connected(s, &a_pk));
     for i in 0..3 {
         let body = format!("while stopped {i}");
-        assert_eq!(b.post_message(&a_pk, &body, None).status, 202);
+        assert_eq!(b.send(&a_pk, &body, None).status, 202);
         expected.push(body);
     }
     let a = start_a(&listen.to_string());
@@ -637,7 +637,7 @@ fn sigterm_and_sigint_shut_down_gracefully() {
 
     let mut b = start_b();
     a.wait_status("A sees B", SOON, |s| connected(s, &b_pk));
-    assert_acked(&b.post_message(&a_pk, "hi", Some(8000)));
+    assert_acked(&b.send(&a_pk, "hi", Some(8000)));
     let signalled = Instant::now();
     b.signal("INT");
     let exit = b.wait_exit(SOON);
@@ -714,7 +714,7 @@ fn secrets_never_appear_in_logs_or_status() {
     );
     assert_acked_line(&via_env, &a_pk);
     assert_eq!(a.received_from(&b_pk), ["secret?", "env"]);
-    let queued = a.post_message(&b_pk, "queued for B", Some(500));
+    let queued = a.send(&b_pk, "queued for B", Some(500));
     assert_eq!(queued.status, 202, "{queued:?}");
 
     let a_stderr = a.stderr();
