@@ -10,12 +10,12 @@
 //!   authenticated the peer.
 
 use bytes::BytesMut;
-use snow::{HandshakeState, TransportState};
+use snow::HandshakeState;
 
 use crate::framing::{FrameReader, LENGTH_PREFIX, MAX_NOISE_MESSAGE, write_message};
 use crate::handshake::{self, MSG1_LEN, MSG2_LEN, MSG3_LEN};
 use crate::keys::{PublicKey, SecretKey};
-use crate::session::{Role, TAG_LEN};
+use crate::session::{Phase, Role, TAG_LEN};
 
 /// The most bytes a node may transmit on a connection before the handshake has authenticated
 /// its peer: message 1 for an initiator (message 3 follows only once message 2 has verified,
@@ -30,16 +30,10 @@ pub const fn max_pre_auth_transmit(role: Role) -> usize {
 /// The length of handshake message 3 on the wire, with its prefix.
 pub const MSG3_ON_WIRE: usize = LENGTH_PREFIX + MSG3_LEN;
 
-enum State {
-    Handshake(Box<HandshakeState>),
-    Transport(Box<TransportState>),
-    Failed,
-}
-
 /// One end of a Noise XK handshake driven message by message. Every message it writes or reads
 /// carries the 2-byte length prefix of the wire format.
 pub struct ScriptedPeer {
-    state: State,
+    phase: Phase,
     reader: FrameReader,
 }
 
@@ -56,20 +50,20 @@ impl ScriptedPeer {
 
     fn with(state: HandshakeState) -> Self {
         Self {
-            state: State::Handshake(Box::new(state)),
+            phase: Phase::Handshake(Box::new(state)),
             reader: FrameReader::default(),
         }
     }
 
     /// True once the handshake has finished on this side.
     pub fn is_established(&self) -> bool {
-        matches!(self.state, State::Transport(_))
+        matches!(self.phase, Phase::Transport(_))
     }
 
     /// Writes this side's next handshake message, prefixed, or `None` if it is not this side's
     /// turn (or the handshake is over or failed).
     pub fn write_handshake(&mut self) -> Option<Vec<u8>> {
-        let State::Handshake(state) = &mut self.state else {
+        let Phase::Handshake(state) = &mut self.phase else {
             return None;
         };
         if !state.is_my_turn() {
@@ -95,18 +89,18 @@ impl ScriptedPeer {
                 Ok(None) => return true,
                 Err(_) => return self.fail(),
             };
-            match &mut self.state {
-                State::Handshake(state) => {
+            match &mut self.phase {
+                Phase::Handshake(state) => {
                     if !matches!(state.read_message(&message, &mut buffer), Ok(0)) {
                         return self.fail();
                     }
                     self.enter_transport_if_finished();
                 }
-                State::Transport(state) => match state.read_message(&message, &mut buffer) {
+                Phase::Transport(state) => match state.read_message(&message, &mut buffer) {
                     Ok(len) => frames.push(buffer[..len].to_vec()),
                     Err(_) => return self.fail(),
                 },
-                State::Failed => return false,
+                Phase::Failed => return false,
             }
         }
     }
@@ -114,7 +108,7 @@ impl ScriptedPeer {
     /// Encrypts `plaintext` (any bytes, truncated to the largest frame) as the next transport
     /// message, prefixed. `None` before the handshake has finished.
     pub fn encrypt(&mut self, plaintext: &[u8]) -> Option<Vec<u8>> {
-        let State::Transport(state) = &mut self.state else {
+        let Phase::Transport(state) = &mut self.phase else {
             return None;
         };
         let plaintext = &plaintext[..plaintext.len().min(MAX_NOISE_MESSAGE - TAG_LEN)];
@@ -126,19 +120,19 @@ impl ScriptedPeer {
     }
 
     fn fail(&mut self) -> bool {
-        self.state = State::Failed;
+        self.phase = Phase::Failed;
         false
     }
 
     fn enter_transport_if_finished(&mut self) {
-        if !matches!(&self.state, State::Handshake(s) if s.is_handshake_finished()) {
+        if !matches!(&self.phase, Phase::Handshake(s) if s.is_handshake_finished()) {
             return;
         }
-        let State::Handshake(state) = std::mem::replace(&mut self.state, State::Failed) else {
+        let Phase::Handshake(state) = std::mem::replace(&mut self.phase, Phase::Failed) else {
             return;
         };
         if let Ok(transport) = state.into_transport_mode() {
-            self.state = State::Transport(Box::new(transport));
+            self.phase = Phase::Transport(Box::new(transport));
         }
     }
 }

@@ -59,7 +59,8 @@ impl std::fmt::Display for SessionError {
     }
 }
 
-enum Phase {
+/// Where a connection's Noise state stands. Shared with the fuzzing support's scripted peer.
+pub(crate) enum Phase {
     Handshake(Box<HandshakeState>),
     Transport(Box<TransportState>),
     Failed,

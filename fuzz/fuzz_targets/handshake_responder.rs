@@ -17,20 +17,18 @@
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use skychat_core::fuzzing::{ScriptedPeer, max_pre_auth_transmit};
+use skychat_core::fuzzing::ScriptedPeer;
 use skychat_core::{Node, NodeConfig, Role, SecretKey, Whitelist};
-use skychat_fuzz::{Cursor, Observer, Pick, chunks, wait};
+use skychat_fuzz::{Cursor, Exchange, Head, Pick, chunks};
 
 fuzz_target!(|data: &[u8]| run(data));
 
 fn run(data: &[u8]) {
     let mut input = Cursor::new(data);
-    let flags = input.byte();
-    let whitelisted = flags & 1 == 1;
-    let pick1 = Pick::from_bits(flags >> 1);
-    let pick3 = Pick::from_bits(flags >> 3);
-    let delays = [input.u16(), input.u16()];
-    let sizes = input.field();
+    let head = Head::read(&mut input);
+    let whitelisted = head.flags & 1 == 1;
+    let pick1 = Pick::from_bits(head.flags >> 1);
+    let pick3 = Pick::from_bits(head.flags >> 3);
     let field1 = input.field();
     let field3 = input.field();
 
@@ -47,66 +45,48 @@ fn run(data: &[u8]) {
     };
     let handshake_timeout = config.handshake_timeout;
     let mut node = Node::new(responder_sk.clone(), config, [0x22; 32]);
-    let mut peer = ScriptedPeer::initiator(&initiator_sk, &responder_sk.public_key(), [0x11; 32]);
-    let mut now = Duration::ZERO;
-    let conn = node.accept(now).expect("first accept");
-    let limit = max_pre_auth_transmit(Role::Responder);
-    let mut seen = Observer::new(conn, whitelisted.then_some(initiator_pk));
-    let mut from_node = Vec::new();
+    let conn = node.accept(Duration::ZERO).expect("first accept");
+    let peer = ScriptedPeer::initiator(&initiator_sk, &responder_sk.public_key(), [0x11; 32]);
+    let allowed = whitelisted.then_some(initiator_pk);
+    let mut ex = Exchange::new(node, conn, Role::Responder, peer, allowed);
 
-    let genuine1 = peer.write_handshake().expect("message 1");
+    let genuine1 = ex.peer.write_handshake().expect("message 1");
     let msg1 = pick1.apply(Some(&genuine1), field1);
-    for chunk in chunks(&msg1, sizes) {
-        node.handle_receive(now, conn, chunk);
-        let sent = seen.drain(&mut node, limit);
-        if !seen.decided() {
-            let ok = peer.receive(&sent, &mut from_node);
+    for chunk in chunks(&msg1, head.sizes) {
+        let sent = ex.deliver(chunk);
+        if !ex.seen.decided() {
+            let ok = ex.forward(&sent);
             assert!(ok, "the node sent something that is not a valid message 2");
         }
     }
-    if seen.decided() {
+    if ex.seen.decided() {
         // The fuzzer's message 1 field carried a whole handshake: message 1 must lead it.
         assert!(msg1.starts_with(&genuine1), "decided without message 1");
         return;
     }
-    wait(&mut node, &mut now, delays[0]);
-    seen.drain(&mut node, limit);
+    ex.wait(head.delays[0]);
 
-    let genuine3 = peer.write_handshake();
+    let genuine3 = ex.peer.write_handshake();
     let mut stream = pick3.apply(genuine3.as_deref(), field3);
     let msg3_genuine = genuine3.as_deref() == Some(&stream[..]);
-    while !input.is_empty() {
-        let plaintext = input.field();
-        match peer.encrypt(plaintext) {
-            Some(message) => stream.extend_from_slice(&message),
-            None => stream.extend_from_slice(plaintext),
-        }
-    }
-    for chunk in chunks(&stream, sizes) {
-        node.handle_receive(now, conn, chunk);
-        let sent = seen.drain(&mut node, limit);
-        assert!(
-            peer.receive(&sent, &mut from_node),
-            "the node sent bytes the initiator cannot read"
-        );
-    }
-    wait(&mut node, &mut now, delays[1]);
-    let sent = seen.drain(&mut node, limit);
-    peer.receive(&sent, &mut from_node);
+    ex.append_frames(&mut input, &mut stream);
+    ex.feed(&stream, head.sizes, "initiator");
+    let sent = ex.wait(head.delays[1]);
+    ex.forward(&sent);
 
-    if seen.authenticated() || seen.rejected() {
+    if ex.seen.authenticated() || ex.seen.rejected() {
         let valid3 = genuine3.as_deref().is_some_and(|g| stream.starts_with(g));
         assert!(
             valid3,
             "decided on a peer that never sent a valid message 3"
         );
     }
-    if seen.rejected() {
+    if ex.seen.rejected() {
         assert!(!whitelisted);
-        assert_eq!(from_node, vec![vec![0x06, 0x01]], "one NotAuthorized close");
+        assert_eq!(ex.frames, vec![vec![0x06, 0x01]], "one NotAuthorized close");
     }
-    let in_time = Duration::from_millis(u64::from(delays[0])) < handshake_timeout;
+    let in_time = Duration::from_millis(u64::from(head.delays[0])) < handshake_timeout;
     if msg1 == genuine1 && msg3_genuine && in_time {
-        assert!(seen.authenticated() == whitelisted && seen.rejected() != whitelisted);
+        assert!(ex.seen.authenticated() == whitelisted && ex.seen.rejected() != whitelisted);
     }
 }

@@ -1,8 +1,11 @@
 //! What the fuzz targets share: reading a structured input from the fuzzer's bytes, splitting a
 //! byte stream into fuzzer-chosen chunks, and draining a node's outputs while checking the
-//! properties that hold for every connection whatever the peer sends.
+//! properties that hold for every connection whatever the peer sends. Driving one handshake
+//! against a scripted peer is [`Exchange`].
 
-use std::time::Duration;
+mod exchange;
+
+pub use exchange::Exchange;
 
 use skychat_core::{ConnId, Event, Node, Output, PublicKey};
 
@@ -44,6 +47,28 @@ impl<'a> Cursor<'a> {
     /// Whether anything is left.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+/// The start every handshake target's input shares: a flag byte (its bits mean something per
+/// target), two delays in ms (u16 each) and the chunk sizes field.
+pub struct Head<'a> {
+    /// The flag byte.
+    pub flags: u8,
+    /// How long to wait after each phase of the handshake, in ms.
+    pub delays: [u16; 2],
+    /// Chunk sizes for [`chunks`].
+    pub sizes: &'a [u8],
+}
+
+impl<'a> Head<'a> {
+    /// Reads the head from the start of `input`.
+    pub fn read(input: &mut Cursor<'a>) -> Self {
+        Self {
+            flags: input.byte(),
+            delays: [input.u16(), input.u16()],
+            sizes: input.field(),
+        }
     }
 }
 
@@ -236,10 +261,4 @@ impl Observer {
         }
         self.events.push(event.clone());
     }
-}
-
-/// Advances `now` by `ms` milliseconds and runs the node's timers.
-pub fn wait(node: &mut Node, now: &mut Duration, ms: u16) {
-    *now += Duration::from_millis(u64::from(ms));
-    node.handle_timeout(*now);
 }
