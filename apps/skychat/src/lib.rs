@@ -58,21 +58,16 @@ pub fn main_with(args: &[String]) -> i32 {
 }
 
 fn keygen(args: &cli::KeygenArgs) -> Result<(), run::Failure> {
-    let secret = keyfile::write_new(std::path::Path::new(&args.output))
-        .map_err(|message| run::Failure { message, code: 1 })?;
+    let secret =
+        keyfile::write_new(std::path::Path::new(&args.output)).map_err(run::Failure::runtime)?;
     println!("{}", secret.public_key());
     eprintln!("wrote {} (mode 0600); pass it with -c", args.output);
     Ok(())
 }
 
 fn print_pk(args: &cli::PkArgs) -> Result<(), run::Failure> {
-    let identity =
-        identity::resolve_from_env(args.sk.as_deref(), args.config.as_deref()).map_err(|e| {
-            run::Failure {
-                message: e.to_string(),
-                code: 2,
-            }
-        })?;
+    let identity = identity::resolve_from_env(args.sk.as_deref(), args.config.as_deref())
+        .map_err(|e| run::Failure::usage(e.to_string()))?;
     println!("{}", identity.secret.public_key());
     Ok(())
 }

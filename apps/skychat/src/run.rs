@@ -29,17 +29,21 @@ pub struct Failure {
     pub code: i32,
 }
 
-fn usage(message: impl Into<String>) -> Failure {
-    Failure {
-        message: message.into(),
-        code: 2,
+impl Failure {
+    /// A bad flag or value: exit code 2.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            code: 2,
+        }
     }
-}
 
-fn runtime(message: impl Into<String>) -> Failure {
-    Failure {
-        message: message.into(),
-        code: 1,
+    /// A failure at run time: exit code 1.
+    pub fn runtime(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            code: 1,
+        }
     }
 }
 
@@ -76,9 +80,9 @@ pub fn parse_whitelist(text: &str) -> Result<Vec<PublicKey>, String> {
 pub fn check(cli: &Cli, proc_config: Option<&str>) -> Result<Settings, Failure> {
     let work_dir = match (cli.standalone, proc_config) {
         (true, _) => None,
-        (false, Some(json)) => Some(parse_proc_config(json).map_err(usage)?),
+        (false, Some(json)) => Some(parse_proc_config(json).map_err(Failure::usage)?),
         (false, None) => {
-            return Err(usage(
+            return Err(Failure::usage(
                 "no parent visor: PROC_CONFIG is not set. To run without a visor, add \
                  --standalone (TCP-direct and the HTTP surface only)",
             ));
@@ -88,21 +92,21 @@ pub fn check(cli: &Cli, proc_config: Option<&str>) -> Result<Settings, Failure> 
         cli.addr.as_deref().unwrap_or("127.0.0.1:8001"),
         BarePort::Loopback,
     )
-    .map_err(|e| usage(format!("--addr: {e}")))?;
+    .map_err(|e| Failure::usage(format!("--addr: {e}")))?;
     let tcp_listen = cli
         .tcp_listen
         .as_deref()
         .map(|t| address::parse_bind(t, BarePort::AllInterfaces))
         .transpose()
-        .map_err(|e| usage(format!("--tcp-listen: {e}")))?;
+        .map_err(|e| Failure::usage(format!("--tcp-listen: {e}")))?;
     let whitelist = match (&cli.tcp_whitelist, tcp_listen) {
         (None, Some(_)) => {
-            return Err(usage(
+            return Err(Failure::usage(
                 "--tcp-listen requires --tcp-whitelist: the comma-separated public keys allowed \
                  to connect (--tcp-whitelist \"\" starts with nobody allowed)",
             ));
         }
-        (Some(text), _) => parse_whitelist(text).map_err(usage)?,
+        (Some(text), _) => parse_whitelist(text).map_err(Failure::usage)?,
         (None, None) => Vec::new(),
     };
     let mut peers = Vec::new();
@@ -112,7 +116,10 @@ pub fn check(cli: &Cli, proc_config: Option<&str>) -> Result<Settings, Failure> 
         .flat_map(|s| s.split(','))
         .map(str::trim)
     {
-        peers.push(address::parse_peer_spec(spec).map_err(|e| usage(format!("--tcp-peer: {e}")))?);
+        peers.push(
+            address::parse_peer_spec(spec)
+                .map_err(|e| Failure::usage(format!("--tcp-peer: {e}")))?,
+        );
     }
     Ok(Settings {
         mode: if cli.standalone {
@@ -155,11 +162,11 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Ok(identity) => identity,
         Err(identity::IdentityError::Missing) if settings.mode == "standalone" => {
             identity::Identity {
-                secret: crate::keyfile::ephemeral().map_err(runtime)?,
+                secret: crate::keyfile::ephemeral().map_err(Failure::runtime)?,
                 source: Source::Ephemeral,
             }
         }
-        Err(e) => return Err(usage(e.to_string())),
+        Err(e) => return Err(Failure::usage(e.to_string())),
     };
     let pk = identity.secret.public_key();
     if identity.source == Source::Ephemeral {
@@ -208,16 +215,18 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         ..StoreOptions::default()
     };
     let mut store = Store::open(&data_dir, options).map_err(|e| {
-        runtime(format!(
+        Failure::runtime(format!(
             "cannot open the message store in {}: {e}",
             data_dir.display()
         ))
     })?;
-    let restore_outbox = store.outbox().map_err(|e| runtime(format!("store: {e}")))?;
+    let restore_outbox = store
+        .outbox()
+        .map_err(|e| Failure::runtime(format!("store: {e}")))?;
     let outbox_peers: Vec<PublicKey> = restore_outbox.iter().map(|(peer, _)| *peer).collect();
     let restore_dedup = store
         .dedup_records()
-        .map_err(|e| runtime(format!("store: {e}")))?;
+        .map_err(|e| Failure::runtime(format!("store: {e}")))?;
     if let Err(e) = store.enforce_retention(now_ms()) {
         log::warn!("retention: {e}");
     }
@@ -225,7 +234,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         None
     } else {
         let path = data_dir.join("http-token");
-        let token = Token::load_or_create(&path).map_err(runtime)?;
+        let token = Token::load_or_create(&path).map_err(Failure::runtime)?;
         log::warn!(
             "HTTP surface on {} is reachable beyond loopback: requests need \
              `Authorization: Bearer <token>` with the token in {}",
@@ -240,7 +249,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             whitelist: Whitelist::new(settings.whitelist.clone()),
             ..NodeConfig::default()
         },
-        seed: crate::keyfile::seed().map_err(runtime)?,
+        seed: crate::keyfile::seed().map_err(Failure::runtime)?,
         restore_outbox,
         restore_dedup,
         tcp_keepalive: Some(Duration::from_secs(30)),
@@ -249,16 +258,14 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     ctrlc::set_handler(move || {
         let _ = signals_tx.try_send(());
     })
-    .map_err(|e| runtime(format!("cannot install the signal handler: {e}")))?;
+    .map_err(|e| Failure::runtime(format!("cannot install the signal handler: {e}")))?;
 
     smol::block_on(async move {
         let node = skychat_smol::start(config);
         let tcp_listen = match settings.tcp_listen {
-            Some(addr) => Some(
-                node.listen(addr)
-                    .await
-                    .map_err(|e| runtime(format!("--tcp-listen {addr}: cannot listen: {e}")))?,
-            ),
+            Some(addr) => Some(node.listen(addr).await.map_err(|e| {
+                Failure::runtime(format!("--tcp-listen {addr}: cannot listen: {e}"))
+            })?),
             None => None,
         };
         for peer in &settings.peers {
@@ -277,7 +284,9 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         service.note_recipients(outbox_peers);
         let http_addr = http::serve(service.clone(), settings.http_addr, token.clone())
             .await
-            .map_err(|e| runtime(format!("--addr {}: cannot listen: {e}", settings.http_addr)))?;
+            .map_err(|e| {
+                Failure::runtime(format!("--addr {}: cannot listen: {e}", settings.http_addr))
+            })?;
         service.set_http_addr(http_addr);
         smol::spawn(service.clone().run_events()).detach();
         smol::spawn(service.clone().run_completions(completions)).detach();

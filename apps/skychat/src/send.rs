@@ -9,66 +9,52 @@ use crate::cli::SendArgs;
 use crate::run::Failure;
 use crate::{duration, http_client, identity, oneshot};
 
-fn usage(message: impl Into<String>) -> Failure {
-    Failure {
-        message: message.into(),
-        code: 2,
-    }
-}
-
-fn failed(message: impl Into<String>) -> Failure {
-    Failure {
-        message: message.into(),
-        code: 1,
-    }
-}
-
 /// How long `send` waits for the ack when `--wait` is not given; `--wait 0` does not wait.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(5);
 
 /// Runs the subcommand.
 pub fn run(args: &SendArgs) -> Result<(), Failure> {
     let wait = match &args.wait {
-        Some(text) => duration::parse(text).map_err(|e| usage(format!("--wait: {e}")))?,
+        Some(text) => duration::parse(text).map_err(|e| Failure::usage(format!("--wait: {e}")))?,
         None => DEFAULT_WAIT,
     };
     if args.msg.is_empty() {
-        return Err(usage("-m/--msg: the message is empty"));
+        return Err(Failure::usage("-m/--msg: the message is empty"));
     }
     let to = args
         .to
         .as_deref()
         .map(|t| {
             t.parse::<PublicKey>()
-                .map_err(|e| usage(format!("--to: invalid pk: {e}")))
+                .map_err(|e| Failure::usage(format!("--to: invalid pk: {e}")))
         })
         .transpose()?;
     match (&args.via, to) {
         (Some(via), to) => {
-            let spec =
-                address::parse_peer_spec(via).map_err(|e| usage(format!("--via tcp: {e}")))?;
+            let spec = address::parse_peer_spec(via)
+                .map_err(|e| Failure::usage(format!("--via tcp: {e}")))?;
             if let Some(to) = to
                 && to != spec.pk
             {
-                return Err(usage(format!(
+                return Err(Failure::usage(format!(
                     "--to {to} != --via tcp:// pk {} (the pinned pk in --via wins; use one or the other)",
                     spec.pk
                 )));
             }
             let identity = identity::resolve_from_env(args.sk.as_deref(), args.config.as_deref())
                 .map_err(|e| match e {
-                    identity::IdentityError::Missing => usage(
+                    identity::IdentityError::Missing => Failure::usage(
                         "--via tcp requires identity: set --sk, DMSGCURL_SK env, or -c skywire-config.json",
                     ),
-                    other => usage(other.to_string()),
+                    other => Failure::usage(other.to_string()),
                 })?;
             let line = oneshot::send_via(identity.secret, &spec, args.msg.clone(), wait)
-                .map_err(|e| failed(e.to_string()))?;
+                .map_err(|e| Failure::runtime(e.to_string()))?;
             println!("{line}");
             Ok(())
         }
         (None, Some(to)) => send_local(args, to, wait),
-        (None, None) => Err(usage(
+        (None, None) => Err(Failure::usage(
             "either --to <pk> or --via tcp://<pk>@host:port is required",
         )),
     }
@@ -79,14 +65,14 @@ fn send_local(args: &SendArgs, to: PublicKey, wait: Duration) -> Result<(), Fail
         args.addr.as_deref().unwrap_or("127.0.0.1:8001"),
         BarePort::Loopback,
     )
-    .map_err(|e| usage(format!("--addr: {e}")))?;
+    .map_err(|e| Failure::usage(format!("--addr: {e}")))?;
     let token = args
         .token_file
         .as_deref()
         .map(|path| {
             std::fs::read_to_string(path)
                 .map(|t| t.trim().to_string())
-                .map_err(|e| usage(format!("--token-file {path}: {e}")))
+                .map_err(|e| Failure::usage(format!("--token-file {path}: {e}")))
         })
         .transpose()?;
     let mut body = serde_json::json!({ "recipient": to.to_hex(), "message": args.msg });
@@ -100,7 +86,7 @@ fn send_local(args: &SendArgs, to: PublicKey, wait: Duration) -> Result<(), Fail
         token.as_deref(),
         wait + Duration::from_secs(5),
     )
-    .map_err(failed)?;
+    .map_err(Failure::runtime)?;
     let json: serde_json::Value = serde_json::from_str(&response.body).unwrap_or_default();
     let id = json["id"].as_str().unwrap_or("?");
     match response.status {
@@ -118,11 +104,11 @@ fn send_local(args: &SendArgs, to: PublicKey, wait: Duration) -> Result<(), Fail
             );
             Ok(())
         }
-        504 => Err(failed(format!(
+        504 => Err(Failure::runtime(format!(
             "send to {to} not acked: timeout after {}ms (id={id}; it stays queued)",
             json["ms"]
         ))),
-        status => Err(failed(format!(
+        status => Err(Failure::runtime(format!(
             "the node answered {status}: {}",
             json["error"].as_str().unwrap_or(&response.body)
         ))),
