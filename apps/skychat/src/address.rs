@@ -81,6 +81,16 @@ pub fn parse_bind(text: &str, bare: BarePort) -> Result<SocketAddr, String> {
     Ok(SocketAddr::new(ip, port))
 }
 
+/// Where the HTTP control surface listens when `--addr` is not given.
+pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8001";
+
+/// Parses `--addr` (bare `:PORT` is loopback), or the default when it is absent. The error names
+/// the flag.
+pub fn parse_http_addr(flag: Option<&str>) -> Result<SocketAddr, String> {
+    parse_bind(flag.unwrap_or(DEFAULT_HTTP_ADDR), BarePort::Loopback)
+        .map_err(|e| format!("--addr: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use skychat_core::{ConnKind, Event, NodeConfig, SecretKey};
+use skychat_core::{Event, NodeConfig, SecretKey};
 use skychat_driver::{DialError, DriverConfig};
 
 use crate::address::PeerSpec;
@@ -146,6 +146,3 @@ pub fn send_via(
         result
     })
 }
-
-/// The kind of session a one-shot send opens.
-pub const KIND: ConnKind = ConnKind::OneShot;

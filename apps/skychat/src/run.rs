@@ -88,11 +88,7 @@ pub fn check(cli: &Cli, proc_config: Option<&str>) -> Result<Settings, Failure> 
             ));
         }
     };
-    let http_addr = address::parse_bind(
-        cli.addr.as_deref().unwrap_or("127.0.0.1:8001"),
-        BarePort::Loopback,
-    )
-    .map_err(|e| Failure::usage(format!("--addr: {e}")))?;
+    let http_addr = address::parse_http_addr(cli.addr.as_deref()).map_err(Failure::usage)?;
     let tcp_listen = cli
         .tcp_listen
         .as_deref()
@@ -307,7 +303,6 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         let _ = signals.recv().await;
         log::info!("shutting down: closing sessions and flushing the store");
         service.shutdown().await;
-        storage.close_and_wait();
         drop(service);
         if let Some(dir) = &ephemeral_dir
             && let Err(e) = std::fs::remove_dir_all(dir)

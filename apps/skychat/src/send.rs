@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use skychat_core::PublicKey;
 
-use crate::address::{self, BarePort};
+use crate::address;
 use crate::cli::SendArgs;
 use crate::run::Failure;
 use crate::{duration, http_client, identity, oneshot};
@@ -61,11 +61,7 @@ pub fn run(args: &SendArgs) -> Result<(), Failure> {
 }
 
 fn send_local(args: &SendArgs, to: PublicKey, wait: Duration) -> Result<(), Failure> {
-    let addr = address::parse_bind(
-        args.addr.as_deref().unwrap_or("127.0.0.1:8001"),
-        BarePort::Loopback,
-    )
-    .map_err(|e| Failure::usage(format!("--addr: {e}")))?;
+    let addr = address::parse_http_addr(args.addr.as_deref()).map_err(Failure::usage)?;
     let token = args
         .token_file
         .as_deref()

@@ -1,7 +1,7 @@
 //! Waiters for acks: a sender that wants to know when its message was stored by the peer. Acks
 //! that arrive before anyone waits are remembered for a while, so no wait misses a fast ack.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 
 use skychat_core::MessageId;
@@ -18,7 +18,7 @@ pub struct AckWaiters {
 #[derive(Default)]
 struct Inner {
     waiting: HashMap<MessageId, Vec<async_channel::Sender<()>>>,
-    recent: HashMap<MessageId, ()>,
+    recent: HashSet<MessageId>,
     recent_order: VecDeque<MessageId>,
 }
 
@@ -31,7 +31,7 @@ impl AckWaiters {
                 let _ = waiter.try_send(());
             }
         }
-        if inner.recent.insert(id, ()).is_none() {
+        if inner.recent.insert(id) {
             inner.recent_order.push_back(id);
             if inner.recent_order.len() > RECENT
                 && let Some(old) = inner.recent_order.pop_front()
@@ -45,7 +45,7 @@ impl AckWaiters {
     pub fn wait(&self, id: MessageId) -> async_channel::Receiver<()> {
         let (sender, receiver) = async_channel::bounded(1);
         let mut inner = self.inner.lock().expect("ack lock");
-        if inner.recent.contains_key(&id) {
+        if inner.recent.contains(&id) {
             let _ = sender.try_send(());
         } else {
             inner.waiting.entry(id).or_default().push(sender);

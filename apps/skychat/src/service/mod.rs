@@ -253,7 +253,7 @@ impl Service {
             return Err(error);
         }
         self.0.counters.outgoing.fetch_add(1, Ordering::Relaxed);
-        self.publish_message(recipient, "out", &stored_out(recipient, &message));
+        self.publish_message(&stored_out(recipient, &message));
         if !connected {
             return Ok(SendOutcome::Queued { id });
         }
@@ -516,7 +516,7 @@ impl Service {
                             read_at_ms: None,
                             in_outbox: false,
                         };
-                        self.publish_message(peer, "in", &stored);
+                        self.publish_message(&stored);
                     }
                 }
                 Err(e) => {
@@ -533,15 +533,15 @@ impl Service {
         }
     }
 
-    fn publish_message(&self, _peer: PublicKey, _dir: &str, stored: &StoredMessage) {
+    fn publish_message(&self, stored: &StoredMessage) {
         let me = self.public_key();
         self.0.feed.publish("dm", message_json(me, stored));
     }
 
-    /// Shuts the node down gracefully and stops the store once its queue is written.
+    /// Shuts the node down gracefully, then waits until the store has committed its queue.
     pub async fn shutdown(&self) {
         self.0.node.shutdown().await;
-        self.0.storage.close();
+        self.0.storage.close_and_wait();
     }
 }
 

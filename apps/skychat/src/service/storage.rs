@@ -68,11 +68,6 @@ impl Storage {
         result.recv().await.map_err(|_| stopped())
     }
 
-    /// Stops the thread once queued jobs are done.
-    pub fn close(&self) {
-        self.jobs.close();
-    }
-
     /// Stops the thread and waits until every queued write is committed.
     pub fn close_and_wait(&self) {
         self.jobs.close();
