@@ -1,9 +1,11 @@
-//! Prints the result table: figure, baseline, ratio, goal, met.
+//! Prints the result table: figure, baseline, ratio, goal, met. A smoke run's figures come from
+//! tiny samples, so its table says "not judged" instead of whether a goal is met.
 
 use crate::measure::{Goal, Row, number};
 
-/// The table as text, one row per line, columns aligned.
-pub fn render(rows: &[Row]) -> String {
+/// The table as text, one row per line, columns aligned. With `judged` false (a smoke run) the
+/// last column says "not judged" rather than whether each goal is met.
+pub fn render(rows: &[Row], judged: bool) -> String {
     let header = ["scenario", "figure", "baseline", "ratio", "goal", "met"].map(String::from);
     let mut lines = vec![header];
     for row in rows {
@@ -15,6 +17,7 @@ pub fn render(rows: &[Row]) -> String {
             row.goal_text(),
             match (row.goal, row.met()) {
                 (Goal::Report, _) => "-",
+                (_, _) if !judged => "not judged",
                 (_, true) => "yes",
                 (_, false) => "NO",
             }

@@ -10,11 +10,15 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 cd "$root"
 
-cargo build -p skychat --bins
+# The same cargo command as README's test command, so that after the tests have run this builds
+# nothing: the binary the end-to-end tests used is the one tested here (feature unification
+# differs between `cargo build -p skychat` and a workspace test build, which would rebuild).
+cargo test -q --workspace --exclude skychat-fuzz --no-run
 bin="$(cargo metadata --format-version 1 --no-deps | node -e '
   let s = ""; process.stdin.on("data", (d) => (s += d));
   process.stdin.on("end", () => console.log(JSON.parse(s).target_directory));
 ')/debug/skychat"
+[ -x "$bin" ] || { echo "browser: $bin was not built" >&2; exit 1; }
 
 work="$(mktemp -d)"
 pids=()
