@@ -171,6 +171,56 @@ impl Store {
     pub fn retention(&self) -> &RetentionPolicy {
         &self.retention
     }
+
+    /// Records that this store belongs to the identity `owner` (a public key in hex), or checks
+    /// that it already does. A store holds one identity's outbox and history: a node with
+    /// another key must not send that outbox under its own name.
+    pub fn claim_owner(&mut self, owner: &str) -> Result<Owner> {
+        self.conn.execute_batch(OWNER_TABLE)?;
+        let tx = self.conn.transaction()?;
+        let found: Option<String> = tx
+            .query_row(
+                "SELECT value FROM store_meta WHERE key = 'owner_pk'",
+                [],
+                |row| row.get(0),
+            )
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                other => Err(other),
+            })?;
+        let owner_now = match found {
+            Some(pk) if pk == owner => Owner::Same,
+            Some(pk) => Owner::Other(pk),
+            None => {
+                tx.execute(
+                    "INSERT INTO store_meta (key, value) VALUES ('owner_pk', ?1)",
+                    [owner],
+                )?;
+                Owner::Claimed
+            }
+        };
+        tx.commit()?;
+        Ok(owner_now)
+    }
+}
+
+/// A small key-value table of facts about the store itself. Created on demand rather than by a
+/// migration, so that it does not change the schema version.
+const OWNER_TABLE: &str = "CREATE TABLE IF NOT EXISTS store_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;";
+
+/// Whose store this is, from [`Store::claim_owner`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// The store had no owner recorded; it now belongs to the given identity.
+    Claimed,
+    /// The store already belonged to the given identity.
+    Same,
+    /// The store belongs to another identity: this public key (hex).
+    Other(String),
 }
 
 /// The SQLite settings of an open store, from [`Store::settings`].
