@@ -17,7 +17,7 @@ use crate::http::{self, Token};
 use crate::identity::{self, Source};
 use crate::service::storage::{Storage, now_ms};
 use crate::service::{NodeInfo, Service};
-use crate::store::{Durability, Owner, Store, StoreOptions};
+use crate::store::{Durability, Owner, Store, StoreError, StoreOptions};
 
 /// How often retention runs.
 const RETENTION_EVERY: Duration = Duration::from_secs(600);
@@ -231,12 +231,14 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             data_dir.display()
         ))
     })?;
-    match store
-        .claim_owner(&pk.to_hex())
-        .map_err(|e| Failure::runtime(format!("store: {e}")))?
-    {
-        Owner::Claimed | Owner::Same => {}
-        Owner::Other(owner) => {
+    match store.claim_owner(&pk.to_hex()) {
+        Ok(Owner::Claimed | Owner::Same) => {}
+        // A store on a full disk still serves; it is claimed at a later start.
+        Err(StoreError::DiskFull(e)) => {
+            log::warn!("cannot record the store's identity yet: {e}");
+        }
+        Err(e) => return Err(Failure::runtime(format!("store: {e}"))),
+        Ok(Owner::Other(owner)) => {
             return Err(Failure::runtime(format!(
                 "the data directory {} holds the messages of another identity (public key \
                  {owner}), not of this node's {pk}: run with that identity, or give this node \

@@ -6,6 +6,9 @@
 //! through a blocking-task pool. Every write is a transaction, and [`Store::write_batch`] applies
 //! many writes in one transaction so a burst of messages costs one commit, not one each.
 //!
+//! The store also records which identity it belongs to ([`Store::claim_owner`]), so that one
+//! identity's outbox is never sent under another's name.
+//!
 //! - [`schema`]: tables and migrations. [`write`]: the write operations. [`query`]: history,
 //!   peers, counts, outbox and dedup reads. [`search`]: full-text search. [`retention`]: caps,
 //!   TTL and space reclaim. [`model`]: the returned values. [`error`]: [`StoreError`].
@@ -107,6 +110,12 @@ impl Store {
         // Statement journals (one per write statement inside a batch) and temporary tables stay
         // in memory instead of going through a temporary file.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
+        // Before the size limit applies, so that a store at its limit can still be claimed. On a
+        // full disk the store still opens; claiming it then fails with `DiskFull`.
+        match conn.execute_batch(OWNER_TABLE).map_err(StoreError::from) {
+            Ok(()) | Err(StoreError::DiskFull(_)) => {}
+            Err(e) => return Err(e),
+        }
         let mut store = Self {
             conn,
             path,
@@ -263,4 +272,28 @@ fn create_private_file(path: &Path) -> Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(path).map(drop).map_err(io_error(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_records_its_owner_and_names_it_to_another_identity() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let full = StoreOptions {
+            max_db_bytes: Some(1),
+            ..StoreOptions::default()
+        };
+        let mut store = Store::open(dir.path(), full.clone()).unwrap();
+        assert_eq!(store.claim_owner("aa").unwrap(), Owner::Claimed);
+        assert_eq!(store.claim_owner("aa").unwrap(), Owner::Same);
+        drop(store);
+        let mut store = Store::open(dir.path(), full).unwrap();
+        assert_eq!(store.claim_owner("bb").unwrap(), Owner::Other("aa".into()));
+        assert_eq!(
+            store.settings().unwrap().schema_version,
+            schema::SCHEMA_VERSION
+        );
+    }
 }
