@@ -28,6 +28,10 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// client reads the answer instead of a reset.
 const LINGER: Duration = Duration::from_secs(1);
 
+/// The same for a connection refused over the cap: shorter, so that the places for refusals
+/// free quickly during a flood (a real client has sent its request by then).
+const LINGER_OVER_CAP: Duration = Duration::from_millis(250);
+
 /// The most connections answered with a 503 at the same time; beyond it they are closed at once.
 const MAX_REFUSING: usize = 32;
 
@@ -126,7 +130,7 @@ pub async fn serve<State: Clone + Send + Sync + 'static>(
                     400
                 };
                 let reason = format!("malformed HTTP request: {e}");
-                refuse(conn, status, &reason, &[]).await;
+                refuse(conn, status, &reason, &[], LINGER).await;
                 return;
             }
         };
@@ -154,7 +158,7 @@ pub async fn serve<State: Clone + Send + Sync + 'static>(
             return;
         }
         if close {
-            linger_close(conn).await;
+            linger_close(conn, LINGER).await;
             return;
         }
         // Whatever of the body the handler left unread is skipped, within the request deadline.
@@ -171,11 +175,12 @@ pub async fn serve<State: Clone + Send + Sync + 'static>(
 pub async fn refuse_over_cap(stream: TcpStream, cap: usize) {
     let reason =
         format!("too many HTTP connections: this node serves at most {cap} at once; retry shortly");
-    refuse(Conn::new(stream), 503, &reason, &[("Retry-After", "1")]).await;
+    let retry = [("Retry-After", "1")];
+    refuse(Conn::new(stream), 503, &reason, &retry, LINGER_OVER_CAP).await;
 }
 
 /// Writes a JSON error answer with `Connection: close`, then closes the connection.
-async fn refuse(conn: Conn, status: u16, reason: &str, extra: &[(&str, &str)]) {
+async fn refuse(conn: Conn, status: u16, reason: &str, extra: &[(&str, &str)], linger: Duration) {
     let body = serde_json::json!({ "error": reason }).to_string();
     let phrase = tide::StatusCode::try_from(status)
         .map(|s| s.canonical_reason())
@@ -194,21 +199,21 @@ async fn refuse(conn: Conn, status: u16, reason: &str, extra: &[(&str, &str)]) {
     let written = writer
         .write_all(head.as_bytes())
         .or(async {
-            Timer::after(LINGER).await;
+            Timer::after(linger).await;
             Err(io::Error::from(io::ErrorKind::TimedOut))
         })
         .await;
     if written.is_ok() {
-        linger_close(conn).await;
+        linger_close(conn, linger).await;
     }
 }
 
 /// Half-closes the connection, then reads and drops what the client still sends for a moment
 /// (a close with unread input would reset the connection, and the client could lose the
 /// answer), then closes it.
-async fn linger_close(conn: Conn) {
+async fn linger_close(conn: Conn, linger: Duration) {
     let _ = conn.stream.shutdown(std::net::Shutdown::Write);
-    conn.set_read_deadline(Instant::now() + LINGER);
+    conn.set_read_deadline(Instant::now() + linger);
     let mut reader = conn;
     let mut sink = [0u8; 4096];
     while let Ok(n) = reader.read(&mut sink).await {
