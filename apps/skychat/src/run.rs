@@ -1,7 +1,7 @@
-//! Running a node: validates the flags, resolves the identity, binds the HTTP listener, locks the
-//! data directory and opens the store (refusing another identity's store), restores the outbox
-//! and dedup marks, starts the TCP-direct transport and the HTTP surface, and shuts down
-//! gracefully on SIGINT or SIGTERM.
+//! Running a node: validates the flags, resolves the identity, locks the data directory and opens
+//! the store (refusing another identity's store), restores the outbox and dedup marks, binds the
+//! HTTP listener before writing its token, starts the TCP-direct transport and the HTTP surface,
+//! and shuts down gracefully on SIGINT or SIGTERM.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -193,11 +193,6 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
              serving TCP-direct and HTTP only"
         );
     }
-    let nofile = crate::fd_limit::raise_to_hard();
-    let http_gate = http::Gate::new(http::connection_cap(nofile));
-    let http_listener = http::bind(settings.http_addr).map_err(|e| {
-        Failure::runtime(format!("--addr {}: cannot listen: {e}", settings.http_addr))
-    })?;
     // Declared before the lock and the store, so that it is removed after they are closed.
     let mut _ephemeral_dir: Option<RunOnlyDir> = None;
     let data_dir = match (&cli.data_dir, &settings.work_dir, identity.source) {
@@ -257,6 +252,12 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     if let Err(e) = store.enforce_retention(now_ms()) {
         log::warn!("retention: {e}");
     }
+    let nofile = crate::fd_limit::raise_to_hard();
+    let http_gate = http::Gate::new(http::connection_cap(nofile));
+    // Bound before the token file is written, so that a failed bind leaves no token behind.
+    let http_listener = http::bind(settings.http_addr).map_err(|e| {
+        Failure::runtime(format!("--addr {}: cannot listen: {e}", settings.http_addr))
+    })?;
     let token = if settings.http_addr.ip().is_loopback() {
         None
     } else {

@@ -169,7 +169,7 @@ fn a_failed_start_removes_its_ephemeral_data_dir() {
     );
     assert_eq!(entries(&tmp), Vec::<String>::new(), "{out:?}");
 
-    // The HTTP address in use.
+    // The HTTP address in use: bound after the store has been opened too.
     let out = ephemeral_start(&tmp, &taken, &[]);
     assert_eq!(out.code, Some(1), "{out:?}");
     assert!(out.stderr.contains("Address already in use"), "{out:?}");
