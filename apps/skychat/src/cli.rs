@@ -88,7 +88,7 @@ pub struct SendArgs {
     #[argh(option, short = 'm')]
     pub msg: String,
 
-    /// wait this long for the ack, e.g. 8s or 500ms (default 5s; 0 = do not wait)
+    /// wait this long for the ack, e.g. 8s or 500ms (default 5s, at most 60s; 0 = do not wait)
     #[argh(option, short = 'w')]
     pub wait: Option<String>,
 

@@ -118,8 +118,27 @@ pub fn resolve_from_env(
     resolve(flag, env.as_deref(), config)
 }
 
+/// The largest config file read. A skywire config is a few KB; anything far larger is not one.
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
 fn read_config(path: &Path) -> Result<SecretKey, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
+    // Checked before opening: opening a FIFO would wait for a writer.
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+    if !meta.is_file() {
+        return Err("not a regular file: give the path of a JSON config file".to_string());
+    }
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut std::io::Read::take(file, MAX_CONFIG_BYTES + 1),
+        &mut text,
+    )
+    .map_err(|e| format!("cannot read: {e}"))?;
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(format!(
+            "larger than {MAX_CONFIG_BYTES} bytes: this is not a skywire config file"
+        ));
+    }
     parse_config(&text)
 }
 

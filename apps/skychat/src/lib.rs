@@ -4,7 +4,9 @@
 
 pub mod address;
 pub mod cli;
+pub mod data_dir;
 pub mod duration;
+pub mod fd_limit;
 pub mod http;
 pub mod http_client;
 pub mod identity;

@@ -1,6 +1,7 @@
-//! Running a node: validates the flags, resolves the identity, opens the store, restores the
-//! outbox and dedup marks, starts the TCP-direct transport and the HTTP surface, and shuts down
-//! gracefully on SIGINT or SIGTERM.
+//! Running a node: validates the flags, resolves the identity, locks the data directory and opens
+//! the store (refusing another identity's store), restores the outbox and dedup marks, binds the
+//! HTTP listener before writing its token, starts the TCP-direct transport and the HTTP surface,
+//! and shuts down gracefully on SIGINT or SIGTERM.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,11 +12,12 @@ use skychat_driver::DriverConfig;
 
 use crate::address::{self, BarePort, PeerSpec};
 use crate::cli::Cli;
+use crate::data_dir::{DataDirLock, RunOnlyDir};
 use crate::http::{self, Token};
 use crate::identity::{self, Source};
 use crate::service::storage::{Storage, now_ms};
 use crate::service::{NodeInfo, Service};
-use crate::store::{Durability, Store, StoreOptions};
+use crate::store::{Durability, Owner, Store, StoreError, StoreOptions};
 
 /// How often retention runs.
 const RETENTION_EVERY: Duration = Duration::from_secs(600);
@@ -165,6 +167,12 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Err(e) => return Err(Failure::usage(e.to_string())),
     };
     let pk = identity.secret.public_key();
+    if let Some(own) = settings.peers.iter().find(|peer| peer.pk == pk) {
+        return Err(Failure::usage(format!(
+            "--tcp-peer {own}: that is this node's own public key; a node does not peer with \
+             itself (give the other node's tcp://<pk>@host:port)"
+        )));
+    }
     if identity.source == Source::Ephemeral {
         log::warn!("************************************************************************");
         log::warn!("NO IDENTITY GIVEN: using an EPHEMERAL key that CHANGES AT EVERY RESTART.");
@@ -185,7 +193,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
              serving TCP-direct and HTTP only"
         );
     }
-    let mut ephemeral_dir = None;
+    // Declared before the lock and the store, so that it is removed after they are closed.
+    let mut _ephemeral_dir: Option<RunOnlyDir> = None;
     let data_dir = match (&cli.data_dir, &settings.work_dir, identity.source) {
         (Some(dir), _, _) => PathBuf::from(dir),
         (None, Some(work), _) => work.join("skychat"),
@@ -196,7 +205,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 "ephemeral identity: history is kept in {} only for this run",
                 dir.display()
             );
-            ephemeral_dir = Some(dir.clone());
+            _ephemeral_dir = Some(RunOnlyDir::new(dir.clone()));
             dir
         }
         (None, None, _) => default_data_dir(&pk),
@@ -210,12 +219,29 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         max_db_bytes: cli.max_db_bytes,
         ..StoreOptions::default()
     };
+    let _data_dir_lock = DataDirLock::acquire(&data_dir).map_err(Failure::runtime)?;
     let mut store = Store::open(&data_dir, options).map_err(|e| {
         Failure::runtime(format!(
             "cannot open the message store in {}: {e}",
             data_dir.display()
         ))
     })?;
+    match store.claim_owner(&pk.to_hex()) {
+        Ok(Owner::Claimed | Owner::Same) => {}
+        // A store on a full disk still serves; it is claimed at a later start.
+        Err(StoreError::DiskFull(e)) => {
+            log::warn!("cannot record the store's identity yet: {e}");
+        }
+        Err(e) => return Err(Failure::runtime(format!("store: {e}"))),
+        Ok(Owner::Other(owner)) => {
+            return Err(Failure::runtime(format!(
+                "the data directory {} holds the messages of another identity (public key \
+                 {owner}), not of this node's {pk}: run with that identity, or give this node \
+                 its own --data-dir",
+                data_dir.display()
+            )));
+        }
+    }
     let restore_outbox = store
         .outbox()
         .map_err(|e| Failure::runtime(format!("store: {e}")))?;
@@ -226,6 +252,12 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     if let Err(e) = store.enforce_retention(now_ms()) {
         log::warn!("retention: {e}");
     }
+    let nofile = crate::fd_limit::raise_to_hard();
+    let http_gate = http::Gate::new(http::connection_cap(nofile));
+    // Bound before the token file is written, so that a failed bind leaves no token behind.
+    let http_listener = http::bind(settings.http_addr).map_err(|e| {
+        Failure::runtime(format!("--addr {}: cannot listen: {e}", settings.http_addr))
+    })?;
     let token = if settings.http_addr.ip().is_loopback() {
         None
     } else {
@@ -278,10 +310,9 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         };
         let service = Service::new(node.clone(), storage.clone(), info.clone());
         service.note_recipients(outbox_peers);
-        let http_addr = http::serve(service.clone(), settings.http_addr, token.clone())
-            .await
+        let http_addr = http::serve_on(service.clone(), http_listener, token.clone(), http_gate)
             .map_err(|e| {
-                Failure::runtime(format!("--addr {}: cannot listen: {e}", settings.http_addr))
+                Failure::runtime(format!("--addr {}: cannot serve: {e}", settings.http_addr))
             })?;
         service.set_http_addr(http_addr);
         smol::spawn(service.clone().run_events()).detach();
@@ -304,14 +335,6 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         log::info!("shutting down: closing sessions and flushing the store");
         service.shutdown().await;
         drop(service);
-        if let Some(dir) = &ephemeral_dir
-            && let Err(e) = std::fs::remove_dir_all(dir)
-        {
-            log::warn!(
-                "could not remove the ephemeral store {}: {e}",
-                dir.display()
-            );
-        }
         log::info!("stopped");
         Ok(())
     })

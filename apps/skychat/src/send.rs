@@ -12,12 +12,22 @@ use crate::{duration, http_client, identity, oneshot};
 /// How long `send` waits for the ack when `--wait` is not given; `--wait 0` does not wait.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(5);
 
+/// The longest `--wait`: the node's own limit on `wait_ms`.
+pub const MAX_WAIT: Duration = Duration::from_millis(crate::http::MAX_WAIT_MS);
+
 /// Runs the subcommand.
 pub fn run(args: &SendArgs) -> Result<(), Failure> {
     let wait = match &args.wait {
         Some(text) => duration::parse(text).map_err(|e| Failure::usage(format!("--wait: {e}")))?,
         None => DEFAULT_WAIT,
     };
+    if wait > MAX_WAIT {
+        return Err(Failure::usage(format!(
+            "--wait: {} is longer than the most a send waits for its ack, {}s",
+            args.wait.as_deref().unwrap_or_default().trim(),
+            MAX_WAIT.as_secs()
+        )));
+    }
     if args.msg.is_empty() {
         return Err(Failure::usage("-m/--msg: the message is empty"));
     }

@@ -55,9 +55,9 @@ impl Token {
 /// cannot set headers (a browser's EventSource).
 pub fn presented(request: &tide::Request<crate::service::Service>) -> Option<String> {
     if let Some(value) = request.header("Authorization")
-        && let Some(token) = value.last().as_str().strip_prefix("Bearer ")
+        && let Some(token) = bearer_token(value.last().as_str())
     {
-        return Some(token.trim().to_string());
+        return Some(token.to_string());
     }
     request
         .url()
@@ -66,9 +66,28 @@ pub fn presented(request: &tide::Request<crate::service::Service>) -> Option<Str
         .map(|(_, v)| v.into_owned())
 }
 
+/// The token of an `Authorization` value using the Bearer scheme, whose name is
+/// case-insensitive (RFC 9110, section 11.1).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_scheme_name_is_case_insensitive() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("BEARER  abc "), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer"), None);
+    }
 
     #[test]
     fn matches_only_the_exact_token() {

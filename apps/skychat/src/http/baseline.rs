@@ -1,6 +1,6 @@
-//! A tide hello world served exactly like the real surface (own accept loop, TCP_NODELAY): the
-//! baseline the HTTP benchmark compares `POST /message` against. It lives here so that tide
-//! stays confined to this crate.
+//! A tide hello world served exactly like the real surface (own accept loop, TCP_NODELAY, the
+//! same connection limits): the baseline the HTTP benchmark compares `POST /message` against.
+//! It lives here so that tide stays confined to this crate.
 
 use std::net::SocketAddr;
 
@@ -10,6 +10,7 @@ pub async fn serve_hello_world(addr: SocketAddr) -> std::io::Result<SocketAddr> 
     app.at("/message").post(|_| async { Ok("Hello, world!") });
     let listener = smol::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
-    smol::spawn(super::accept_loop(listener, app)).detach();
+    let gate = super::Gate::new(super::connection_cap(None));
+    smol::spawn(super::accept_loop(listener, app, gate)).detach();
     Ok(bound)
 }

@@ -1,9 +1,11 @@
 //! The HTTP control surface on tide. Handlers are thin: they parse, call the service, and shape
-//! JSON. Connections are accepted here, with TCP_NODELAY set, and handed to tide one by one
-//! (tide's own listener leaves Nagle on, which holds every response for ~40 ms).
+//! JSON. Connections are accepted here, with TCP_NODELAY set (tide's own listener leaves Nagle
+//! on, which holds every response for ~40 ms), admitted against a cap on concurrent connections,
+//! and served one by one under the limits of [`connection`].
 
 mod auth;
 pub mod baseline;
+pub mod connection;
 mod routes;
 mod sse;
 
@@ -12,24 +14,43 @@ use std::net::SocketAddr;
 use crate::service::Service;
 
 pub use auth::Token;
-pub use routes::{MessageSend, parse_message_request};
+pub use connection::{Gate, connection_cap};
+pub use routes::{MAX_WAIT_MS, MessageSend, parse_message_request};
 
-/// Binds `addr` and serves the API there until the process ends. Returns the bound address.
+/// Binds the HTTP listener, before anything is served on it.
+pub fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    std::net::TcpListener::bind(addr)
+}
+
+/// Binds `addr` and serves the API there until the process ends, with the connection cap for an
+/// unlimited open-file limit. Returns the bound address.
 pub async fn serve(
     service: Service,
     addr: SocketAddr,
     token: Option<Token>,
 ) -> std::io::Result<SocketAddr> {
-    let listener = smol::net::TcpListener::bind(addr).await?;
+    serve_on(service, bind(addr)?, token, Gate::new(connection_cap(None)))
+}
+
+/// Serves the API on `listener` until the process ends, at most `gate.cap()` connections at
+/// once. Returns the bound address.
+pub fn serve_on(
+    service: Service,
+    listener: std::net::TcpListener,
+    token: Option<Token>,
+    gate: Gate,
+) -> std::io::Result<SocketAddr> {
+    let listener = smol::net::TcpListener::try_from(listener)?;
     let bound = listener.local_addr()?;
     let app = routes::app(service, token);
-    smol::spawn(accept_loop(listener, app)).detach();
+    smol::spawn(accept_loop(listener, app, gate)).detach();
     Ok(bound)
 }
 
 async fn accept_loop<State: Clone + Send + Sync + 'static>(
     listener: smol::net::TcpListener,
     app: tide::Server<State>,
+    gate: Gate,
 ) {
     let mut backoff = std::time::Duration::from_millis(10);
     loop {
@@ -37,18 +58,25 @@ async fn accept_loop<State: Clone + Send + Sync + 'static>(
             Ok((stream, _)) => {
                 backoff = std::time::Duration::from_millis(10);
                 let _ = stream.set_nodelay(true);
-                let app = app.clone();
-                smol::spawn(async move {
-                    let served = async_h1::accept(stream, |req| {
+                match gate.admit() {
+                    connection::Admission::Serve(place) => {
                         let app = app.clone();
-                        async move { app.respond(req).await }
-                    })
-                    .await;
-                    if let Err(e) = served {
-                        log::debug!("http connection ended: {e}");
+                        smol::spawn(async move {
+                            connection::serve(stream, app).await;
+                            drop(place);
+                        })
+                        .detach();
                     }
-                })
-                .detach();
+                    connection::Admission::Refuse(place) => {
+                        let cap = gate.cap();
+                        smol::spawn(async move {
+                            connection::refuse_over_cap(stream, cap).await;
+                            drop(place);
+                        })
+                        .detach();
+                    }
+                    connection::Admission::Drop => drop(stream),
+                }
             }
             Err(e) => {
                 log::warn!("http accept failed: {e}; retrying in {backoff:?}");

@@ -15,6 +15,9 @@ use crate::service::{SendOutcome, Service, ServiceError};
 /// Largest accepted request body. Above the message limit, to leave room for JSON escaping.
 pub const MAX_REQUEST_BODY: usize = 512 * 1024;
 
+/// The longest `wait_ms` a `/message` request may ask for.
+pub const MAX_WAIT_MS: u64 = 60_000;
+
 const INDEX_HTML: &str = include_str!("../../web/index.html");
 
 /// Builds the app.
@@ -79,6 +82,9 @@ impl tide::Middleware<Service> for RequireToken {
             "authentication required: send Authorization: Bearer <token from the token file>",
         );
         response.insert_header("WWW-Authenticate", "Bearer realm=\"skychat\"");
+        // The connection ends with the answer: a client without the token may not keep it open
+        // (for example by trickling a body nobody reads).
+        response.insert_header("Connection", "close");
         Ok(response)
     }
 }
@@ -156,7 +162,13 @@ async fn read_body(request: &mut Request<Service>) -> Result<Vec<u8>, ServiceErr
     let mut reader = futures_lite::AsyncReadExt::take(body, MAX_REQUEST_BODY as u64 + 1);
     futures_lite::AsyncReadExt::read_to_end(&mut reader, &mut bytes)
         .await
-        .map_err(|e| bad(format!("cannot read request body: {e}")))?;
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::TimedOut => bad(format!(
+                "the request body did not arrive within {} s",
+                super::connection::REQUEST_TIMEOUT.as_secs()
+            )),
+            _ => bad(format!("cannot read request body: {e}")),
+        })?;
     if bytes.len() > MAX_REQUEST_BODY {
         return Err(too_large());
     }
@@ -223,6 +235,13 @@ pub fn parse_message_request(bytes: &[u8]) -> Result<MessageSend, ServiceError> 
         .filter(|r| !r.is_empty())
         .map(|text| parse_id("reply_to", text))
         .transpose()?;
+    if let Some(ms) = body.wait_ms
+        && ms > MAX_WAIT_MS
+    {
+        return Err(bad(format!(
+            "invalid wait_ms {ms}: at most {MAX_WAIT_MS} (60 s); omit it or use 0 not to wait"
+        )));
+    }
     let wait = body.wait_ms.map(Duration::from_millis);
     Ok(MessageSend {
         recipient,

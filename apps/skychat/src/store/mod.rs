@@ -6,6 +6,9 @@
 //! through a blocking-task pool. Every write is a transaction, and [`Store::write_batch`] applies
 //! many writes in one transaction so a burst of messages costs one commit, not one each.
 //!
+//! The store also records which identity it belongs to ([`Store::claim_owner`]), so that one
+//! identity's outbox is never sent under another's name.
+//!
 //! - [`schema`]: tables and migrations. [`write`]: the write operations. [`query`]: history,
 //!   peers, counts, outbox and dedup reads. [`search`]: full-text search. [`retention`]: caps,
 //!   TTL and space reclaim. [`model`]: the returned values. [`error`]: [`StoreError`].
@@ -107,6 +110,12 @@ impl Store {
         // Statement journals (one per write statement inside a batch) and temporary tables stay
         // in memory instead of going through a temporary file.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
+        // Before the size limit applies, so that a store at its limit can still be claimed. On a
+        // full disk the store still opens; claiming it then fails with `DiskFull`.
+        match conn.execute_batch(OWNER_TABLE).map_err(StoreError::from) {
+            Ok(()) | Err(StoreError::DiskFull(_)) => {}
+            Err(e) => return Err(e),
+        }
         let mut store = Self {
             conn,
             path,
@@ -171,6 +180,56 @@ impl Store {
     pub fn retention(&self) -> &RetentionPolicy {
         &self.retention
     }
+
+    /// Records that this store belongs to the identity `owner` (a public key in hex), or checks
+    /// that it already does. A store holds one identity's outbox and history: a node with
+    /// another key must not send that outbox under its own name.
+    pub fn claim_owner(&mut self, owner: &str) -> Result<Owner> {
+        self.conn.execute_batch(OWNER_TABLE)?;
+        let tx = self.conn.transaction()?;
+        let found: Option<String> = tx
+            .query_row(
+                "SELECT value FROM store_meta WHERE key = 'owner_pk'",
+                [],
+                |row| row.get(0),
+            )
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                other => Err(other),
+            })?;
+        let owner_now = match found {
+            Some(pk) if pk == owner => Owner::Same,
+            Some(pk) => Owner::Other(pk),
+            None => {
+                tx.execute(
+                    "INSERT INTO store_meta (key, value) VALUES ('owner_pk', ?1)",
+                    [owner],
+                )?;
+                Owner::Claimed
+            }
+        };
+        tx.commit()?;
+        Ok(owner_now)
+    }
+}
+
+/// A small key-value table of facts about the store itself. Created on demand rather than by a
+/// migration, so that it does not change the schema version.
+const OWNER_TABLE: &str = "CREATE TABLE IF NOT EXISTS store_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;";
+
+/// Whose store this is, from [`Store::claim_owner`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// The store had no owner recorded; it now belongs to the given identity.
+    Claimed,
+    /// The store already belonged to the given identity.
+    Same,
+    /// The store belongs to another identity: this public key (hex).
+    Other(String),
 }
 
 /// The SQLite settings of an open store, from [`Store::settings`].
@@ -213,4 +272,28 @@ fn create_private_file(path: &Path) -> Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(path).map(drop).map_err(io_error(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_records_its_owner_and_names_it_to_another_identity() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let full = StoreOptions {
+            max_db_bytes: Some(1),
+            ..StoreOptions::default()
+        };
+        let mut store = Store::open(dir.path(), full.clone()).unwrap();
+        assert_eq!(store.claim_owner("aa").unwrap(), Owner::Claimed);
+        assert_eq!(store.claim_owner("aa").unwrap(), Owner::Same);
+        drop(store);
+        let mut store = Store::open(dir.path(), full).unwrap();
+        assert_eq!(store.claim_owner("bb").unwrap(), Owner::Other("aa".into()));
+        assert_eq!(
+            store.settings().unwrap().schema_version,
+            schema::SCHEMA_VERSION
+        );
+    }
 }

@@ -158,6 +158,11 @@ impl Node {
         }
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `tcp://<pk>@<listen address>`, for peers to dial.
     pub fn tcp_url(&self) -> String {
         format!(

@@ -99,10 +99,34 @@ impl Stream {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The rest of the body of a non-streaming answer (an error), de-chunked.
+    /// The rest of the body of a non-streaming answer (an error), de-chunked. The body is read
+    /// as its framing says (`Content-Length`, or chunks up to the last one), not up to the
+    /// close: the server may keep the connection open for the next request.
     pub fn rest(mut self) -> String {
         let mut raw = Vec::new();
-        let _ = self.reader.read_to_end(&mut raw);
+        if let Some(length) = self.header("content-length") {
+            let length: usize = length.parse().expect("a numeric Content-Length");
+            raw.resize(length, 0);
+            self.reader.read_exact(&mut raw).expect("the whole body");
+        } else if self
+            .header("transfer-encoding")
+            .is_some_and(|t| t.eq_ignore_ascii_case("chunked"))
+        {
+            loop {
+                let mut size_line = String::new();
+                self.reader.read_line(&mut size_line).expect("chunk size");
+                raw.extend_from_slice(size_line.as_bytes());
+                let size = usize::from_str_radix(size_line.trim(), 16).expect("chunk size");
+                let mut data = vec![0; size + 2];
+                self.reader.read_exact(&mut data).expect("chunk data");
+                raw.extend_from_slice(&data);
+                if size == 0 {
+                    break;
+                }
+            }
+        } else {
+            let _ = self.reader.read_to_end(&mut raw);
+        }
         let head = format!(
             "HTTP/1.1 {} X\r\n{}\r\n\r\n",
             self.status,
