@@ -11,6 +11,9 @@ pub struct NodeConfig {
     pub whitelist: Whitelist,
     /// A connection must finish the handshake within this time.
     pub handshake_timeout: Duration,
+    /// An inbound connection must send its first bytes within this time (a real initiator sends
+    /// message 1 as soon as it has connected); after them, `handshake_timeout` applies.
+    pub first_bytes_timeout: Duration,
     /// A session that has received nothing for this long sends a ping.
     pub keepalive_interval: Duration,
     /// A session that has received nothing for this long is closed. This bounds how long a
@@ -22,7 +25,9 @@ pub struct NodeConfig {
     pub reconnect_max: Duration,
     /// A session must last this long before its end resets the reconnect backoff.
     pub reconnect_stable_after: Duration,
-    /// Connections still in their handshake; further accepts are refused.
+    /// Connections still in their handshake. At the cap, a new inbound connection evicts the
+    /// pending inbound handshake that has done least (sent nothing, then the earliest stage; the
+    /// oldest among equals); it is refused only if every pending handshake is outbound.
     pub max_pending_handshakes: usize,
     /// Authenticated sessions with one peer; a further one is closed as busy.
     pub max_sessions_per_peer: usize,
@@ -39,6 +44,7 @@ impl Default for NodeConfig {
         Self {
             whitelist: Whitelist::default(),
             handshake_timeout: Duration::from_secs(10),
+            first_bytes_timeout: Duration::from_secs(2),
             keepalive_interval: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
             reconnect_initial: Duration::from_secs(1),
