@@ -15,6 +15,7 @@ use crate::dial::{DialSpec, dial};
 use crate::error::DialError;
 use crate::handle::Command;
 use crate::listener::accept_loop;
+use crate::refusal_log::RefusalLog;
 use crate::runtime::Runtime;
 use crate::tasks::{DialPurpose, Input, TaskContext, Write};
 
@@ -38,6 +39,7 @@ pub(crate) struct RunLoop<R: Runtime> {
     addresses: HashMap<PublicKey, String>,
     one_shots: HashMap<ConnId, Sender<Result<ConnId, DialError>>>,
     deadline: Option<Duration>,
+    refusal_log: RefusalLog,
 }
 
 enum Wake<S> {
@@ -74,6 +76,7 @@ impl<R: Runtime> RunLoop<R> {
             addresses: HashMap::new(),
             one_shots: HashMap::new(),
             deadline: None,
+            refusal_log: RefusalLog::default(),
         }
     }
 
@@ -174,7 +177,8 @@ impl<R: Runtime> RunLoop<R> {
             Input::Accepted(stream) => match self.node.accept(now) {
                 Ok(conn) => self.spawn_connection(conn, stream),
                 Err(e) => {
-                    log::warn!("refusing an inbound connection: {e}");
+                    // Counted by the node and summarised by the refusal log.
+                    log::debug!("refusing an inbound connection: {e}");
                     R::shutdown(&stream);
                 }
             },
@@ -263,6 +267,9 @@ impl<R: Runtime> RunLoop<R> {
             Command::Dedup(reply) => {
                 let _ = reply.try_send(self.node.dedup_records());
             }
+            Command::Refusals(reply) => {
+                let _ = reply.try_send(self.node.refusals());
+            }
             Command::Shutdown(reply) => return Some(reply),
         }
         None
@@ -282,7 +289,14 @@ impl<R: Runtime> RunLoop<R> {
                     let _ = self.events.try_send(event);
                 }
                 Output::Timeout(deadline) => {
-                    self.deadline = deadline;
+                    if let Some(line) = self.refusal_log.observe(self.now(), self.node.refusals())
+                    {
+                        log::warn!("{line}");
+                    }
+                    self.deadline = match (deadline, self.refusal_log.deadline()) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
                     return;
                 }
             }
