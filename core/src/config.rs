@@ -25,10 +25,15 @@ pub struct NodeConfig {
     pub reconnect_max: Duration,
     /// A session must last this long before its end resets the reconnect backoff.
     pub reconnect_stable_after: Duration,
-    /// Connections still in their handshake. At the cap, a new inbound connection evicts the
-    /// pending inbound handshake that has done least (sent nothing, then the earliest stage; the
-    /// oldest among equals); it is refused only if every pending handshake is outbound.
+    /// Handshakes under way: connections that have sent or received handshake bytes and not
+    /// finished. When an inbound connection starts its handshake beyond the cap, the inbound
+    /// handshake that has done least (message 1 incomplete before waiting for message 3, the
+    /// oldest among equals) is evicted.
     pub max_pending_handshakes: usize,
+    /// Inbound connections that have sent nothing yet. They cost a descriptor each and no
+    /// crypto, and `first_bytes_timeout` bounds their life. At the cap, the oldest of them is
+    /// evicted to make room for a new one.
+    pub max_silent_connections: usize,
     /// Authenticated sessions with one peer; a further one is closed as busy.
     pub max_sessions_per_peer: usize,
     /// Messages sent on a session and not yet acked; the rest wait in the outbox.
@@ -51,6 +56,7 @@ impl Default for NodeConfig {
             reconnect_max: Duration::from_secs(60),
             reconnect_stable_after: Duration::from_secs(10),
             max_pending_handshakes: 256,
+            max_silent_connections: 4096,
             max_sessions_per_peer: 8,
             max_in_flight_per_session: 1024,
             max_outbox_per_peer: 10_000,

@@ -129,7 +129,10 @@ mod tests {
         for base in [1, 2, 4, 8, 8, 8, 8, 8] {
             let base = Duration::from_secs(base);
             let delay = schedule.next_turned_away_delay(&mut rng, initial, max);
-            assert!(delay >= base && delay < base * 5 / 4, "{delay:?} vs {base:?}");
+            assert!(
+                delay >= base && delay < base * 5 / 4,
+                "{delay:?} vs {base:?}"
+            );
         }
         assert_eq!(schedule.backoff(), initial, "main backoff untouched");
         schedule.reset_turned_away(initial);

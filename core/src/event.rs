@@ -66,9 +66,7 @@ impl std::fmt::Display for CloseReason {
             Self::IdleTimeout => f.write_str("nothing received within the idle timeout"),
             Self::ProtocolViolation(e) => write!(f, "protocol violation: {e}"),
             Self::Busy => f.write_str("too many sessions with this peer"),
-            Self::Evicted => f.write_str(
-                "evicted to make room: too many handshakes were pending",
-            ),
+            Self::Evicted => f.write_str("evicted to make room: too many handshakes were pending"),
         }
     }
 }

@@ -180,21 +180,17 @@ impl Node {
 
     /// Registers a connection the host accepted on its listener. On error, close the socket.
     ///
-    /// At the pending-handshake cap, the pending inbound handshake that has done least (sent
-    /// nothing, then the earliest stage; the oldest among equals) is closed as
-    /// [`CloseReason::Evicted`] to make room. The new connection is refused only when every
-    /// pending handshake is one this node dialed.
+    /// At the cap of connections that have sent nothing (`max_silent_connections`), the oldest
+    /// of them is closed as [`CloseReason::Evicted`] to make room. The new connection is
+    /// refused only if that cap is 0.
     pub fn accept(&mut self, now: Duration) -> Result<ConnId, CommandError> {
         self.advance(now);
-        if self.pending_handshakes >= self.config.max_pending_handshakes {
-            let Some((victim, stage)) = self.pending_inbound.eviction_candidate() else {
+        if self.pending_inbound.silent() >= self.config.max_silent_connections {
+            let Some(victim) = self.pending_inbound.oldest_silent() else {
                 self.refusals.at_capacity += 1;
                 return Err(CommandError::TooManyHandshakes);
             };
-            match stage {
-                Stage::Silent => self.refusals.evicted_idle += 1,
-                Stage::Partial | Stage::Replied => self.refusals.evicted_pending += 1,
-            }
+            self.refusals.evicted_idle += 1;
             self.close_connection(now, victim, CloseReason::Evicted, None);
         }
         let seed = self.rng.fork_seed();
@@ -366,6 +362,15 @@ impl Node {
                 Timer::Handshake(conn),
                 opened_at + self.config.handshake_timeout,
             );
+            if self.handshakes_under_way() > self.config.max_pending_handshakes
+                && let Some((victim, _)) = self.pending_inbound.least_advanced()
+            {
+                self.refusals.evicted_pending += 1;
+                self.close_connection(now, victim, CloseReason::Evicted, None);
+                if victim == conn {
+                    return;
+                }
+            }
         }
         loop {
             let Some(c) = self.conns.get_mut(&conn) else {
@@ -508,9 +513,15 @@ impl Node {
         self.persistent.keys()
     }
 
-    /// Connections still in their handshake.
+    /// Connections still in their handshake, including inbound ones that have sent nothing.
     pub fn pending_handshakes(&self) -> usize {
         self.pending_handshakes
+    }
+
+    /// Connections in their handshake that have sent or received handshake bytes: the ones
+    /// `max_pending_handshakes` bounds.
+    fn handshakes_under_way(&self) -> usize {
+        self.pending_handshakes - self.pending_inbound.silent()
     }
 
     /// Inbound connections refused so far, by reason.

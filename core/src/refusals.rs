@@ -5,12 +5,11 @@
 /// Inbound connections refused so far, by reason. Every count only grows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RefusalCounts {
-    /// Evicted at the pending-handshake cap before sending a single byte.
+    /// Evicted at the cap of silent connections, before sending a single byte.
     pub evicted_idle: u64,
     /// Evicted at the pending-handshake cap part way through the handshake.
     pub evicted_pending: u64,
-    /// Refused at the cap because no inbound handshake could be evicted (every pending
-    /// handshake was one this node dialed).
+    /// Refused at once because the node takes no silent connections at all.
     pub at_capacity: u64,
     /// Sent nothing within the first-bytes deadline.
     pub first_bytes_timeout: u64,

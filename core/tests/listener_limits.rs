@@ -1,5 +1,5 @@
 //! The listener's limits and the dialer's schedule when a listener turns it away, through the
-//! public API with a virtual clock: eviction at the pending-handshake cap, the first-bytes
+//! public API with a virtual clock: eviction at the silent and pending-handshake caps, the first-bytes
 //! deadline, the refusal counts, and the short retry schedule of a persistent peer.
 
 use std::time::Duration;
@@ -16,8 +16,11 @@ fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
-/// Drains `node`: the bytes it wrote, its events and its next deadline.
-fn drain(node: &mut Node) -> (Vec<(ConnId, Vec<u8>)>, Vec<Event>, Option<Duration>) {
+/// What a node put out until it waited: the bytes it wrote, its events, its next deadline.
+type Drained = (Vec<(ConnId, Vec<u8>)>, Vec<Event>, Option<Duration>);
+
+/// Drains `node`.
+fn drain(node: &mut Node) -> Drained {
     let (mut writes, mut events) = (Vec::new(), Vec::new());
     loop {
         match node.poll_output() {
@@ -46,54 +49,77 @@ fn message_1(listener: &Node) -> Vec<u8> {
     writes.into_iter().next().expect("message 1").1
 }
 
-fn listener(max_pending: usize) -> Node {
+fn listener(max_pending: usize, max_silent: usize) -> Node {
     let config = NodeConfig {
         max_pending_handshakes: max_pending,
+        max_silent_connections: max_silent,
         ..NodeConfig::default()
     };
     Node::new(key(1), config, [1; 32])
 }
 
 #[test]
-fn at_the_cap_the_silent_go_first_then_the_least_advanced_oldest_first() {
-    let mut node = listener(3);
+fn at_the_silent_cap_the_oldest_silent_connection_is_evicted() {
+    let mut node = listener(256, 2);
+    let now = Duration::ZERO;
+    let hello = message_1(&node);
+    let talking = node.accept(now).unwrap();
+    node.handle_receive(now, talking, &hello[..5]);
+    let oldest = node.accept(now).unwrap();
+    let second = node.accept(now).unwrap();
+    assert!(
+        closed(&drain(&mut node).1).is_empty(),
+        "one talks: room for two silent"
+    );
+    let third = node.accept(now).unwrap();
+    assert_eq!(
+        closed(&drain(&mut node).1),
+        [(oldest, CloseReason::Evicted)],
+        "the oldest silent one goes, not the older one that talks"
+    );
+    let refused = node.refusals();
+    assert_eq!((refused.evicted_idle, refused.total()), (1, 1), "{refused}");
+    let live: Vec<ConnId> = node.sessions().iter().map(|s| s.conn).collect();
+    assert_eq!(live, [talking, second, third]);
+}
+
+#[test]
+fn beyond_the_pending_cap_the_least_advanced_handshake_is_evicted_oldest_first() {
+    let mut node = listener(2, 4096);
     let now = Duration::ZERO;
     let hello = message_1(&node);
     let partial = node.accept(now).unwrap();
-    node.handle_receive(now, partial, &hello[..5]);
     let replied = node.accept(now).unwrap();
-    node.handle_receive(now, replied, &hello);
-    let (writes, _, _) = drain(&mut node);
-    assert!(
-        writes.iter().any(|(c, _)| *c == replied),
-        "message 2 sent"
-    );
+    let late = node.accept(now).unwrap();
     let silent = node.accept(now).unwrap();
-
-    let newest = node.accept(now).unwrap();
-    assert_eq!(
-        closed(&drain(&mut node).1),
-        [(silent, CloseReason::Evicted)],
-        "the silent one goes first, though older ones exist"
+    node.handle_receive(now, partial, &hello[..5]);
+    node.handle_receive(now, replied, &hello);
+    let (writes, events, _) = drain(&mut node);
+    assert!(writes.iter().any(|(c, _)| *c == replied), "message 2 sent");
+    assert!(
+        closed(&events).is_empty(),
+        "two under way: at the cap, not beyond"
     );
-    node.handle_receive(now, newest, &hello[..1]);
-    let another = node.accept(now).unwrap();
+    node.handle_receive(now, late, &hello[..1]);
     assert_eq!(
         closed(&drain(&mut node).1),
         [(partial, CloseReason::Evicted)],
-        "then the oldest of the least advanced"
+        "the oldest of the least advanced goes"
     );
-    assert_eq!(node.pending_handshakes(), 3);
     let refused = node.refusals();
-    assert_eq!((refused.evicted_idle, refused.evicted_pending), (1, 1));
-    assert_eq!(refused.total(), 2);
+    assert_eq!(
+        (refused.evicted_pending, refused.total()),
+        (1, 1),
+        "{refused}"
+    );
     let live: Vec<ConnId> = node.sessions().iter().map(|s| s.conn).collect();
-    assert_eq!(live, [replied, newest, another]);
+    assert_eq!(live, [replied, late, silent], "silent ones do not count");
+    assert_eq!(node.pending_handshakes(), 3);
 }
 
 #[test]
 fn an_inbound_connection_that_sends_nothing_is_closed_at_the_first_bytes_deadline() {
-    let mut node = listener(256);
+    let mut node = listener(256, 4096);
     let silent = node.accept(secs(0)).unwrap();
     let talking = node.accept(secs(0)).unwrap();
     node.handle_receive(secs(1), talking, &[0]);
@@ -102,7 +128,11 @@ fn an_inbound_connection_that_sends_nothing_is_closed_at_the_first_bytes_deadlin
     node.handle_timeout(secs(2));
     let (_, events, deadline) = drain(&mut node);
     assert_eq!(closed(&events), [(silent, CloseReason::HandshakeTimeout)]);
-    assert_eq!(deadline, Some(secs(10)), "the handshake timeout, from the accept");
+    assert_eq!(
+        deadline,
+        Some(secs(10)),
+        "the handshake timeout, from the accept"
+    );
     node.handle_timeout(secs(10));
     let (_, events, _) = drain(&mut node);
     assert_eq!(closed(&events), [(talking, CloseReason::HandshakeTimeout)]);
@@ -112,17 +142,16 @@ fn an_inbound_connection_that_sends_nothing_is_closed_at_the_first_bytes_deadlin
 }
 
 #[test]
-fn with_only_outbound_handshakes_pending_a_new_inbound_connection_is_refused() {
-    let mut node = listener(1);
-    node.connect(secs(0), key(9).public_key(), ConnKind::OneShot);
+fn a_node_that_takes_no_silent_connections_refuses_every_accept() {
+    let mut node = listener(256, 0);
     assert_eq!(node.accept(secs(0)), Err(CommandError::TooManyHandshakes));
     assert_eq!(node.refusals().at_capacity, 1);
-    assert_eq!(node.pending_handshakes(), 1);
+    assert_eq!(node.pending_handshakes(), 0);
 }
 
 #[test]
 fn garbage_before_authentication_counts_as_a_protocol_violation() {
-    let mut node = listener(256);
+    let mut node = listener(256, 4096);
     let conn = node.accept(secs(0)).unwrap();
     node.handle_receive(secs(0), conn, &[0, 0]);
     let (_, events, _) = drain(&mut node);
@@ -159,13 +188,18 @@ fn dial_times(until: Duration, turn_away: impl Fn(&mut Node, Duration, ConnId)) 
 }
 
 fn gaps(times: &[Duration]) -> Vec<f64> {
-    times.windows(2).map(|w| (w[1] - w[0]).as_secs_f64()).collect()
+    times
+        .windows(2)
+        .map(|w| (w[1] - w[0]).as_secs_f64())
+        .collect()
 }
 
 #[test]
 fn a_persistent_peer_closed_on_before_message_2_is_retried_on_the_short_schedule() {
     // The listener closes every attempt at once, as one under load does.
-    let times = dial_times(secs(120), |node, now, conn| node.handle_socket_closed(now, conn));
+    let times = dial_times(secs(120), |node, now, conn| {
+        node.handle_socket_closed(now, conn)
+    });
     let gaps = gaps(&times);
     assert!(gaps.len() >= 12, "{gaps:?}");
     for (i, gap) in gaps.iter().enumerate() {
@@ -197,7 +231,11 @@ fn turned_away_retries_leave_the_main_backoff_where_it_was() {
     for _ in 0..10 {
         node.handle_timeout(now);
         let (_, events, _) = drain(&mut node);
-        assert!(events.iter().any(|e| matches!(e, Event::DialRequest { .. })));
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, Event::DialRequest { .. }))
+        );
         let conn = node.connect(now, peer, ConnKind::Persistent);
         node.handle_socket_closed(now, conn);
         now = drain(&mut node).2.expect("a redial");

@@ -67,7 +67,10 @@ impl Pair {
 
     /// The earliest deadline of either node.
     fn next_deadline(&self) -> Option<Duration> {
-        [self.a_deadline, self.b_deadline].into_iter().flatten().min()
+        [self.a_deadline, self.b_deadline]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Moves the clock to the next deadline of either node, fires the timers due and lets the
@@ -302,7 +305,11 @@ fn the_next_ping_comes_a_keepalive_interval_after_the_last_frame_received() {
             .any(|e| matches!(e, Event::MessageReceived { .. }))
     );
     pair.run_until(Duration::from_secs(26));
-    assert_eq!(secs(&pair.a_writes), [10, 25], "a ping 10 s after the chat frame");
+    assert_eq!(
+        secs(&pair.a_writes),
+        [10, 25],
+        "a ping 10 s after the chat frame"
+    );
 }
 
 #[test]

@@ -26,7 +26,7 @@ macro_rules! conformance_tests {
             peer_that_drops_us_at_once_is_not_redialed_hot,
             frozen_link_is_detected_and_reconnects,
             bad_connections_are_closed_without_affecting_others,
-            at_the_cap_the_oldest_silent_handshake_is_evicted,
+            at_the_cap_the_oldest_silent_connection_is_evicted,
             thousand_concurrent_connections_each_deliver,
             whitelisted_peer_gets_in_during_a_flood,
         );

@@ -55,7 +55,7 @@ fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -79,8 +79,13 @@ mod tests {
         let s = Duration::from_secs;
         let mut log = RefusalLog::default();
         assert_eq!(log.observe(s(1), RefusalCounts::default()), None);
-        let first = log.observe(s(2), idle(1)).expect("the first refusal is logged");
-        assert_eq!(first, "refused 1 inbound connection in the last 2 s (idle: 1)");
+        let first = log
+            .observe(s(2), idle(1))
+            .expect("the first refusal is logged");
+        assert_eq!(
+            first,
+            "refused 1 inbound connection in the last 2 s (idle: 1)"
+        );
         for t in 3..12 {
             assert_eq!(log.observe(s(t), idle(t * 1000)), None, "at {t} s");
         }

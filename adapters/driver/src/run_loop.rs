@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use async_channel::{Receiver, Sender};
 use skychat_core::{CloseReason, ConnId, ConnKind, Event, Node, Output, PublicKey};
 
-use crate::connection::{read_loop, write_loop};
+use crate::connection::{read_loop, read_ready, write_loop};
 use crate::dial::{DialSpec, dial};
 use crate::error::DialError;
 use crate::handle::Command;
@@ -174,8 +174,13 @@ impl<R: Runtime> RunLoop<R> {
         match input {
             Input::Received(conn, bytes) => self.node.handle_receive(now, conn, &bytes),
             Input::SocketClosed(conn) => self.node.handle_socket_closed(now, conn),
-            Input::Accepted(stream) => match self.node.accept(now) {
-                Ok(conn) => self.spawn_connection(conn, stream),
+            Input::Accepted(mut stream) => match self.node.accept(now) {
+                Ok(conn) => {
+                    if let Some(bytes) = read_ready(&mut stream) {
+                        self.node.handle_receive(now, conn, &bytes);
+                    }
+                    self.spawn_connection(conn, stream);
+                }
                 Err(e) => {
                     // Counted by the node and summarised by the refusal log.
                     log::debug!("refusing an inbound connection: {e}");
@@ -289,8 +294,7 @@ impl<R: Runtime> RunLoop<R> {
                     let _ = self.events.try_send(event);
                 }
                 Output::Timeout(deadline) => {
-                    if let Some(line) = self.refusal_log.observe(self.now(), self.node.refusals())
-                    {
+                    if let Some(line) = self.refusal_log.observe(self.now(), self.node.refusals()) {
                         log::warn!("{line}");
                     }
                     self.deadline = match (deadline, self.refusal_log.deadline()) {

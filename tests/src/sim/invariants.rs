@@ -581,9 +581,7 @@ mod tests {
             c.dial_requested(SENDER_A, 1, peer, at).unwrap();
         }
         turned_away(&mut c, 6, at);
-        let err = c
-            .dial_requested(SENDER_A, 1, peer, at + s(7))
-            .unwrap_err();
+        let err = c.dial_requested(SENDER_A, 1, peer, at + s(7)).unwrap_err();
         assert!(err.contains("at least 8s"), "the cap holds: {err}");
         at += s(8);
         c.dial_requested(SENDER_A, 1, peer, at).unwrap();

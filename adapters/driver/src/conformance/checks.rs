@@ -437,12 +437,11 @@ pub async fn bad_connections_are_closed_without_affecting_others<R: Runtime + Cl
     listener.shutdown().await;
 }
 
-/// With the handshake cap reached by silent connections, a further connection evicts the
-/// oldest of them at once (it sees end of stream) and takes its place; the node never holds
-/// more than the cap.
-pub async fn at_the_cap_the_oldest_silent_handshake_is_evicted<R: Runtime + Clone>(rt: R) {
+/// With the cap of silent connections reached, a further connection evicts the oldest of them
+/// at once (it sees end of stream) and takes its place; the node never holds more than the cap.
+pub async fn at_the_cap_the_oldest_silent_connection_is_evicted<R: Runtime + Clone>(rt: R) {
     let config = NodeConfig {
-        max_pending_handshakes: 2,
+        max_silent_connections: 2,
         handshake_timeout: Duration::from_secs(60),
         first_bytes_timeout: Duration::from_secs(60),
         ..node_config(&[])
@@ -466,7 +465,10 @@ pub async fn at_the_cap_the_oldest_silent_handshake_is_evicted<R: Runtime + Clon
     let _third = rt.connect(addr).await.expect("connect");
     let mut sink = Vec::new();
     let ended = timeout(&rt, WAIT, oldest.read_to_end(&mut sink)).await;
-    assert!(ended.is_some(), "the oldest silent connection was not evicted");
+    assert!(
+        ended.is_some(),
+        "the oldest silent connection was not evicted"
+    );
     assert_eq!(listener.handle.sessions().await.len(), 2);
     let refused = listener.handle.refusals().await;
     assert_eq!(refused.evicted_idle, 1, "{refused}");
