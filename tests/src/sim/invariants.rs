@@ -477,7 +477,11 @@ impl Checker {
             ));
         }
         let s = &self.stats;
-        if s.outsider_rejected == 0 || s.mispinned_failed == 0 || s.unreachable_dials < 3 {
+        if s.outsider_rejected == 0
+            || s.mispinned_failed == 0
+            || s.unreachable_dials < 3
+            || s.turned_away_redials == 0
+        {
             return Err(format!("the adversarial nodes were never exercised: {s:?}"));
         }
         Ok(())
