@@ -158,11 +158,16 @@ pub async fn whitelisted_peer_gets_in_during_a_flood<R: Runtime + Clone>(rt: R) 
         ));
     }
 
-    // Wait until the flood is at full strength: the cap reached and strangers refused.
+    // Wait until the flood is at full strength: every idle socket open, the first of them
+    // closed for sending nothing (and so reopened), and strangers refused.
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let refused = listener.handle.refusals().await;
-        if refused.not_whitelisted > 0 && opened.load(Ordering::Relaxed) >= idle_count as u64 {
+        let reaped = refused.first_bytes_timeout + refused.evicted_idle;
+        if refused.not_whitelisted > 0
+            && reaped > 0
+            && opened.load(Ordering::Relaxed) >= idle_count as u64
+        {
             break;
         }
         assert!(
@@ -231,10 +236,6 @@ pub async fn whitelisted_peer_gets_in_during_a_flood<R: Runtime + Clone>(rt: R) 
         "the whitelisted peer got in only {got_in} of {FRIEND_DIALS} times; the first failures: \
          {:?}",
         &failures[..failures.len().min(5)]
-    );
-    assert!(
-        refused.not_whitelisted > 0 && refused.evicted_idle + refused.first_bytes_timeout > 0,
-        "the flood was not felt: {refused}"
     );
 
     drop(stop_flood);
