@@ -518,18 +518,18 @@ impl Node {
         self.pending_handshakes
     }
 
-    /// Connections in their handshake that have sent or received handshake bytes: the ones
-    /// `max_pending_handshakes` bounds.
-    fn handshakes_under_way(&self) -> usize {
-        self.pending_handshakes - self.pending_inbound.silent()
-    }
-
     /// Inbound connections refused so far, by reason.
     pub fn refusals(&self) -> RefusalCounts {
         self.refusals
     }
 
     // ----- internals ------------------------------------------------------------------------
+
+    /// Connections in their handshake that have sent or received handshake bytes: the ones
+    /// `max_pending_handshakes` bounds.
+    fn handshakes_under_way(&self) -> usize {
+        self.pending_handshakes - self.pending_inbound.silent()
+    }
 
     fn advance(&mut self, now: Duration) {
         self.now = self.now.max(now);
