@@ -11,6 +11,9 @@ pub struct NodeConfig {
     pub whitelist: Whitelist,
     /// A connection must finish the handshake within this time.
     pub handshake_timeout: Duration,
+    /// An inbound connection must send its first bytes within this time (a real initiator sends
+    /// message 1 as soon as it has connected); after them, `handshake_timeout` applies.
+    pub first_bytes_timeout: Duration,
     /// A session that has received nothing for this long sends a ping.
     pub keepalive_interval: Duration,
     /// A session that has received nothing for this long is closed. This bounds how long a
@@ -22,8 +25,15 @@ pub struct NodeConfig {
     pub reconnect_max: Duration,
     /// A session must last this long before its end resets the reconnect backoff.
     pub reconnect_stable_after: Duration,
-    /// Connections still in their handshake; further accepts are refused.
+    /// Handshakes under way: connections that have sent or received handshake bytes and not
+    /// finished. When an inbound connection starts its handshake beyond the cap, the inbound
+    /// handshake that has done least (message 1 incomplete before waiting for message 3, the
+    /// oldest among equals) is evicted.
     pub max_pending_handshakes: usize,
+    /// Inbound connections that have sent nothing yet. They cost a descriptor each and no
+    /// crypto, and `first_bytes_timeout` bounds their life. At the cap, the oldest of them is
+    /// evicted to make room for a new one.
+    pub max_silent_connections: usize,
     /// Authenticated sessions with one peer; a further one is closed as busy.
     pub max_sessions_per_peer: usize,
     /// Messages sent on a session and not yet acked; the rest wait in the outbox.
@@ -39,12 +49,14 @@ impl Default for NodeConfig {
         Self {
             whitelist: Whitelist::default(),
             handshake_timeout: Duration::from_secs(10),
+            first_bytes_timeout: Duration::from_secs(2),
             keepalive_interval: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
             reconnect_initial: Duration::from_secs(1),
             reconnect_max: Duration::from_secs(60),
             reconnect_stable_after: Duration::from_secs(10),
             max_pending_handshakes: 256,
+            max_silent_connections: 4096,
             max_sessions_per_peer: 8,
             max_in_flight_per_session: 1024,
             max_outbox_per_peer: 10_000,

@@ -1,16 +1,26 @@
 //! The reconnect schedule of one persistent peer: exponential backoff with seeded jitter, reset
 //! only by a session that stayed up long enough, so a peer that accepts and then drops us at
 //! once is not redialed in a hot loop.
+//!
+//! Attempts that were turned away before the handshake got message 2 (the remote closed the
+//! connection or let it time out, which is what a listener under load does) follow a second,
+//! short schedule instead: it doubles from the initial delay up to [`TURNED_AWAY_FACTOR`] times
+//! it, and leaves the main backoff alone, so that a peer refused during a flood gets back in
+//! soon after it instead of waiting out a backoff grown to a minute.
 
 use std::time::Duration;
 
 use crate::rng::SeededRng;
 use crate::timer::ConnId;
 
+/// The cap of the turned-away schedule, as a multiple of the initial delay.
+pub const TURNED_AWAY_FACTOR: u32 = 8;
+
 /// Reconnect state of one peer that the node keeps connected.
 #[derive(Debug, Clone)]
 pub struct DialSchedule {
     backoff: Duration,
+    turned_away: Duration,
     /// The outbound connection being set up, from dial request until authenticated or closed.
     pub attempt: Option<DialAttempt>,
 }
@@ -29,6 +39,7 @@ impl DialSchedule {
     pub fn new(initial: Duration) -> Self {
         Self {
             backoff: initial,
+            turned_away: initial,
             attempt: None,
         }
     }
@@ -37,14 +48,22 @@ impl DialSchedule {
     /// backoff for the attempt after, up to `max`.
     pub fn next_delay(&mut self, rng: &mut SeededRng, max: Duration) -> Duration {
         let base = self.backoff;
-        let spread = (base.as_micros() / 4) as u64;
-        let jitter = if spread == 0 {
-            0
-        } else {
-            rng.next_u64() % spread
-        };
         self.backoff = (base * 2).min(max);
-        base + Duration::from_micros(jitter)
+        jittered(base, rng)
+    }
+
+    /// The delay before retrying an attempt that was turned away before message 2, with jitter
+    /// in `[b, 1.25 * b)`, where `b` doubles from `initial` up to `TURNED_AWAY_FACTOR * initial`
+    /// (and never beyond `max`). The main backoff does not grow.
+    pub fn next_turned_away_delay(
+        &mut self,
+        rng: &mut SeededRng,
+        initial: Duration,
+        max: Duration,
+    ) -> Duration {
+        let base = self.turned_away;
+        self.turned_away = (base * 2).min(turned_away_cap(initial, max));
+        jittered(base, rng)
     }
 
     /// Starts the backoff over, after a session that proved stable.
@@ -52,10 +71,31 @@ impl DialSchedule {
         self.backoff = initial;
     }
 
+    /// Starts the turned-away schedule over, after the peer let us in.
+    pub fn reset_turned_away(&mut self, initial: Duration) {
+        self.turned_away = initial;
+    }
+
     /// The backoff the next delay will be drawn from.
     pub fn backoff(&self) -> Duration {
         self.backoff
     }
+}
+
+/// The longest base delay of the turned-away schedule.
+pub fn turned_away_cap(initial: Duration, max: Duration) -> Duration {
+    (initial * TURNED_AWAY_FACTOR).min(max)
+}
+
+/// `base` plus a seeded jitter in `[0, base / 4)`.
+fn jittered(base: Duration, rng: &mut SeededRng) -> Duration {
+    let spread = (base.as_micros() / 4) as u64;
+    let jitter = if spread == 0 {
+        0
+    } else {
+        rng.next_u64() % spread
+    };
+    base + Duration::from_micros(jitter)
 }
 
 #[cfg(test)]
@@ -78,5 +118,25 @@ mod tests {
         }
         schedule.reset(Duration::from_secs(1));
         assert_eq!(schedule.backoff(), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn turned_away_delays_stay_short_and_leave_the_main_backoff_alone() {
+        let mut rng = SeededRng::from_seed([4; 32]);
+        let initial = Duration::from_secs(1);
+        let max = Duration::from_secs(60);
+        let mut schedule = DialSchedule::new(initial);
+        for base in [1, 2, 4, 8, 8, 8, 8, 8] {
+            let base = Duration::from_secs(base);
+            let delay = schedule.next_turned_away_delay(&mut rng, initial, max);
+            assert!(
+                delay >= base && delay < base * 5 / 4,
+                "{delay:?} vs {base:?}"
+            );
+        }
+        assert_eq!(schedule.backoff(), initial, "main backoff untouched");
+        schedule.reset_turned_away(initial);
+        let again = schedule.next_turned_away_delay(&mut rng, initial, max);
+        assert!(again >= initial && again < initial * 5 / 4, "{again:?}");
     }
 }

@@ -43,6 +43,9 @@ pub enum CloseReason {
     ProtocolViolation(SessionError),
     /// Too many sessions with this peer.
     Busy,
+    /// The connection was still in its handshake when the pending-handshake cap was reached,
+    /// and it had done least of all: it was closed to make room for a newer one.
+    Evicted,
 }
 
 impl std::fmt::Display for CloseReason {
@@ -63,6 +66,7 @@ impl std::fmt::Display for CloseReason {
             Self::IdleTimeout => f.write_str("nothing received within the idle timeout"),
             Self::ProtocolViolation(e) => write!(f, "protocol violation: {e}"),
             Self::Busy => f.write_str("too many sessions with this peer"),
+            Self::Evicted => f.write_str("evicted to make room: too many handshakes were pending"),
         }
     }
 }

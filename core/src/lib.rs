@@ -13,6 +13,8 @@
 //! - [`outbox`], [`dedup`]: delivery (exactly once, in order, acked after storage).
 //! - [`timer`], [`dial`], [`whitelist`], [`config`]: timers, reconnect backoff, inbound policy,
 //!   limits.
+//! - [`pending`], [`refusals`]: which pending inbound handshake to evict at the cap, and the
+//!   counts of refused inbound connections.
 //! - `fuzzing` (only with `--cfg fuzzing` or the `fuzzing` feature): helpers for `fuzz/`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -31,6 +33,8 @@ pub mod keys;
 pub mod message;
 pub mod node;
 pub mod outbox;
+pub mod pending;
+pub mod refusals;
 pub mod rng;
 pub mod session;
 pub mod timer;
@@ -43,6 +47,7 @@ pub use frame::CloseCode;
 pub use keys::{KeyParseError, PublicKey, SecretKey};
 pub use message::{ChatMessage, MAX_BODY_BYTES, MessageId};
 pub use node::{CommandError, Node, SessionInfo};
+pub use refusals::RefusalCounts;
 pub use session::Role;
 pub use timer::ConnId;
 pub use whitelist::Whitelist;

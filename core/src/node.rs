@@ -31,6 +31,8 @@ use crate::frame::{CloseCode, Decoded, Frame};
 use crate::keys::{PublicKey, SecretKey};
 use crate::message::{ChatMessage, MAX_BODY_BYTES, MessageId};
 use crate::outbox::Outbox;
+use crate::pending::{PendingInbound, Stage};
+use crate::refusals::RefusalCounts;
 use crate::rng::SeededRng;
 use crate::session::{Received, Role, Session};
 use crate::timer::{ConnId, Timer, TimerTable};
@@ -91,6 +93,7 @@ struct Connection {
     session: Session,
     kind: ConnKind,
     tx: BytesMut,
+    opened_at: Duration,
     established_at: Option<Duration>,
     last_received: Duration,
     ping_outstanding: bool,
@@ -115,6 +118,8 @@ pub struct Node {
     dirty: BTreeSet<ConnId>,
     to_pump: BTreeSet<PublicKey>,
     pending_handshakes: usize,
+    pending_inbound: PendingInbound,
+    refusals: RefusalCounts,
     scratch: Vec<u8>,
     now: Duration,
 }
@@ -142,6 +147,8 @@ impl Node {
             dirty: BTreeSet::new(),
             to_pump: BTreeSet::new(),
             pending_handshakes: 0,
+            pending_inbound: PendingInbound::default(),
+            refusals: RefusalCounts::default(),
             scratch: Vec::new(),
             now: Duration::ZERO,
         }
@@ -172,14 +179,30 @@ impl Node {
     }
 
     /// Registers a connection the host accepted on its listener. On error, close the socket.
+    ///
+    /// At the cap of connections that have sent nothing (`max_silent_connections`), the oldest
+    /// of them is closed as [`CloseReason::Evicted`] to make room. The new connection is
+    /// refused only if that cap is 0.
     pub fn accept(&mut self, now: Duration) -> Result<ConnId, CommandError> {
         self.advance(now);
-        if self.pending_handshakes >= self.config.max_pending_handshakes {
-            return Err(CommandError::TooManyHandshakes);
+        if self.pending_inbound.silent() >= self.config.max_silent_connections {
+            let Some(victim) = self.pending_inbound.oldest_silent() else {
+                self.refusals.at_capacity += 1;
+                return Err(CommandError::TooManyHandshakes);
+            };
+            self.refusals.evicted_idle += 1;
+            self.close_connection(now, victim, CloseReason::Evicted, None);
         }
         let seed = self.rng.fork_seed();
         let session = Session::responder(&self.identity, seed);
-        Ok(self.insert_connection(now, session, ConnKind::Inbound, BytesMut::new()))
+        let conn = self.insert_connection(now, session, ConnKind::Inbound, BytesMut::new());
+        self.pending_inbound.insert(conn);
+        let first_bytes = self
+            .config
+            .first_bytes_timeout
+            .min(self.config.handshake_timeout);
+        self.timers.set(Timer::Handshake(conn), now + first_bytes);
+        Ok(conn)
     }
 
     /// Registers a connection the host dialed to `peer`, pinning its key, and queues handshake
@@ -203,7 +226,7 @@ impl Node {
         self.advance(now);
         if let Some(schedule) = self.persistent.get_mut(&peer) {
             schedule.attempt = None;
-            self.schedule_redial(now, peer);
+            self.schedule_redial(now, peer, false);
         }
     }
 
@@ -323,7 +346,32 @@ impl Node {
         };
         c.session.push(bytes);
         c.last_received = now;
-        c.ping_outstanding = false;
+        if c.ping_outstanding {
+            // The liveness timer waits for the idle timeout while a ping is out; now that the
+            // peer has spoken, the next check is a keepalive interval from here.
+            c.ping_outstanding = false;
+            self.timers
+                .set(Timer::Liveness(conn), now + self.config.keepalive_interval);
+        }
+        let opened_at = c.opened_at;
+        let in_handshake = c.established_at.is_none();
+        if in_handshake && self.pending_inbound.stage(conn) == Some(Stage::Silent) {
+            // The first bytes arrived: the rest of the handshake gets the handshake timeout.
+            self.pending_inbound.advance(conn, Stage::Partial);
+            self.timers.set(
+                Timer::Handshake(conn),
+                opened_at + self.config.handshake_timeout,
+            );
+            if self.handshakes_under_way() > self.config.max_pending_handshakes
+                && let Some((victim, _)) = self.pending_inbound.least_advanced()
+            {
+                self.refusals.evicted_pending += 1;
+                self.close_connection(now, victim, CloseReason::Evicted, None);
+                if victim == conn {
+                    return;
+                }
+            }
+        }
         loop {
             let Some(c) = self.conns.get_mut(&conn) else {
                 return;
@@ -338,7 +386,11 @@ impl Node {
                 Ok(Some(Received::Authenticated(peer))) => self.on_authenticated(now, conn, peer),
                 Ok(Some(Received::Frame(decoded))) => self.on_frame(now, conn, decoded),
                 Err(error) => {
-                    let established = self.conns[&conn].session.is_established();
+                    let c = &self.conns[&conn];
+                    let established = c.session.is_established();
+                    if !established && c.kind == ConnKind::Inbound {
+                        self.refusals.protocol_violation += 1;
+                    }
                     let code = established.then_some(CloseCode::ProtocolError);
                     self.close_connection(now, conn, CloseReason::ProtocolViolation(error), code);
                 }
@@ -346,6 +398,9 @@ impl Node {
         }
         if let Some(c) = self.conns.get_mut(&conn) {
             c.session.shrink();
+            if in_handshake && c.session.handshake_messages_read() > 0 {
+                self.pending_inbound.advance(conn, Stage::Replied);
+            }
         }
     }
 
@@ -369,6 +424,11 @@ impl Node {
         while let Some(timer) = self.timers.pop_expired(now) {
             match timer {
                 Timer::Handshake(conn) => {
+                    match self.pending_inbound.stage(conn) {
+                        Some(Stage::Silent) => self.refusals.first_bytes_timeout += 1,
+                        Some(_) => self.refusals.handshake_timeout += 1,
+                        None => {}
+                    }
                     self.close_connection(now, conn, CloseReason::HandshakeTimeout, None);
                 }
                 Timer::Liveness(conn) => self.check_liveness(now, conn),
@@ -453,12 +513,23 @@ impl Node {
         self.persistent.keys()
     }
 
-    /// Connections still in their handshake.
+    /// Connections still in their handshake, including inbound ones that have sent nothing.
     pub fn pending_handshakes(&self) -> usize {
         self.pending_handshakes
     }
 
+    /// Inbound connections refused so far, by reason.
+    pub fn refusals(&self) -> RefusalCounts {
+        self.refusals
+    }
+
     // ----- internals ------------------------------------------------------------------------
+
+    /// Connections in their handshake that have sent or received handshake bytes: the ones
+    /// `max_pending_handshakes` bounds.
+    fn handshakes_under_way(&self) -> usize {
+        self.pending_handshakes - self.pending_inbound.silent()
+    }
 
     fn advance(&mut self, now: Duration) {
         self.now = self.now.max(now);
@@ -482,6 +553,7 @@ impl Node {
                 session,
                 kind,
                 tx,
+                opened_at: now,
                 established_at: None,
                 last_received: now,
                 ping_outstanding: false,
@@ -500,7 +572,9 @@ impl Node {
         self.pending_handshakes -= 1;
         c.established_at = Some(now);
         self.timers.cancel(Timer::Handshake(conn));
+        self.pending_inbound.remove(conn);
         if role == Role::Responder && !self.config.whitelist.allows(&peer) {
+            self.refusals.not_whitelisted += 1;
             self.events.push_back(Event::Rejected { conn, peer });
             self.close_connection(
                 now,
@@ -512,14 +586,18 @@ impl Node {
         }
         let sessions = self.sessions_by_peer.entry(peer).or_default();
         if sessions.len() >= self.config.max_sessions_per_peer {
+            if role == Role::Responder {
+                self.refusals.busy += 1;
+            }
             self.close_connection(now, conn, CloseReason::Busy, Some(CloseCode::Busy));
             return;
         }
         sessions.push(conn);
-        if let Some(schedule) = self.persistent.get_mut(&peer)
-            && schedule.attempt == Some(DialAttempt::Handshaking(conn))
-        {
-            schedule.attempt = None;
+        if let Some(schedule) = self.persistent.get_mut(&peer) {
+            schedule.reset_turned_away(self.config.reconnect_initial);
+            if schedule.attempt == Some(DialAttempt::Handshaking(conn)) {
+                schedule.attempt = None;
+            }
         }
         self.timers
             .set(Timer::Liveness(conn), now + self.config.keepalive_interval);
@@ -678,11 +756,18 @@ impl Node {
         self.events.push_back(Event::DialRequest { peer });
     }
 
-    fn schedule_redial(&mut self, now: Duration, peer: PublicKey) {
+    /// Sets the next dial of `peer`: on the short turned-away schedule if the last attempt was
+    /// closed or timed out before message 2, else on the main backoff.
+    fn schedule_redial(&mut self, now: Duration, peer: PublicKey, turned_away: bool) {
         let Some(schedule) = self.persistent.get_mut(&peer) else {
             return;
         };
-        let delay = schedule.next_delay(&mut self.rng, self.config.reconnect_max);
+        let (initial, max) = (self.config.reconnect_initial, self.config.reconnect_max);
+        let delay = if turned_away {
+            schedule.next_turned_away_delay(&mut self.rng, initial, max)
+        } else {
+            schedule.next_delay(&mut self.rng, max)
+        };
         self.timers.set(Timer::Redial(peer), now + delay);
     }
 
@@ -708,6 +793,7 @@ impl Node {
         }
         self.timers.cancel(Timer::Handshake(conn));
         self.timers.cancel(Timer::Liveness(conn));
+        self.pending_inbound.remove(conn);
         let authenticated = c.established_at.is_some() && reason != CloseReason::NotAuthorized;
         if c.established_at.is_none() {
             self.pending_handshakes -= 1;
@@ -724,7 +810,7 @@ impl Node {
             self.to_pump.insert(peer);
         }
         if let Some(remote) = c.session.remote() {
-            self.after_connection_lost(now, remote, conn, &c);
+            self.after_connection_lost(now, remote, conn, &c, &reason);
         }
         self.events.push_back(Event::ConnectionClosed {
             conn,
@@ -740,6 +826,7 @@ impl Node {
         peer: PublicKey,
         conn: ConnId,
         c: &Connection,
+        reason: &CloseReason,
     ) {
         let still_connected = self
             .sessions_by_peer
@@ -750,7 +837,8 @@ impl Node {
         let Some(schedule) = self.persistent.get_mut(&peer) else {
             return;
         };
-        if schedule.attempt == Some(DialAttempt::Handshaking(conn)) {
+        let was_attempt = schedule.attempt == Some(DialAttempt::Handshaking(conn));
+        if was_attempt {
             schedule.attempt = None;
         }
         if still_connected || schedule.attempt.is_some() {
@@ -761,7 +849,13 @@ impl Node {
         {
             schedule.reset(initial);
         }
-        self.schedule_redial(now, peer);
+        let turned_away = was_attempt
+            && c.established_at.is_none()
+            && matches!(
+                reason,
+                CloseReason::HandshakeIncomplete | CloseReason::HandshakeTimeout
+            );
+        self.schedule_redial(now, peer, turned_away);
     }
 }
 

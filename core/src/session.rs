@@ -73,6 +73,7 @@ pub struct Session {
     reader: FrameReader,
     remote: Option<PublicKey>,
     broken: bool,
+    handshake_read: u8,
 }
 
 impl Session {
@@ -95,6 +96,7 @@ impl Session {
             reader: FrameReader::default(),
             remote: Some(*remote),
             broken: false,
+            handshake_read: 0,
         }
     }
 
@@ -106,6 +108,7 @@ impl Session {
             reader: FrameReader::default(),
             remote: None,
             broken: false,
+            handshake_read: 0,
         }
     }
 
@@ -122,6 +125,12 @@ impl Session {
     /// The remote key: pinned for an initiator, learned at message 3 for a responder.
     pub fn remote(&self) -> Option<PublicKey> {
         self.remote
+    }
+
+    /// Handshake messages read and verified so far (a responder has sent message 2 once this is
+    /// 1).
+    pub fn handshake_messages_read(&self) -> u8 {
+        self.handshake_read
     }
 
     /// Appends received bytes. Call [`Session::next`] until it yields `Ok(None)`.
@@ -177,7 +186,13 @@ impl Session {
             scratch.resize(needed, 0);
         }
         let result = match &mut self.phase {
-            Phase::Handshake(state) => Self::handshake_step(state, &message, tx, scratch),
+            Phase::Handshake(state) => {
+                let step = Self::handshake_step(state, &message, tx, scratch);
+                if step.is_ok() {
+                    self.handshake_read += 1;
+                }
+                step
+            }
             Phase::Transport(state) => match state.read_message(&message, scratch) {
                 Ok(len) => frame::decode(&scratch[..len])
                     .map(|decoded| Some(Received::Frame(decoded)))

@@ -1,5 +1,6 @@
 //! Two nodes wired back to back in memory with a virtual clock: the handshake, delivery, acks,
-//! whitelist rejection and a wrong pinned key, checked through the public API only.
+//! whitelist rejection, a wrong pinned key and the keepalive timers, checked through the public
+//! API only. The clock moves only when a test says so, to the next deadline of either node.
 
 use std::time::Duration;
 
@@ -16,6 +17,14 @@ struct Pair {
     now: Duration,
     a_events: Vec<Event>,
     b_events: Vec<Event>,
+    /// When each node last asked to be woken (`None`: no deadline).
+    a_deadline: Option<Duration>,
+    b_deadline: Option<Duration>,
+    /// When each node wrote something to the other.
+    a_writes: Vec<Duration>,
+    b_writes: Vec<Duration>,
+    /// While set, what `b` writes is lost: `b` has gone silent (a half-open link).
+    b_muted: bool,
 }
 
 fn key(byte: u8) -> SecretKey {
@@ -25,13 +34,18 @@ fn key(byte: u8) -> SecretKey {
 impl Pair {
     /// `a` dials `b`, pinning `pinned`.
     fn new(b_whitelist: Vec<PublicKey>, pinned: Option<PublicKey>) -> Self {
-        let now = Duration::ZERO;
-        let mut a = Node::new(key(1), NodeConfig::default(), [1; 32]);
-        let config = NodeConfig {
+        let b_config = NodeConfig {
             whitelist: Whitelist::new(b_whitelist),
             ..Default::default()
         };
-        let mut b = Node::new(key(2), config, [2; 32]);
+        Self::with_configs(NodeConfig::default(), b_config, pinned)
+    }
+
+    /// `a` dials `b`, pinning `pinned` (default: `b`'s key), each with its own config.
+    fn with_configs(a_config: NodeConfig, b_config: NodeConfig, pinned: Option<PublicKey>) -> Self {
+        let now = Duration::ZERO;
+        let mut a = Node::new(key(1), a_config, [1; 32]);
+        let mut b = Node::new(key(2), b_config, [2; 32]);
         let target = pinned.unwrap_or_else(|| b.public_key());
         let a_conn = a.connect(now, target, ConnKind::OneShot);
         let b_conn = b.accept(now).unwrap();
@@ -43,7 +57,39 @@ impl Pair {
             now,
             a_events: vec![],
             b_events: vec![],
+            a_deadline: None,
+            b_deadline: None,
+            a_writes: vec![],
+            b_writes: vec![],
+            b_muted: false,
         }
+    }
+
+    /// The earliest deadline of either node.
+    fn next_deadline(&self) -> Option<Duration> {
+        [self.a_deadline, self.b_deadline]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Moves the clock to the next deadline of either node, fires the timers due and lets the
+    /// two settle. Returns the new time; panics if neither node has a deadline.
+    fn advance_to_next_deadline(&mut self) -> Duration {
+        let at = self.next_deadline().expect("a node has a deadline");
+        self.now = self.now.max(at);
+        self.a.handle_timeout(self.now);
+        self.b.handle_timeout(self.now);
+        self.drive();
+        self.now
+    }
+
+    /// Fires every deadline up to `until`, in order, then sets the clock to `until`.
+    fn run_until(&mut self, until: Duration) {
+        while self.next_deadline().is_some_and(|at| at <= until) {
+            self.advance_to_next_deadline();
+        }
+        self.now = until;
     }
 
     /// Moves bytes and events until both sides are idle. Bounded, so a livelock fails.
@@ -54,21 +100,31 @@ impl Pair {
                 match self.a.poll_output() {
                     Output::Transmit(t) => {
                         assert_eq!(t.conn, self.a_conn);
+                        self.a_writes.push(self.now);
                         self.b.handle_receive(self.now, self.b_conn, &t.data);
                         moved = true;
                     }
                     Output::Event(e) => self.a_events.push(e),
-                    Output::Timeout(_) => break,
+                    Output::Timeout(at) => {
+                        self.a_deadline = at;
+                        break;
+                    }
                 }
             }
             loop {
                 match self.b.poll_output() {
                     Output::Transmit(t) => {
-                        self.a.handle_receive(self.now, self.a_conn, &t.data);
-                        moved = true;
+                        self.b_writes.push(self.now);
+                        if !self.b_muted {
+                            self.a.handle_receive(self.now, self.a_conn, &t.data);
+                            moved = true;
+                        }
                     }
                     Output::Event(e) => self.b_events.push(e),
-                    Output::Timeout(_) => break,
+                    Output::Timeout(at) => {
+                        self.b_deadline = at;
+                        break;
+                    }
                 }
             }
             if !moved {
@@ -185,4 +241,92 @@ fn wrong_pinned_key_fails_on_the_responder_before_any_application_data() {
             ..
         }
     )));
+}
+
+/// `a` keeps the default keepalive (10 s) and idle timeout (30 s); `b` only answers: its own
+/// timers are far away, so every write of `a` after the handshake is a Ping (or a Close) and
+/// every write of `b` a Pong (unless a test sends something).
+fn keepalive_pair() -> Pair {
+    let a_pk = key(1).public_key();
+    let answering = NodeConfig {
+        whitelist: Whitelist::new(vec![a_pk]),
+        keepalive_interval: Duration::from_secs(1000),
+        idle_timeout: Duration::from_secs(3000),
+        ..Default::default()
+    };
+    let mut pair = Pair::with_configs(NodeConfig::default(), answering, None);
+    pair.drive();
+    assert!(
+        pair.a_events
+            .iter()
+            .any(|e| matches!(e, Event::Authenticated { .. })),
+        "{:?}",
+        pair.a_events
+    );
+    pair.a_writes.clear();
+    pair.b_writes.clear();
+    pair
+}
+
+fn secs(list: &[Duration]) -> Vec<u64> {
+    list.iter().map(Duration::as_secs).collect()
+}
+
+#[test]
+fn a_peer_that_answers_is_pinged_after_every_ten_seconds_of_silence() {
+    let mut pair = keepalive_pair();
+    pair.run_until(Duration::from_secs(65));
+    assert_eq!(secs(&pair.a_writes), [10, 20, 30, 40, 50, 60], "pings");
+    assert_eq!(secs(&pair.b_writes), [10, 20, 30, 40, 50, 60], "pongs");
+    assert!(
+        !pair
+            .a_events
+            .iter()
+            .any(|e| matches!(e, Event::ConnectionClosed { .. })),
+        "{:?}",
+        pair.a_events
+    );
+}
+
+#[test]
+fn the_next_ping_comes_a_keepalive_interval_after_the_last_frame_received() {
+    let mut pair = keepalive_pair();
+    pair.run_until(Duration::from_secs(15));
+    assert_eq!(secs(&pair.a_writes), [10], "the first ping");
+    // `b` sends a chat message at 15 s; `a`'s host never stores it, so `a` sends no ack.
+    let a_pk = key(1).public_key();
+    pair.b
+        .send_message(pair.now, a_pk, "are you there?".into(), None, 0)
+        .unwrap();
+    pair.drive();
+    assert!(
+        pair.a_events
+            .iter()
+            .any(|e| matches!(e, Event::MessageReceived { .. }))
+    );
+    pair.run_until(Duration::from_secs(26));
+    assert_eq!(
+        secs(&pair.a_writes),
+        [10, 25],
+        "a ping 10 s after the chat frame"
+    );
+}
+
+#[test]
+fn a_silent_peer_is_pinged_once_and_closed_at_the_idle_timeout() {
+    let mut pair = keepalive_pair();
+    pair.b_muted = true;
+    pair.run_until(Duration::from_secs(60));
+    // One ping at 10 s, then the close frame at 30 s.
+    assert_eq!(secs(&pair.a_writes), [10, 30]);
+    let closed: Vec<_> = pair
+        .a_events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ConnectionClosed { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(closed, [CloseReason::IdleTimeout]);
+    assert_eq!(pair.a_deadline, None, "nothing left to time");
 }

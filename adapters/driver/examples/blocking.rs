@@ -80,7 +80,8 @@ impl Host {
         match input {
             Input::Accepted(stream) => match self.node.accept(now) {
                 Ok(conn) => self.add_socket(conn, stream)?,
-                Err(_) => drop(stream), // too many handshakes: close at once
+                // Every pending handshake is one we dialed: close at once (the node counts it).
+                Err(_) => drop(stream),
             },
             Input::Received(conn, bytes) => self.node.handle_receive(now, conn, &bytes),
             Input::Closed(conn) => self.node.handle_socket_closed(now, conn),

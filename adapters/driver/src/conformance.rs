@@ -4,8 +4,10 @@
 //! - `support`: test nodes, event watching with bounded waits, keys and configs.
 //! - `proxy`: a TCP proxy that can freeze, for half-open links.
 //! - `checks`: the checks themselves, one async function each.
+//! - `flood`: the listener under a flood of idle sockets and stranger handshakes.
 
 pub mod checks;
+pub mod flood;
 pub mod proxy;
 pub mod support;
 
@@ -24,8 +26,9 @@ macro_rules! conformance_tests {
             peer_that_drops_us_at_once_is_not_redialed_hot,
             frozen_link_is_detected_and_reconnects,
             bad_connections_are_closed_without_affecting_others,
-            handshakes_beyond_the_cap_are_refused,
+            at_the_cap_the_oldest_silent_connection_is_evicted,
             thousand_concurrent_connections_each_deliver,
+            whitelisted_peer_gets_in_during_a_flood,
         );
     };
     (@each $runtime:expr, $block_on:path; $($check:ident,)*) => {

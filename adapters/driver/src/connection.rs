@@ -38,6 +38,18 @@ fn poll_read_owned<S: AsyncRead + Unpin>(
     })
 }
 
+/// Whatever `stream` has already received, without waiting: `None` if nothing is there yet (or
+/// at end of stream, which the reader then sees). The run loop calls it on a connection it has
+/// just accepted, so that a real initiator's message 1, which is usually there by then, reaches
+/// the node at once, before newer connections can crowd it out of the pending handshakes.
+pub(crate) fn read_ready<S: AsyncRead + Unpin>(stream: &mut S) -> Option<Vec<u8>> {
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    match poll_read_owned(stream, &mut cx) {
+        Poll::Ready(Ok(bytes)) if !bytes.is_empty() => Some(bytes),
+        _ => None,
+    }
+}
+
 /// How long the final flush before closing may take.
 const CLOSE_FLUSH_LIMIT: Duration = Duration::from_secs(2);
 

@@ -7,7 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_channel::{Receiver, Sender};
 use skychat_core::{
-    ChatMessage, CommandError, ConnId, DedupRecord, Event, MessageId, PublicKey, SessionInfo,
+    ChatMessage, CommandError, ConnId, DedupRecord, Event, MessageId, PublicKey, RefusalCounts,
+    SessionInfo,
 };
 
 use crate::error::DialError;
@@ -33,6 +34,7 @@ pub(crate) enum Command {
     QueuedFor(PublicKey, Sender<usize>),
     Outbox(Sender<Vec<(PublicKey, ChatMessage)>>),
     Dedup(Sender<Vec<DedupRecord>>),
+    Refusals(Sender<RefusalCounts>),
     Shutdown(Sender<()>),
 }
 
@@ -153,6 +155,13 @@ impl NodeHandle {
     /// [`crate::DriverConfig::restore_dedup`].
     pub async fn dedup_records(&self) -> Vec<DedupRecord> {
         self.ask(Command::Dedup).await.unwrap_or_default()
+    }
+
+    /// Inbound connections the node has refused since it started, by reason (evicted at the
+    /// pending-handshake cap, no first bytes, handshake timeout, not whitelisted, ...). The
+    /// driver logs a summary of them at most once per 10 s instead of a line per refusal.
+    pub async fn refusals(&self) -> RefusalCounts {
+        self.ask(Command::Refusals).await.unwrap_or_default()
     }
 
     /// Every core event, in order. There is one stream per node: give it to one consumer. It

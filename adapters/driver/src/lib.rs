@@ -11,6 +11,7 @@
 //! - [`config`], [`error`]: what [`start`] takes, and why a dial failed.
 //! - `run_loop`: the task that owns the node.
 //! - `connection`, `listener`, `dial`: the socket tasks.
+//! - `refusal_log`: the rate-limited summary of refused inbound connections.
 //! - [`tcp`]: socket options set through `socket2`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -21,6 +22,7 @@ mod dial;
 pub mod error;
 pub mod handle;
 mod listener;
+mod refusal_log;
 mod run_loop;
 pub mod runtime;
 mod tasks;

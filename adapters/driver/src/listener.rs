@@ -1,10 +1,14 @@
 //! The accept loop of a listener: hands every accepted connection to the run loop, sets its
-//! socket options, and survives accept errors with a backoff.
+//! socket options, and survives accept errors with a backoff. Nothing here logs above debug
+//! level more than once per [`WARN_EVERY`], however many connections arrive or fail.
 
 use std::time::{Duration, Instant};
 
 use crate::runtime::Runtime;
 use crate::tasks::{Input, TaskContext};
+
+/// The shortest time between two warnings about failing accepts.
+const WARN_EVERY: Duration = Duration::from_secs(10);
 
 /// Delay before the next accept after an accept error: 50 ms, doubling to 1 s, reset by a
 /// successful accept.
@@ -41,6 +45,8 @@ pub(crate) async fn accept_loop<R: Runtime>(
     keepalive: Option<Duration>,
 ) {
     let mut backoff = AcceptBackoff::new();
+    let mut warned_at: Option<Instant> = None;
+    let mut failed_since_warning = 0u64;
     while let Some(accepted) = ctx.until_stopped(R::accept(&listener)).await {
         match accepted {
             Ok((stream, remote)) => {
@@ -53,7 +59,17 @@ pub(crate) async fn accept_loop<R: Runtime>(
             }
             Err(e) => {
                 let delay = backoff.next_delay();
-                log::warn!("accept failed: {e}; retrying in {delay:?}");
+                failed_since_warning += 1;
+                if warned_at.is_none_or(|at| at.elapsed() >= WARN_EVERY) {
+                    log::warn!(
+                        "accept failed {failed_since_warning} time(s) since the last warning, \
+                         latest: {e}; retrying in {delay:?}"
+                    );
+                    warned_at = Some(Instant::now());
+                    failed_since_warning = 0;
+                } else {
+                    log::debug!("accept failed: {e}; retrying in {delay:?}");
+                }
                 let pause = ctx.runtime.sleep_until(Instant::now() + delay);
                 if ctx.until_stopped(pause).await.is_none() {
                     break;
@@ -63,15 +79,17 @@ pub(crate) async fn accept_loop<R: Runtime>(
     }
 }
 
-/// Sets TCP_NODELAY and, if asked, TCP keepalive. Failures are logged: the connection still works.
+/// Sets TCP_NODELAY and, if asked, TCP keepalive. Failures are logged at debug level (they
+/// happen per connection, for example on one the peer has already reset): the connection
+/// still works.
 pub(crate) fn configure<R: Runtime>(stream: &R::TcpStream, keepalive: Option<Duration>) {
     if let Err(e) = R::set_nodelay(stream) {
-        log::warn!("could not set TCP_NODELAY: {e}");
+        log::debug!("could not set TCP_NODELAY: {e}");
     }
     if let Some(idle) = keepalive
         && let Err(e) = R::set_keepalive(stream, idle)
     {
-        log::warn!("could not set TCP keepalive: {e}");
+        log::debug!("could not set TCP keepalive: {e}");
     }
 }
 

@@ -10,11 +10,12 @@ use std::time::{Duration, Instant};
 use async_channel::{Receiver, Sender};
 use skychat_core::{CloseReason, ConnId, ConnKind, Event, Node, Output, PublicKey};
 
-use crate::connection::{read_loop, write_loop};
+use crate::connection::{read_loop, read_ready, write_loop};
 use crate::dial::{DialSpec, dial};
 use crate::error::DialError;
 use crate::handle::Command;
 use crate::listener::accept_loop;
+use crate::refusal_log::RefusalLog;
 use crate::runtime::Runtime;
 use crate::tasks::{DialPurpose, Input, TaskContext, Write};
 
@@ -38,6 +39,7 @@ pub(crate) struct RunLoop<R: Runtime> {
     addresses: HashMap<PublicKey, String>,
     one_shots: HashMap<ConnId, Sender<Result<ConnId, DialError>>>,
     deadline: Option<Duration>,
+    refusal_log: RefusalLog,
 }
 
 enum Wake<S> {
@@ -74,6 +76,7 @@ impl<R: Runtime> RunLoop<R> {
             addresses: HashMap::new(),
             one_shots: HashMap::new(),
             deadline: None,
+            refusal_log: RefusalLog::default(),
         }
     }
 
@@ -171,10 +174,16 @@ impl<R: Runtime> RunLoop<R> {
         match input {
             Input::Received(conn, bytes) => self.node.handle_receive(now, conn, &bytes),
             Input::SocketClosed(conn) => self.node.handle_socket_closed(now, conn),
-            Input::Accepted(stream) => match self.node.accept(now) {
-                Ok(conn) => self.spawn_connection(conn, stream),
+            Input::Accepted(mut stream) => match self.node.accept(now) {
+                Ok(conn) => {
+                    if let Some(bytes) = read_ready(&mut stream) {
+                        self.node.handle_receive(now, conn, &bytes);
+                    }
+                    self.spawn_connection(conn, stream);
+                }
                 Err(e) => {
-                    log::warn!("refusing an inbound connection: {e}");
+                    // Counted by the node and summarised by the refusal log.
+                    log::debug!("refusing an inbound connection: {e}");
                     R::shutdown(&stream);
                 }
             },
@@ -263,6 +272,9 @@ impl<R: Runtime> RunLoop<R> {
             Command::Dedup(reply) => {
                 let _ = reply.try_send(self.node.dedup_records());
             }
+            Command::Refusals(reply) => {
+                let _ = reply.try_send(self.node.refusals());
+            }
             Command::Shutdown(reply) => return Some(reply),
         }
         None
@@ -282,7 +294,13 @@ impl<R: Runtime> RunLoop<R> {
                     let _ = self.events.try_send(event);
                 }
                 Output::Timeout(deadline) => {
-                    self.deadline = deadline;
+                    if let Some(line) = self.refusal_log.observe(self.now(), self.node.refusals()) {
+                        log::warn!("{line}");
+                    }
+                    self.deadline = match (deadline, self.refusal_log.deadline()) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
                     return;
                 }
             }

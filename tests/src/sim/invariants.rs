@@ -4,13 +4,18 @@
 //! 2. nothing from a key off the receiver's whitelist is ever delivered, and a responder never
 //!    authenticates such a key;
 //! 3. a dialer pinned to the wrong key never authenticates and moves no application data;
-//! 4. redials keep to the backoff schedule: no hot loop, for failing and for rejecting peers;
+//! 4. redials keep to the backoff schedule: no hot loop, for failing and for rejecting peers.
+//!    An attempt turned away before message 2 (closed, or timed out, before the handshake
+//!    finished) is retried on the short schedule, which doubles from the initial delay to
+//!    [`turned_away_cap`] and restarts when a session with the peer authenticates; every other
+//!    failure waits out the main backoff, which such retries do not grow;
 //! 5. a half-open connection is closed within the idle timeout (`IdleTimeout`, or
 //!    `HandshakeTimeout` if it had not authenticated) and the dialer redials.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use skychat_core::dial::turned_away_cap;
 use skychat_core::{
     CloseCode, CloseReason, ConnId, MessageId, NodeConfig, PublicKey, Role, Whitelist,
 };
@@ -43,12 +48,20 @@ pub struct Stats {
     pub connections: usize,
     /// Read receipts that reached the sender.
     pub reads: usize,
+    /// Redials after an attempt that was turned away before message 2.
+    pub turned_away_redials: usize,
 }
 
 #[derive(Debug, Default)]
 struct DialTrack {
     last: Option<Duration>,
+    /// Redials on the main backoff since the last stable session.
     since_reset: u32,
+    /// Redials on the turned-away schedule since a session with the peer last authenticated.
+    turned_away_streak: u32,
+    /// Whether the latest close or failure toward the peer was a turned-away attempt: it decides
+    /// the schedule of the next redial.
+    next_turned_away: bool,
 }
 
 #[derive(Debug)]
@@ -70,6 +83,7 @@ pub struct Checker {
     delivered: BTreeMap<(usize, usize), usize>,
     acked: BTreeMap<(usize, usize), usize>,
     dials: BTreeMap<(usize, u32, PublicKey), DialTrack>,
+    attempts: BTreeMap<(usize, u32, ConnId), PublicKey>,
     unreachable_fails: BTreeMap<(usize, u32), (u32, Duration)>,
     detections: Vec<Detection>,
     redials: Vec<(usize, u32, PublicKey, Duration)>,
@@ -98,6 +112,7 @@ impl Checker {
             delivered: BTreeMap::new(),
             acked: BTreeMap::new(),
             dials: BTreeMap::new(),
+            attempts: BTreeMap::new(),
             unreachable_fails: BTreeMap::new(),
             detections: Vec::new(),
             redials: Vec::new(),
@@ -196,13 +211,18 @@ impl Checker {
         Ok(())
     }
 
-    /// Invariants 2 and 3: `node` authenticated a session with `peer` in `role`.
+    /// Invariants 2 and 3: `node` (in `incarnation`) authenticated a session with `peer` in
+    /// `role`. For invariant 4 this restarts the turned-away schedule toward `peer`.
     pub fn authenticated(
         &mut self,
         node: usize,
+        incarnation: u32,
         peer: &PublicKey,
         role: Role,
     ) -> Result<(), String> {
+        if let Some(track) = self.dials.get_mut(&(node, incarnation, *peer)) {
+            track.turned_away_streak = 0;
+        }
         if node == MISPINNED || *peer == self.keys[MISPINNED] {
             return Err(format!(
                 "node {node} authenticated a session with {peer:?} across a wrong pinned key"
@@ -234,18 +254,33 @@ impl Checker {
         let (initial, max) = (self.config.reconnect_initial, self.config.reconnect_max);
         let track = self.dials.entry((node, incarnation, peer)).or_default();
         if let Some(last) = track.last {
-            let factor = 2u32.saturating_pow(track.since_reset.min(20));
-            let floor = (initial * factor).min(max);
             let gap = now - last;
-            if gap < floor {
-                return Err(format!(
-                    "node {node} redialed {peer:?} after {gap:?}, but attempt {} since the last \
-                     stable session must wait at least {floor:?}",
-                    track.since_reset + 1
-                ));
+            if track.next_turned_away {
+                let factor = 2u32.saturating_pow(track.turned_away_streak.min(20));
+                let floor = (initial * factor).min(turned_away_cap(initial, max));
+                if gap < floor {
+                    return Err(format!(
+                        "node {node} retried {peer:?} after {gap:?}, but turned-away retry {} \
+                         must wait at least {floor:?}",
+                        track.turned_away_streak + 1
+                    ));
+                }
+                track.turned_away_streak += 1;
+                self.stats.turned_away_redials += 1;
+            } else {
+                let factor = 2u32.saturating_pow(track.since_reset.min(20));
+                let floor = (initial * factor).min(max);
+                if gap < floor {
+                    return Err(format!(
+                        "node {node} redialed {peer:?} after {gap:?}, but attempt {} since the \
+                         last stable session must wait at least {floor:?}",
+                        track.since_reset + 1
+                    ));
+                }
+                track.since_reset += 1;
             }
-            track.since_reset += 1;
         }
+        track.next_turned_away = false;
         track.last = Some(now);
         self.redials
             .retain(|r| !(r.0 == node && r.1 == incarnation && r.2 == peer && r.3 <= now));
@@ -266,8 +301,16 @@ impl Checker {
         Ok(())
     }
 
+    /// `node` (in `incarnation`) connected `conn` to persistent peer `peer`.
+    pub fn dialed(&mut self, node: usize, incarnation: u32, conn: ConnId, peer: PublicKey) {
+        self.attempts.insert((node, incarnation, conn), peer);
+    }
+
     /// The host of `node` could not reach `peer`.
     pub fn dial_failed(&mut self, node: usize, incarnation: u32, peer: &PublicKey, now: Duration) {
+        if let Some(track) = self.dials.get_mut(&(node, incarnation, *peer)) {
+            track.next_turned_away = false;
+        }
         if *peer == unreachable_key() {
             let entry = self
                 .unreachable_fails
@@ -319,6 +362,17 @@ impl Checker {
         {
             track.since_reset = 0;
         }
+        let attempt = self.attempts.remove(&(node, incarnation, conn));
+        if let Some(toward) = attempt.or(peer)
+            && let Some(track) = self.dials.get_mut(&(node, incarnation, toward))
+        {
+            track.next_turned_away = attempt.is_some()
+                && session.is_none()
+                && matches!(
+                    reason,
+                    CloseReason::HandshakeIncomplete | CloseReason::HandshakeTimeout
+                );
+        }
         if let Some(pos) = self
             .detections
             .iter()
@@ -358,6 +412,7 @@ impl Checker {
     /// `node` stopped: whatever it was expected to do dies with it.
     pub fn crashed(&mut self, node: usize) {
         self.detections.retain(|d| d.node != node);
+        self.attempts.retain(|k, _| k.0 != node);
         self.redials.retain(|r| r.0 != node);
         self.stats.restarts += 1;
     }
@@ -422,7 +477,11 @@ impl Checker {
             ));
         }
         let s = &self.stats;
-        if s.outsider_rejected == 0 || s.mispinned_failed == 0 || s.unreachable_dials < 3 {
+        if s.outsider_rejected == 0
+            || s.mispinned_failed == 0
+            || s.unreachable_dials < 3
+            || s.turned_away_redials == 0
+        {
             return Err(format!("the adversarial nodes were never exercised: {s:?}"));
         }
         Ok(())
@@ -469,7 +528,7 @@ mod tests {
         let outsider = public(OUTSIDER);
         assert!(c.received(RECEIVER, &outsider, id(1)).is_err());
         assert!(
-            c.authenticated(RECEIVER, &outsider, Role::Responder)
+            c.authenticated(RECEIVER, 1, &outsider, Role::Responder)
                 .is_err()
         );
     }
@@ -483,6 +542,56 @@ mod tests {
         c.dial_requested(SENDER_A, 1, peer, s(1)).unwrap();
         c.dial_requested(SENDER_A, 1, peer, s(3)).unwrap();
         let err = c.dial_requested(SENDER_A, 1, peer, s(6)).unwrap_err();
+        assert!(err.contains("at least 4s"), "{err}");
+    }
+
+    #[test]
+    fn a_turned_away_attempt_is_retried_on_the_short_schedule_only() {
+        let mut c = checker();
+        let peer = public(RECEIVER);
+        let s = Duration::from_secs;
+        let turned_away = |c: &mut Checker, conn: u64, at: Duration| {
+            c.dialed(SENDER_A, 1, ConnId(conn), peer);
+            c.closed(
+                SENDER_A,
+                1,
+                ConnId(conn),
+                None,
+                None,
+                &CloseReason::HandshakeIncomplete,
+                at,
+            )
+            .unwrap();
+        };
+        // Main backoff grows to 4 s through two failed dials.
+        c.dial_requested(SENDER_A, 1, peer, s(0)).unwrap();
+        c.dial_failed(SENDER_A, 1, &peer, s(0));
+        c.dial_requested(SENDER_A, 1, peer, s(1)).unwrap();
+        c.dial_failed(SENDER_A, 1, &peer, s(1));
+        c.dial_requested(SENDER_A, 1, peer, s(3)).unwrap();
+        // Turned away: retries wait 1 s, 2 s, 4 s, 8 s, 8 s, not the main 4 s and up.
+        turned_away(&mut c, 1, s(3));
+        c.dial_requested(SENDER_A, 1, peer, s(4)).unwrap();
+        turned_away(&mut c, 2, s(4));
+        let err = c
+            .dial_requested(SENDER_A, 1, peer, s(4) + Duration::from_millis(1500))
+            .unwrap_err();
+        assert!(err.contains("at least 2s"), "{err}");
+        c.dial_requested(SENDER_A, 1, peer, s(6)).unwrap();
+        let mut at = s(6);
+        for (conn, gap) in [(3, 4), (4, 8), (5, 8)] {
+            turned_away(&mut c, conn, at);
+            at += s(gap);
+            c.dial_requested(SENDER_A, 1, peer, at).unwrap();
+        }
+        turned_away(&mut c, 6, at);
+        let err = c.dial_requested(SENDER_A, 1, peer, at + s(7)).unwrap_err();
+        assert!(err.contains("at least 8s"), "the cap holds: {err}");
+        at += s(8);
+        c.dial_requested(SENDER_A, 1, peer, at).unwrap();
+        // A failed dial goes back to the main backoff, which the retries left at 4 s.
+        c.dial_failed(SENDER_A, 1, &peer, at);
+        let err = c.dial_requested(SENDER_A, 1, peer, at + s(3)).unwrap_err();
         assert!(err.contains("at least 4s"), "{err}");
     }
 

@@ -359,6 +359,7 @@ impl World {
         let dialer_conn = self.hosts[dialer]
             .node()
             .connect(now, peer, ConnKind::Persistent);
+        self.checker.dialed(dialer, incarnation, dialer_conn, peer);
         let listener_conn = self.hosts[target]
             .node()
             .accept(now)
@@ -509,7 +510,7 @@ impl World {
             Event::Authenticated {
                 conn, peer, role, ..
             } => {
-                self.checker.authenticated(i, &peer, role)?;
+                self.checker.authenticated(i, incarnation, &peer, role)?;
                 self.hosts[i].sessions.insert(conn, (peer, now));
             }
             Event::Rejected { peer, .. } => self.checker.rejected(&peer),

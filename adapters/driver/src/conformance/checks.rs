@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use skychat_core::{CloseCode, CloseReason, ConnKind, Event, NodeConfig, PublicKey};
 
+pub use super::flood::whitelisted_peer_gets_in_during_a_flood;
 use super::proxy::Proxy;
 use super::support::{TestNode, WAIT, driver_config, node_config};
 use crate::runtime::{Runtime, timeout};
@@ -436,32 +437,42 @@ pub async fn bad_connections_are_closed_without_affecting_others<R: Runtime + Cl
     listener.shutdown().await;
 }
 
-/// With the handshake cap reached by silent connections, a further connection is closed at
-/// once rather than after the handshake timeout.
-pub async fn handshakes_beyond_the_cap_are_refused<R: Runtime + Clone>(rt: R) {
+/// With the cap of silent connections reached, a further connection evicts the oldest of them
+/// at once (it sees end of stream) and takes its place; the node never holds more than the cap.
+pub async fn at_the_cap_the_oldest_silent_connection_is_evicted<R: Runtime + Clone>(rt: R) {
     let config = NodeConfig {
-        max_pending_handshakes: 2,
+        max_silent_connections: 2,
         handshake_timeout: Duration::from_secs(60),
+        first_bytes_timeout: Duration::from_secs(60),
         ..node_config(&[])
     };
     let listener = TestNode::start(&rt, 80, config);
     let addr = listener.listen().await;
-    let mut silent = Vec::new();
-    for _ in 0..2 {
-        silent.push(rt.connect(addr).await.expect("connect"));
-    }
-    // Once the node has registered both, the third is refused at once.
-    let deadline = Instant::now() + WAIT;
-    while listener.handle.sessions().await.len() < 2 {
-        assert!(
-            Instant::now() < deadline,
-            "silent connections not registered"
-        );
-        futures_lite::future::yield_now().await;
-    }
-    expect_closed_after(&rt, addr, &[]).await;
+    let registered = |n: usize| {
+        let handle = listener.handle.clone();
+        async move {
+            let deadline = Instant::now() + WAIT;
+            while handle.sessions().await.len() < n {
+                assert!(Instant::now() < deadline, "connections not registered");
+                futures_lite::future::yield_now().await;
+            }
+        }
+    };
+    let mut oldest = rt.connect(addr).await.expect("connect");
+    registered(1).await;
+    let _second = rt.connect(addr).await.expect("connect");
+    registered(2).await;
+    let _third = rt.connect(addr).await.expect("connect");
+    let mut sink = Vec::new();
+    let ended = timeout(&rt, WAIT, oldest.read_to_end(&mut sink)).await;
+    assert!(
+        ended.is_some(),
+        "the oldest silent connection was not evicted"
+    );
     assert_eq!(listener.handle.sessions().await.len(), 2);
-    drop(silent);
+    let refused = listener.handle.refusals().await;
+    assert_eq!(refused.evicted_idle, 1, "{refused}");
+    assert_eq!(refused.total(), 1, "{refused}");
     listener.shutdown().await;
 }
 
@@ -480,6 +491,7 @@ pub async fn thousand_concurrent_connections_each_deliver<R: Runtime + Clone>(rt
     let slow_crypto = |whitelist: &[PublicKey]| NodeConfig {
         max_pending_handshakes: MANY as usize,
         handshake_timeout: Duration::from_secs(120),
+        first_bytes_timeout: Duration::from_secs(120),
         ..node_config(whitelist)
     };
     const DIALING: usize = 32;

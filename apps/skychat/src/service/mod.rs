@@ -372,6 +372,7 @@ impl Service {
                 "queued": queued,
             }));
         }
+        let refused = node.refusals().await;
         let c = &self.0.counters;
         let uptime = self.0.started.elapsed().as_secs();
         let pk = self.public_key().to_hex();
@@ -392,6 +393,17 @@ impl Service {
                 "failed": c.failed.load(Ordering::Relaxed),
                 "dropped": c.dropped.load(Ordering::Relaxed),
                 "rejected": c.rejected.load(Ordering::Relaxed),
+            },
+            "refused": {
+                "total": refused.total(),
+                "evicted_idle": refused.evicted_idle,
+                "evicted_pending": refused.evicted_pending,
+                "at_capacity": refused.at_capacity,
+                "first_bytes_timeout": refused.first_bytes_timeout,
+                "handshake_timeout": refused.handshake_timeout,
+                "protocol_violation": refused.protocol_violation,
+                "not_whitelisted": refused.not_whitelisted,
+                "busy": refused.busy,
             },
             "inbound_msg_count": c.incoming.load(Ordering::Relaxed),
             "outbound_msg_count": c.outgoing.load(Ordering::Relaxed),
@@ -448,7 +460,9 @@ impl Service {
             Event::ConnectionClosed { reason, .. } => log::debug!("connection closed: {reason}"),
             Event::Rejected { peer, .. } => {
                 inner.counters.rejected.fetch_add(1, Ordering::Relaxed);
-                log::warn!("rejected {}: not on --tcp-whitelist", peer.to_hex());
+                // The driver logs a rate-limited summary of refusals; one line per stranger
+                // would let a flood of them flood the log.
+                log::debug!("rejected {}: not on --tcp-whitelist", peer.to_hex());
             }
             Event::MessageReceived { peer, message, .. } => {
                 inner.storage.submit(WriteOp::Incoming {
