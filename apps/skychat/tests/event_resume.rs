@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use socket2::{Domain, Socket, Type};
 
-use serde_json::Value;
 use support::node::{Args, Keys, Node, keygen};
 use support::scratch::Scratch;
 use support::sse::{Event, Stream};
