@@ -40,10 +40,14 @@ pub fn main_with(args: &[String]) -> i32 {
             };
         }
     };
-    if let Err(e) = logging::init(cli.log_level.as_deref()) {
-        eprintln!("error: --log-level: {e}");
-        return 2;
-    }
+    // Held to the end: dropping it writes out the log lines still buffered.
+    let _log_writer = match logging::init(cli.log_level.as_deref()) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
     let result = match cli.command {
         Some(cli::Command::Send(ref args)) => send::run(args),
         Some(cli::Command::Keygen(ref args)) => keygen(args),

@@ -318,6 +318,9 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         smol::spawn(service.clone().run_events()).detach();
         smol::spawn(service.clone().run_completions(completions)).detach();
         smol::spawn(retention_loop(storage.clone())).detach();
+        // What was logged while starting reaches stderr before the banner (unless stderr is
+        // stalled: the wait is short).
+        crate::logging::settle(Duration::from_millis(200));
         println!("skychat {} node", settings.mode);
         println!("  public key:  {pk}");
         println!("  http:        http://{http_addr}");

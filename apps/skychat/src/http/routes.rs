@@ -9,7 +9,7 @@ use skychat_core::{MessageId, PublicKey};
 use tide::{Request, Response, StatusCode};
 
 use super::auth::{self, Token};
-use super::sse::{self, ChannelBody, Shape};
+use super::sse::{self, Shape};
 use crate::service::{SendOutcome, Service, ServiceError};
 
 /// Largest accepted request body. Above the message limit, to leave room for JSON escaping.
@@ -394,13 +394,12 @@ async fn stream(request: Request<Service>, shape: Shape) -> tide::Result {
             .filter(|s| !s.is_empty())
             .collect()
     });
-    let (sender, receiver) = async_channel::bounded(64);
-    smol::spawn(sse::pump(service, shape, cursor, channels, sender)).detach();
+    let body = sse::open(service, shape, cursor, channels);
     let mut response = Response::new(StatusCode::Ok);
     response.set_content_type("text/event-stream");
     response.insert_header("Cache-Control", "no-cache");
     response.insert_header("X-Accel-Buffering", "no");
-    response.set_body(tide::Body::from_reader(ChannelBody::new(receiver), None));
+    response.set_body(tide::Body::from_reader(body, None));
     Ok(response)
 }
 

@@ -408,6 +408,8 @@ impl Service {
             "inbound_msg_count": c.incoming.load(Ordering::Relaxed),
             "outbound_msg_count": c.outgoing.load(Ordering::Relaxed),
             "sse_subscribers": self.0.subscribers.load(Ordering::Relaxed),
+            "event_feed": feed_json(self.0.feed.stats()),
+            "log_lines_dropped": crate::logging::dropped_lines(),
             "persistence_enabled": true,
             "pairing_enabled": false,
             "frame_proto_version": 1,
@@ -442,12 +444,15 @@ impl Service {
                 conn,
                 peer: Some(peer),
                 reason,
-                was_authenticated,
+                ..
             } => {
-                inner.peers.down(peer, conn);
-                if was_authenticated {
-                    log::info!("session with {} closed: {reason}", peer.short());
+                if !inner.peers.down(peer, conn) {
+                    // Never a session here (a rejected stranger, a surplus session): nothing
+                    // to report, and nothing kept per such connection.
+                    log::debug!("connection closed: {reason}");
+                    return;
                 }
+                log::info!("session with {} closed: {reason}", peer.short());
                 let state = if inner.peers.is_connected(&peer) {
                     "connected"
                 } else {
@@ -557,6 +562,15 @@ impl Service {
         self.0.node.shutdown().await;
         self.0.storage.close_and_wait();
     }
+}
+
+fn feed_json(stats: feed::FeedStats) -> Value {
+    json!({
+        "first_id": stats.base + 1,
+        "last_id": stats.head,
+        "kept": stats.kept,
+        "kept_bytes": stats.kept_bytes,
+    })
 }
 
 fn stored_out(peer: PublicKey, message: &skychat_core::ChatMessage) -> StoredMessage {

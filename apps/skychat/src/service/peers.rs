@@ -1,5 +1,6 @@
 //! Who this node is connected to, as learned from the node's events: per peer, its live
-//! sessions and how each came to be.
+//! sessions and how each came to be. Only authenticated sessions are recorded, so nothing here
+//! grows with connections that never got that far.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -23,15 +24,18 @@ impl PeerTable {
             .insert(conn, kind);
     }
 
-    /// A session ended.
-    pub fn down(&self, peer: PublicKey, conn: ConnId) {
+    /// A connection ended. Returns whether it was a session recorded here by [`PeerTable::up`]
+    /// (false for a connection that never authenticated, such as a rejected stranger's).
+    pub fn down(&self, peer: PublicKey, conn: ConnId) -> bool {
         let mut sessions = self.sessions.lock().expect("peer lock");
-        if let Some(conns) = sessions.get_mut(&peer) {
-            conns.remove(&conn);
-            if conns.is_empty() {
-                sessions.remove(&peer);
-            }
+        let Some(conns) = sessions.get_mut(&peer) else {
+            return false;
+        };
+        let known = conns.remove(&conn).is_some();
+        if conns.is_empty() {
+            sessions.remove(&peer);
         }
+        known
     }
 
     /// Whether any session with `peer` is up.

@@ -50,8 +50,13 @@ pub struct Stream {
 impl Stream {
     /// Opens `GET path` with `headers` and reads the response head.
     pub fn open(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Self {
-        let mut stream =
-            TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
+        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
+        Self::open_on(stream, path, headers)
+    }
+
+    /// Opens `GET path` with `headers` on a connection already made, and reads the response head.
+    pub fn open_on(mut stream: TcpStream, path: &str, headers: &[(&str, &str)]) -> Self {
+        let addr = stream.peer_addr().expect("a connected stream");
         let mut head =
             format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n");
         for (name, value) in headers {
@@ -148,10 +153,17 @@ impl Stream {
     /// The next event, waiting at most `limit`. Panics when none comes in time or the stream
     /// ends.
     pub fn next(&mut self, limit: Duration) -> Event {
+        self.next_or_end(limit)
+            .unwrap_or_else(|| panic!("the stream ended; comments {:?}", self.comments))
+    }
+
+    /// The next event, or `None` when the stream ends first; waits at most `limit`. Panics when
+    /// neither happens in time.
+    pub fn next_or_end(&mut self, limit: Duration) -> Option<Event> {
         let deadline = Instant::now() + limit;
         loop {
             if let Some(event) = self.take_event() {
-                return event;
+                return Some(event);
             }
             let now = Instant::now();
             assert!(
@@ -164,11 +176,9 @@ impl Stream {
                 .set_read_timeout(Some(deadline - now))
                 .expect("set a read timeout");
             let chunk = self.read_chunk();
-            assert!(
-                !chunk.is_empty(),
-                "the stream ended; pending {:?}",
-                self.text
-            );
+            if chunk.is_empty() {
+                return None;
+            }
             self.text.push_str(&chunk);
         }
     }
