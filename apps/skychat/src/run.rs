@@ -271,11 +271,21 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         );
         Some(token)
     };
+    let defaults = NodeConfig::default();
+    let budget = crate::fd_limit::listener_budget(
+        nofile,
+        crate::fd_limit::ListenerBudget {
+            silent: defaults.max_silent_connections,
+            pending: defaults.max_pending_handshakes,
+        },
+    );
     let config = DriverConfig {
         identity: identity.secret,
         node: NodeConfig {
             whitelist: Whitelist::new(settings.whitelist.clone()),
-            ..NodeConfig::default()
+            max_silent_connections: budget.silent,
+            max_pending_handshakes: budget.pending,
+            ..defaults
         },
         seed: crate::keyfile::seed().map_err(Failure::runtime)?,
         restore_outbox,
