@@ -114,10 +114,9 @@ impl SkywirePublicKey {
     }
 
     fn point(&self) -> ProjectivePoint {
-        // Checked in `from_bytes`.
         k256::PublicKey::from_sec1_bytes(&self.0)
-            .map(|pk| pk.to_projective())
-            .unwrap_or(ProjectivePoint::GENERATOR)
+            .expect("every SkywirePublicKey is checked to be a curve point when made")
+            .to_projective()
     }
 }
 
