@@ -27,7 +27,8 @@ pub const PQ_MSG2_LEN: usize = MIN_MSG2_LEN + MLKEM_CT_LEN;
 pub struct PqPolicy {
     /// Offer ML-KEM as initiator, answer an offer as responder (what 2026 Go peers do).
     pub hybrid: bool,
-    /// Fail a handshake that completes classically.
+    /// Fail a handshake that completes classically (an initiator then offers ML-KEM even if
+    /// `hybrid` is false).
     pub require: bool,
 }
 

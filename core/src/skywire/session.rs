@@ -176,8 +176,11 @@ impl SkywireSession {
     }
 
     /// Appends received bytes. Call [`SkywireSession::next`] until it yields `Ok(None)`.
+    /// A failed session drops what it is given, so a peer cannot make it buffer.
     pub fn push(&mut self, bytes: &[u8]) {
-        self.wire.push(bytes);
+        if !matches!(self.phase, Phase::Failed) {
+            self.wire.push(bytes);
+        }
     }
 
     /// Bytes received and not yet consumed (undecrypted, or decrypted but not a whole frame).
@@ -198,6 +201,8 @@ impl SkywireSession {
         let result = self.step(tx);
         if result.is_err() {
             self.phase = Phase::Failed;
+            self.wire = WireReader::default();
+            self.frames = ChatFrameReader::default();
         }
         result
     }
@@ -299,5 +304,81 @@ impl SkywireSession {
             return Err(SkywireSendError::NoncesExhausted);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAX_CHAT_FRAME_PLUS_ONE: usize = chat::MAX_CHAT_FRAME + 1;
+
+    fn pair() -> (SkywireSession, SkywireSession) {
+        let (a, b) = (
+            SkywireSecretKey::from_bytes([1; 32]).unwrap(),
+            SkywireSecretKey::from_bytes([2; 32]).unwrap(),
+        );
+        let policy = PqPolicy::default();
+        let mut tx = BytesMut::new();
+        let mut initiator =
+            SkywireSession::initiator(&a, &b.public_key(), policy, [3; 32], &mut tx);
+        let mut responder = SkywireSession::responder(&b, policy, [4; 32]);
+        responder.push(&tx.split());
+        assert_eq!(responder.next(&mut tx), Ok(None));
+        initiator.push(&tx.split());
+        let Ok(Some(SkywireReceived::Established(done))) = initiator.next(&mut tx) else {
+            panic!("the initiator finishes on message 2");
+        };
+        assert!(done.pq);
+        responder.push(&tx.split());
+        assert!(matches!(
+            responder.next(&mut tx),
+            Ok(Some(SkywireReceived::Established(e))) if e.remote == a.public_key() && e.pq
+        ));
+        (initiator, responder)
+    }
+
+    #[test]
+    fn nothing_is_sent_before_the_handshake_or_out_of_bounds() {
+        let key = SkywireSecretKey::from_bytes([1; 32]).unwrap();
+        let mut responder = SkywireSession::responder(&key, PqPolicy::default(), [0; 32]);
+        let mut tx = BytesMut::new();
+        assert_eq!(
+            responder.send_frame(b"hi", &mut tx),
+            Err(SkywireSendError::NotEstablished)
+        );
+        let (mut initiator, _) = pair();
+        assert_eq!(
+            initiator.send_frame(b"", &mut tx),
+            Err(SkywireSendError::Frame(ChatFrameError::Empty))
+        );
+        assert_eq!(
+            initiator.send_frame(&vec![0; MAX_CHAT_FRAME_PLUS_ONE], &mut tx),
+            Err(SkywireSendError::Frame(ChatFrameError::TooLong {
+                len: MAX_CHAT_FRAME_PLUS_ONE as u64
+            }))
+        );
+        assert!(tx.is_empty());
+    }
+
+    #[test]
+    fn a_failed_session_stays_failed_and_buffers_nothing() {
+        let (mut initiator, mut responder) = pair();
+        let mut tx = BytesMut::new();
+        initiator.send_frame(b"first", &mut tx).unwrap();
+        let mut tampered = tx.split();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        responder.push(&tampered);
+        assert_eq!(
+            responder.next(&mut tx),
+            Err(SkywireError::Record(RecordError::DecryptFailed))
+        );
+        assert_eq!(responder.buffered(), 0);
+        initiator.send_frame(b"second", &mut tx).unwrap();
+        responder.push(&tx.split());
+        assert_eq!(responder.buffered(), 0);
+        assert_eq!(responder.next(&mut tx), Ok(None));
+        assert!(!responder.is_established());
     }
 }
