@@ -44,23 +44,24 @@ pub enum SkywirePayload {
     },
 }
 
-/// The JSON shape, with the Go field order.
+/// The JSON shape, with the Go field order. Fields are optional so that a missing field or a
+/// `null` reads as empty, as Go's `encoding/json` leaves a string or bool at its zero value.
 #[derive(Serialize, Deserialize)]
 struct WireEnvelope {
     #[serde(rename = "type")]
     kind: String,
     #[serde(default)]
-    id: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    body: String,
-    #[serde(default, skip_serializing_if = "is_false")]
-    ack: bool,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    reply_to: String,
+    id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ack: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reply_to: Option<String>,
 }
 
-fn is_false(value: &bool) -> bool {
-    !*value
+fn non_empty(text: &str) -> Option<String> {
+    (!text.is_empty()).then(|| text.to_owned())
 }
 
 const CHAT_MSG: &str = "chat-msg";
@@ -87,13 +88,13 @@ impl SkywirePayload {
             return None;
         }
         let wire: WireEnvelope = serde_json::from_str(trimmed).ok()?;
-        let id = wire.id;
+        let id = wire.id.unwrap_or_default();
         Some(match wire.kind.as_str() {
             CHAT_MSG => Self::Message(ChatMsg {
                 id,
-                body: wire.body,
-                ack: wire.ack,
-                reply_to: wire.reply_to,
+                body: wire.body.unwrap_or_default(),
+                ack: wire.ack.unwrap_or_default(),
+                reply_to: wire.reply_to.unwrap_or_default(),
             }),
             CHAT_ACK => Self::Ack { id },
             CHAT_READ => Self::Read { id },
@@ -114,10 +115,10 @@ impl SkywirePayload {
         };
         let wire = WireEnvelope {
             kind: kind.to_owned(),
-            id: id.clone(),
-            body: message.map(|m| m.body.clone()).unwrap_or_default(),
-            ack: message.is_some_and(|m| m.ack),
-            reply_to: message.map(|m| m.reply_to.clone()).unwrap_or_default(),
+            id: Some(id.clone()),
+            body: message.and_then(|m| non_empty(&m.body)),
+            ack: message.is_some_and(|m| m.ack).then_some(true),
+            reply_to: message.and_then(|m| non_empty(&m.reply_to)),
         };
         let json = serde_json::to_string(&wire).expect("strings and a bool always serialise");
         go_escape(&json).into_bytes()
@@ -183,6 +184,18 @@ mod tests {
         assert_eq!(
             SkywirePayload::parse(b"  {\"type\":\"chat-read\",\"id\":\"ab\",\"x\":1}\n"),
             SkywirePayload::Read { id: "ab".into() }
+        );
+        // Missing and null fields read as empty, as in Go.
+        assert_eq!(
+            SkywirePayload::parse(br#"{"type":"chat-msg","id":null,"body":"hi","ack":null}"#),
+            SkywirePayload::Message(ChatMsg {
+                body: "hi".into(),
+                ..ChatMsg::default()
+            })
+        );
+        assert_eq!(
+            SkywirePayload::parse(br#"{"type":"chat-delete"}"#),
+            SkywirePayload::Delete { id: String::new() }
         );
     }
 }
