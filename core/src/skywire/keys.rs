@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use k256::elliptic_curve::sec1::ToEncodedPoint;
-use k256::{NonZeroScalar, ProjectivePoint};
+use k256::{AffinePoint, NonZeroScalar, ProjectivePoint};
 use sha2::{Digest, Sha256};
 
 /// Bytes in a Skywire public key: a compressed secp256k1 point.
@@ -18,12 +18,20 @@ pub const SKYWIRE_SK_LEN: usize = 32;
 pub const SKYWIRE_DH_LEN: usize = 33;
 
 /// A Skywire public key: a compressed secp256k1 point (first byte `02` or `03`), always valid.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct SkywirePublicKey([u8; SKYWIRE_PK_LEN]);
+/// Compared, ordered and hashed by its bytes; the decoded point is kept for DH.
+#[derive(Clone, Copy)]
+pub struct SkywirePublicKey {
+    bytes: [u8; SKYWIRE_PK_LEN],
+    point: AffinePoint,
+}
 
-/// A Skywire secret key: a scalar in `1..n`. Its `Debug` form never shows the key.
+/// A Skywire secret key: a scalar in `1..n`, with its public key. Its `Debug` form never shows
+/// the key.
 #[derive(Clone)]
-pub struct SkywireSecretKey(NonZeroScalar);
+pub struct SkywireSecretKey {
+    scalar: NonZeroScalar,
+    public: SkywirePublicKey,
+}
 
 /// Why a Skywire key (hex or bytes) was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,10 +90,14 @@ fn decode_hex<const N: usize>(text: &str) -> Result<[u8; N], SkywireKeyError> {
 impl SkywirePublicKey {
     /// Checks that `bytes` is a compressed point on the curve.
     pub fn from_bytes(bytes: [u8; SKYWIRE_PK_LEN]) -> Result<Self, SkywireKeyError> {
-        if !matches!(bytes[0], 2 | 3) || k256::PublicKey::from_sec1_bytes(&bytes).is_err() {
+        if !matches!(bytes[0], 2 | 3) {
             return Err(SkywireKeyError::NotOnCurve);
         }
-        Ok(Self(bytes))
+        let point = k256::PublicKey::from_sec1_bytes(&bytes)
+            .map_err(|_| SkywireKeyError::NotOnCurve)?
+            .as_affine()
+            .to_owned();
+        Ok(Self { bytes, point })
     }
 
     /// Like [`SkywirePublicKey::from_bytes`], for a slice of any length.
@@ -100,23 +112,51 @@ impl SkywirePublicKey {
 
     /// The 33 compressed bytes.
     pub fn to_bytes(&self) -> [u8; SKYWIRE_PK_LEN] {
-        self.0
+        self.bytes
     }
 
     /// The 33 compressed bytes, borrowed.
     pub fn as_bytes(&self) -> &[u8; SKYWIRE_PK_LEN] {
-        &self.0
+        &self.bytes
     }
 
     /// The key as lowercase hex (66 characters), as Skywire prints it.
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        hex::encode(self.bytes)
     }
 
-    fn point(&self) -> ProjectivePoint {
-        k256::PublicKey::from_sec1_bytes(&self.0)
-            .expect("every SkywirePublicKey is checked to be a curve point when made")
-            .to_projective()
+    fn from_point(point: ProjectivePoint) -> Self {
+        let point = point.to_affine();
+        Self {
+            bytes: compress(&point),
+            point,
+        }
+    }
+}
+
+impl PartialEq for SkywirePublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for SkywirePublicKey {}
+
+impl PartialOrd for SkywirePublicKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for SkywirePublicKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.bytes.cmp(&other.bytes)
+    }
+}
+
+impl std::hash::Hash for SkywirePublicKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.bytes.hash(state);
     }
 }
 
@@ -142,9 +182,10 @@ impl fmt::Debug for SkywirePublicKey {
 impl SkywireSecretKey {
     /// Wraps 32 big-endian bytes; refuses zero and values not below the group order.
     pub fn from_bytes(bytes: [u8; SKYWIRE_SK_LEN]) -> Result<Self, SkywireKeyError> {
-        Option::<NonZeroScalar>::from(NonZeroScalar::from_repr(bytes.into()))
-            .map(Self)
-            .ok_or(SkywireKeyError::OutOfRange)
+        let scalar = Option::<NonZeroScalar>::from(NonZeroScalar::from_repr(bytes.into()))
+            .ok_or(SkywireKeyError::OutOfRange)?;
+        let public = SkywirePublicKey::from_point(ProjectivePoint::GENERATOR * *scalar);
+        Ok(Self { scalar, public })
     }
 
     /// Parses 64 hex characters (the `sk` of a Skywire config).
@@ -154,17 +195,17 @@ impl SkywireSecretKey {
 
     /// The raw secret bytes. Never log them.
     pub fn to_bytes(&self) -> [u8; SKYWIRE_SK_LEN] {
-        (*self.0).to_bytes().into()
+        (*self.scalar).to_bytes().into()
     }
 
     /// The public key `sk · G`, compressed: equal to the `pk` Skywire derives from this `sk`.
     pub fn public_key(&self) -> SkywirePublicKey {
-        SkywirePublicKey(compress(ProjectivePoint::GENERATOR * *self.0))
+        self.public
     }
 
     /// Skywire's DH: SHA-256 of the compressed point `sk · remote`, zero-padded to 33 bytes.
     pub fn diffie_hellman(&self, remote: &SkywirePublicKey) -> [u8; SKYWIRE_DH_LEN] {
-        let shared = compress(remote.point() * *self.0);
+        let shared = compress(&(ProjectivePoint::from(remote.point) * *self.scalar).to_affine());
         let mut out = [0u8; SKYWIRE_DH_LEN];
         out[..32].copy_from_slice(&Sha256::digest(shared));
         out
@@ -177,8 +218,8 @@ impl fmt::Debug for SkywireSecretKey {
     }
 }
 
-fn compress(point: ProjectivePoint) -> [u8; SKYWIRE_PK_LEN] {
-    let encoded = point.to_affine().to_encoded_point(true);
+fn compress(point: &AffinePoint) -> [u8; SKYWIRE_PK_LEN] {
+    let encoded = point.to_encoded_point(true);
     let mut out = [0u8; SKYWIRE_PK_LEN];
     // A product of a valid point and a non-zero scalar in a prime-order group is never the
     // identity, so the encoding is always 33 bytes.
