@@ -10,6 +10,7 @@
 //! - [`session`]: one connection's Noise XK handshake and transport.
 //! - [`handshake`]: the Noise parameters and prologue.
 //! - [`framing`], [`frame`], [`message`]: the wire formats.
+//! - [`skywire`]: the Skywire suite (the Go skychat's TCP-direct wire), beside the native one.
 //! - [`outbox`], [`dedup`]: delivery (exactly once, in order, acked after storage).
 //! - [`timer`], [`dial`], [`whitelist`], [`config`]: timers, reconnect backoff, inbound policy,
 //!   limits.
@@ -37,6 +38,7 @@ pub mod pending;
 pub mod refusals;
 pub mod rng;
 pub mod session;
+pub mod skywire;
 pub mod timer;
 pub mod whitelist;
 
@@ -49,5 +51,9 @@ pub use message::{ChatMessage, MAX_BODY_BYTES, MessageId};
 pub use node::{CommandError, Node, SessionInfo};
 pub use refusals::RefusalCounts;
 pub use session::Role;
+pub use skywire::{
+    PqPolicy, SkywireError, SkywirePayload, SkywirePublicKey, SkywireReceived, SkywireSecretKey,
+    SkywireSession,
+};
 pub use timer::ConnId;
 pub use whitelist::Whitelist;
