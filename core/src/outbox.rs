@@ -3,6 +3,13 @@
 //! Each peer's queue remembers which session it is being sent on and how far it got. When the
 //! sending session changes, everything unacked is sent again from the start of the queue; the
 //! receiver's dedup drops what it already has.
+//!
+//! A message can be queued *held*: it has its id and counts against the limits, but is not sent
+//! until the host releases it (after persisting it), and the host may instead withdraw it (when
+//! persisting failed). Sending stops at the first held message of a queue, so a stream goes out
+//! in order. Withdrawing removes the message and every later one of that peer (all of them
+//! still held) and rewinds the peer's sequence, so the ids are used again and the receiver, which
+//! drops gaps, never sees one.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -16,6 +23,7 @@ use crate::timer::ConnId;
 struct Pending {
     message: ChatMessage,
     last_sent: Option<Duration>,
+    held: bool,
 }
 
 /// One peer's queue.
@@ -77,14 +85,70 @@ impl Outbox {
         MessageId { stream, seq }
     }
 
-    /// Appends `message` to `peer`'s queue.
+    /// Appends `message` to `peer`'s queue, ready to send.
     pub fn push(&mut self, peer: PublicKey, message: ChatMessage) {
+        self.push_with(peer, message, false);
+    }
+
+    /// Appends `message` to `peer`'s queue, held: it is not sent until [`Outbox::release`].
+    pub fn push_held(&mut self, peer: PublicKey, message: ChatMessage) {
+        self.push_with(peer, message, true);
+    }
+
+    fn push_with(&mut self, peer: PublicKey, message: ChatMessage, held: bool) {
         let queue = self.peers.entry(peer).or_insert_with(PeerQueue::new);
         queue.queue.push_back(Pending {
             message,
             last_sent: None,
+            held,
         });
         self.total += 1;
+    }
+
+    /// Lets the held message `id` of `peer` be sent. Returns whether it was held.
+    pub fn release(&mut self, peer: &PublicKey, id: MessageId) -> bool {
+        let Some(queue) = self.peers.get_mut(peer) else {
+            return false;
+        };
+        match queue.queue.iter_mut().find(|p| p.message.id == id) {
+            Some(pending) if pending.held => {
+                pending.held = false;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Removes the held message `id` of `peer` and every later message of that peer, and
+    /// rewinds the peer's sequence to `id`, so that the next message gets `id` again. Returns
+    /// the ids removed, oldest first. Removes nothing (and returns nothing) unless `id` and
+    /// every later message are held and `id` is of the peer's current stream.
+    pub fn withdraw(&mut self, peer: &PublicKey, id: MessageId) -> Vec<MessageId> {
+        let Some(queue) = self.peers.get_mut(peer) else {
+            return Vec::new();
+        };
+        if queue.stream != Some(id.stream) {
+            return Vec::new();
+        }
+        let Some(from) = queue.queue.iter().position(|p| p.message.id == id) else {
+            return Vec::new();
+        };
+        if queue.queue.range(from..).any(|p| !p.held) {
+            return Vec::new();
+        }
+        let removed: Vec<MessageId> = queue.queue.drain(from..).map(|p| p.message.id).collect();
+        queue.next_seq = id.seq;
+        queue.sent = queue.sent.min(from);
+        self.total -= removed.len();
+        removed
+    }
+
+    /// Held messages of all peers.
+    pub fn held_total(&self) -> usize {
+        self.peers
+            .values()
+            .map(|q| q.queue.iter().filter(|p| p.held).count())
+            .sum()
     }
 
     /// The messages `peer`'s queue should send now on `conn`, at most `window` in flight.
@@ -103,7 +167,12 @@ impl Outbox {
             queue.sending_on = Some(conn);
             queue.sent = 0;
         }
-        let end = queue.queue.len().min(window);
+        let ready = queue
+            .queue
+            .iter()
+            .position(|p| p.held)
+            .unwrap_or(queue.queue.len());
+        let end = ready.min(window);
         let mut out = Vec::with_capacity(end.saturating_sub(queue.sent));
         for pending in queue.queue.range_mut(queue.sent.min(end)..end) {
             pending.last_sent = Some(now);
