@@ -285,6 +285,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             })?;
         service.set_http_addr(http_addr);
         smol::spawn(service.clone().run_events()).detach();
+        smol::spawn(service.clone().run_committer()).detach();
         smol::spawn(service.clone().run_completions(completions)).detach();
         smol::spawn(retention_loop(storage.clone())).detach();
         println!("skychat {} node", settings.mode);
