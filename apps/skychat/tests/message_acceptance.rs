@@ -202,11 +202,7 @@ fn nothing_reaches_the_peer_before_the_store_commits_and_the_dm_event_precedes_i
         )
     });
 
-    // The message is in B's outbox, waiting for the commit...
-    p.b.wait_for("B holds the message", SOON, |b| {
-        (counter(&b.status(), "queued") == 1).then_some(())
-    });
-    // ... and for as long as the commit waits, A receives nothing.
+    // For as long as the commit waits, A receives nothing...
     let window = Instant::now() + Duration::from_millis(500);
     while Instant::now() < window {
         assert!(
@@ -214,6 +210,10 @@ fn nothing_reaches_the_peer_before_the_store_commits_and_the_dm_event_precedes_i
             "A got the message before B had stored it"
         );
     }
+    // ... while the message waits in B's outbox.
+    p.b.wait_for("B holds the message", SOON, |b| {
+        (counter(&b.status(), "queued") == 1).then_some(())
+    });
     lock.execute_batch("ROLLBACK").expect("release the lock");
 
     let response = sender.join().expect("the sending thread");
