@@ -235,3 +235,76 @@ fn nothing_reaches_the_peer_before_the_store_commits_and_the_dm_event_precedes_i
         "the acked event came before the dm event it acknowledges: {seen:#?}"
     );
 }
+
+#[test]
+fn concurrent_requests_with_one_key_send_one_message() {
+    let p = pair(&[]);
+    let b_http = p.b.http;
+    let body = json!({"recipient": p.a_keys.pk, "message": "only once"}).to_string();
+    let requests: Vec<_> = (0..8)
+        .map(|_| {
+            let body = body.clone();
+            std::thread::spawn(move || {
+                support::http::request(
+                    b_http,
+                    "POST",
+                    "/message",
+                    &[
+                        ("Content-Type", "application/json"),
+                        ("Idempotency-Key", "concurrent"),
+                    ],
+                    body.as_bytes(),
+                )
+            })
+        })
+        .collect();
+    let ids: Vec<String> = requests
+        .into_iter()
+        .map(|r| {
+            let response = r.join().expect("a request thread");
+            assert!(matches!(response.status, 200 | 202), "{response:?}");
+            response.json["id"].as_str().expect("id").to_string()
+        })
+        .collect();
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    p.b.send_acked(&p.a_keys.pk, "marker");
+    assert_eq!(p.a.received_from(&p.b_keys.pk), ["only once", "marker"]);
+}
+
+#[test]
+fn send_to_gives_every_invocation_a_key_of_its_own() {
+    let p = pair(&[]);
+    let addr = p.b.http.to_string();
+    for text in ["first", "second"] {
+        let out = support::command::run(
+            support::binaries::SKYCHAT,
+            &[
+                "send",
+                "--to",
+                &p.a_keys.pk,
+                "--addr",
+                &addr,
+                "--wait",
+                "8s",
+                "-m",
+                text,
+            ],
+            &[],
+            SOON,
+        );
+        assert_eq!(out.code, Some(0), "{out:?}");
+        assert!(out.stdout.contains("Acked"), "{out:?}");
+    }
+    assert_eq!(p.a.received_from(&p.b_keys.pk), ["first", "second"]);
+    let db = rusqlite::Connection::open(p.dir.path().join("b-data").join("skychat.db"))
+        .expect("open B's database");
+    let keys: Vec<String> = db
+        .prepare("SELECT idempotency_key FROM messages WHERE direction = 'out' ORDER BY row_id")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .expect("every message sent by `send --to` has a key");
+    assert_eq!(keys.len(), 2);
+    assert_ne!(keys[0], keys[1]);
+}

@@ -255,3 +255,148 @@ fn not_accepted(error: ServiceError) -> ServiceError {
         other => other,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use skychat_core::{NodeConfig, SecretKey};
+    use skychat_driver::DriverConfig;
+
+    use super::*;
+    use crate::service::NodeInfo;
+    use crate::service::storage::Storage;
+    use crate::store::{Status, Store, StoreOptions};
+
+    fn service(dir: &std::path::Path) -> Service {
+        service_with(dir, StoreOptions::default())
+    }
+
+    fn service_with(dir: &std::path::Path, options: StoreOptions) -> Service {
+        let node = skychat_smol::start(DriverConfig {
+            identity: SecretKey::from_bytes([21; 32]),
+            node: NodeConfig::default(),
+            seed: [5; 32],
+            restore_outbox: Vec::new(),
+            restore_dedup: Vec::new(),
+            tcp_keepalive: None,
+        });
+        let store = Store::open(dir, options).expect("open the store");
+        let (completions, _) = async_channel::unbounded();
+        let info = NodeInfo {
+            mode: "standalone",
+            http_addr: None,
+            tcp_listen: None,
+            tcp_peers: Vec::new(),
+            whitelist: Vec::new(),
+        };
+        Service::new(node, Storage::start(store, completions), info)
+    }
+
+    fn request(
+        peer: PublicKey,
+        body: &str,
+        key: Option<&str>,
+    ) -> (
+        SendRequest,
+        async_channel::Receiver<Result<Accepted, ServiceError>>,
+    ) {
+        let (reply, answer) = async_channel::bounded(1);
+        let request = SendRequest {
+            recipient: peer,
+            body: body.into(),
+            reply_to: None,
+            idempotency_key: key.map(String::from),
+            reply,
+        };
+        (request, answer)
+    }
+
+    fn new_message(
+        answer: &async_channel::Receiver<Result<Accepted, ServiceError>>,
+    ) -> ChatMessage {
+        match answer.try_recv().expect("answered") {
+            Ok(Accepted::New(message)) => message,
+            other => panic!("expected a new message, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn one_batch_with_a_key_repeated_sends_one_message_and_refuses_a_mismatch() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = service(dir.path());
+        let peer = PublicKey([7; 32]);
+        smol::block_on(async {
+            let (first, first_answer) = request(peer, "hello", Some("k1"));
+            let (same, same_answer) = request(peer, "hello", Some("k1"));
+            let (other, other_answer) = request(peer, "different", Some("k1"));
+            let (plain, plain_answer) = request(peer, "no key", None);
+            service.commit(vec![first, same, other, plain]).await;
+
+            let message = new_message(&first_answer);
+            match same_answer.try_recv().expect("answered") {
+                Ok(Accepted::Existing(stored)) => {
+                    assert_eq!(stored.message.id, message.id);
+                    assert_eq!(stored.status, Status::Queued);
+                }
+                other => panic!("expected the first message, got {other:?}"),
+            }
+            match other_answer.try_recv().expect("answered") {
+                Err(ServiceError::Unprocessable(text)) => assert!(text.contains("k1"), "{text}"),
+                other => panic!("expected 422, got {other:?}"),
+            }
+            let plain = new_message(&plain_answer);
+            assert_eq!(plain.id.seq, message.id.seq + 1);
+            assert_eq!(service.0.node.queued_for(peer).await, 2);
+
+            // A later batch finds the key in the store.
+            let (retry, retry_answer) = request(peer, "hello", Some("k1"));
+            service.commit(vec![retry]).await;
+            match retry_answer.try_recv().expect("answered") {
+                Ok(Accepted::Existing(stored)) => assert_eq!(stored.message.id, message.id),
+                other => panic!("expected the first message, got {other:?}"),
+            }
+            assert_eq!(service.0.node.queued_for(peer).await, 2);
+            service.shutdown().await;
+        });
+    }
+
+    #[test]
+    fn a_failed_write_withdraws_the_whole_batch_and_gives_its_ids_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = StoreOptions {
+            max_db_bytes: Some(1),
+            ..StoreOptions::default()
+        };
+        let service = service_with(dir.path(), options);
+        let peer = PublicKey([8; 32]);
+        smol::block_on(async {
+            let big = "b".repeat(60_000);
+            let (first, first_answer) = request(peer, &big, Some("full-1"));
+            let (second, second_answer) = request(peer, &big, None);
+            service.commit(vec![first, second]).await;
+            for answer in [first_answer, second_answer] {
+                match answer.try_recv().expect("answered") {
+                    Err(ServiceError::InsufficientStorage(text)) => {
+                        assert!(text.contains("NOT accepted"), "{text}");
+                    }
+                    other => panic!("expected 507, got {other:?}"),
+                }
+            }
+            assert_eq!(service.0.node.queued_for(peer).await, 0);
+
+            // Room again: the next message takes the first withdrawn id, and the key is unused.
+            service
+                .0
+                .storage
+                .read(|store| store.set_max_db_bytes(None))
+                .await
+                .unwrap()
+                .unwrap();
+            let (retry, retry_answer) = request(peer, "small", Some("full-1"));
+            service.commit(vec![retry]).await;
+            let message = new_message(&retry_answer);
+            assert_eq!(message.id.seq, 1);
+            assert_eq!(service.0.node.queued_for(peer).await, 1);
+            service.shutdown().await;
+        });
+    }
+}
