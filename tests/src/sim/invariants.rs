@@ -43,6 +43,8 @@ pub struct Stats {
     pub connections: usize,
     /// Read receipts that reached the sender.
     pub reads: usize,
+    /// Messages withdrawn because their sender's host could not persist them.
+    pub withdrawn: usize,
 }
 
 #[derive(Debug, Default)]
