@@ -49,7 +49,13 @@ async fn acked_rate(pair: &AppPair, count: usize) -> f64 {
             smol::spawn(async move {
                 for _ in 0..share {
                     let outcome = service
-                        .send(peer, body.clone(), None, Some(Duration::from_secs(30)))
+                        .send(
+                            peer,
+                            body.clone(),
+                            None,
+                            Some(Duration::from_secs(30)),
+                            None,
+                        )
                         .await
                         .expect("send");
                     assert!(
