@@ -110,7 +110,8 @@ impl Outbox {
         let Some(queue) = self.peers.get_mut(peer) else {
             return false;
         };
-        match queue.queue.iter_mut().find(|p| p.message.id == id) {
+        // Held messages are the newest: search from the back.
+        match queue.queue.iter_mut().rev().find(|p| p.message.id == id) {
             Some(pending) if pending.held => {
                 pending.held = false;
                 true
@@ -130,7 +131,7 @@ impl Outbox {
         if queue.stream != Some(id.stream) {
             return Vec::new();
         }
-        let Some(from) = queue.queue.iter().position(|p| p.message.id == id) else {
+        let Some(from) = queue.queue.iter().rposition(|p| p.message.id == id) else {
             return Vec::new();
         };
         if queue.queue.range(from..).any(|p| !p.held) {
@@ -141,14 +142,6 @@ impl Outbox {
         queue.sent = queue.sent.min(from);
         self.total -= removed.len();
         removed
-    }
-
-    /// Held messages of all peers.
-    pub fn held_total(&self) -> usize {
-        self.peers
-            .values()
-            .map(|q| q.queue.iter().filter(|p| p.held).count())
-            .sum()
     }
 
     /// The messages `peer`'s queue should send now on `conn`, at most `window` in flight.
@@ -167,14 +160,17 @@ impl Outbox {
             queue.sending_on = Some(conn);
             queue.sent = 0;
         }
-        let ready = queue
+        // Everything before `sent` went out, so none of it is held: look for the first held
+        // message only in the part that may go out now.
+        let limit = queue.queue.len().min(window);
+        let start = queue.sent.min(limit);
+        let end = queue
             .queue
-            .iter()
+            .range(start..limit)
             .position(|p| p.held)
-            .unwrap_or(queue.queue.len());
-        let end = ready.min(window);
-        let mut out = Vec::with_capacity(end.saturating_sub(queue.sent));
-        for pending in queue.queue.range_mut(queue.sent.min(end)..end) {
+            .map_or(limit, |held| start + held);
+        let mut out = Vec::with_capacity(end - start);
+        for pending in queue.queue.range_mut(start..end) {
             pending.last_sent = Some(now);
             out.push(pending.message.clone());
         }
@@ -286,5 +282,45 @@ mod tests {
         outbox.push(peer, message(id));
         assert!(outbox.ack(&peer, 2, 10, Duration::ZERO).is_empty());
         assert_eq!(outbox.len_for(&peer), 1);
+    }
+
+    #[test]
+    fn sending_stops_at_a_held_message_and_a_withdrawal_rewinds_the_sequence() {
+        let peer = PublicKey([9; 32]);
+        let mut outbox = Outbox::default();
+        let mut ids = Vec::new();
+        for seq in 1..=5 {
+            let id = outbox.next_id(peer, || 77);
+            if seq == 3 || seq == 5 {
+                outbox.push_held(peer, message(id));
+            } else {
+                outbox.push(peer, message(id));
+            }
+            ids.push(id);
+        }
+        let now = Duration::ZERO;
+        let seqs = |out: Vec<ChatMessage>| out.iter().map(|m| m.id.seq).collect::<Vec<_>>();
+        assert_eq!(
+            seqs(outbox.take_sendable(&peer, ConnId(1), 10, now)),
+            [1, 2]
+        );
+        assert!(outbox.take_sendable(&peer, ConnId(1), 10, now).is_empty());
+        assert!(outbox.release(&peer, ids[2]));
+        assert_eq!(
+            seqs(outbox.take_sendable(&peer, ConnId(1), 10, now)),
+            [3, 4]
+        );
+        assert!(
+            outbox.withdraw(&peer, ids[3]).is_empty(),
+            "4 was never held"
+        );
+        assert_eq!(outbox.withdraw(&peer, ids[4]), [ids[4]]);
+        assert_eq!(outbox.total(), 4);
+        assert_eq!(outbox.next_id(peer, || 0), ids[4], "5 is given out again");
+        assert_eq!(
+            seqs(outbox.take_sendable(&peer, ConnId(2), 10, now)),
+            [1, 2, 3, 4],
+            "a new connection resends everything released"
+        );
     }
 }
