@@ -1,6 +1,7 @@
 //! The runtime-neutral service layer between the HTTP surface and the node: sending with
-//! persistence and ack waits (through [`committer`]), history and search, status, read receipts, and the event loop that
-//! stores incoming messages before the node acks them. Nothing here knows about tide.
+//! persistence and ack waits (through [`committer`]), history and search, status, read
+//! receipts, and the event loop that stores incoming messages before the node acks them.
+//! Nothing here knows about tide.
 
 pub mod acks;
 pub mod committer;
