@@ -203,7 +203,7 @@ fn nothing_reaches_the_peer_before_the_store_commits_and_the_dm_event_precedes_i
     });
 
     // For as long as the commit waits, A receives nothing...
-    let window = Instant::now() + Duration::from_millis(500);
+    let window = Instant::now() + Duration::from_millis(300);
     while Instant::now() < window {
         assert!(
             p.a.received_from(&p.b_keys.pk).is_empty(),
