@@ -39,6 +39,7 @@ impl AppNode {
         };
         let service = Service::new(node.clone(), storage.clone(), info);
         smol::spawn(service.clone().run_events()).detach();
+        smol::spawn(service.clone().run_committer()).detach();
         smol::spawn(service.clone().run_completions(completions)).detach();
         Self {
             service,

@@ -232,7 +232,8 @@ impl Node {
 
     /// Accepts `body` for delivery to `peer` and returns the message with its new id. The
     /// message stays in the outbox until `peer` acks it, across reconnects. Persist it before
-    /// telling a user it was accepted.
+    /// telling a user it was accepted; a host that may fail to persist it uses
+    /// [`Node::hold_message`] instead, so that nothing is sent before it is persisted.
     pub fn send_message(
         &mut self,
         now: Duration,
@@ -240,6 +241,51 @@ impl Node {
         body: String,
         reply_to: Option<MessageId>,
         sent_at_ms: u64,
+    ) -> Result<ChatMessage, CommandError> {
+        self.queue_message(now, peer, body, reply_to, sent_at_ms, false)
+    }
+
+    /// Like [`Node::send_message`], but the message is held: it has its id and counts against
+    /// the outbox limits, but nothing is sent (neither it nor any later message to `peer`) until
+    /// the host calls [`Node::release_message`] once it has persisted it, or
+    /// [`Node::withdraw_message`] if persisting failed.
+    pub fn hold_message(
+        &mut self,
+        now: Duration,
+        peer: PublicKey,
+        body: String,
+        reply_to: Option<MessageId>,
+        sent_at_ms: u64,
+    ) -> Result<ChatMessage, CommandError> {
+        self.queue_message(now, peer, body, reply_to, sent_at_ms, true)
+    }
+
+    /// Lets the held message `id` to `peer` go out. Returns whether it was held.
+    pub fn release_message(&mut self, peer: PublicKey, id: MessageId) -> bool {
+        let released = self.outbox.release(&peer, id);
+        if released {
+            self.to_pump.insert(peer);
+        }
+        released
+    }
+
+    /// Drops the held message `id` to `peer`, never sent, together with every later message to
+    /// `peer` (which must all still be held: release messages only after every earlier one was
+    /// persisted), and gives their ids back: the next message to `peer` gets `id`, so the stream
+    /// has no gap. Returns the ids dropped, oldest first; empty if `id` is not held or a later
+    /// message was already released (then nothing changes).
+    pub fn withdraw_message(&mut self, peer: PublicKey, id: MessageId) -> Vec<MessageId> {
+        self.outbox.withdraw(&peer, id)
+    }
+
+    fn queue_message(
+        &mut self,
+        now: Duration,
+        peer: PublicKey,
+        body: String,
+        reply_to: Option<MessageId>,
+        sent_at_ms: u64,
+        held: bool,
     ) -> Result<ChatMessage, CommandError> {
         self.advance(now);
         if body.len() > MAX_BODY_BYTES {
@@ -261,8 +307,12 @@ impl Node {
             body,
             reply_to,
         };
-        self.outbox.push(peer, message.clone());
-        self.to_pump.insert(peer);
+        if held {
+            self.outbox.push_held(peer, message.clone());
+        } else {
+            self.outbox.push(peer, message.clone());
+            self.to_pump.insert(peer);
+        }
         Ok(message)
     }
 

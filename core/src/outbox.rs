@@ -3,6 +3,13 @@
 //! Each peer's queue remembers which session it is being sent on and how far it got. When the
 //! sending session changes, everything unacked is sent again from the start of the queue; the
 //! receiver's dedup drops what it already has.
+//!
+//! A message can be queued *held*: it has its id and counts against the limits, but is not sent
+//! until the host releases it (after persisting it), and the host may instead withdraw it (when
+//! persisting failed). Sending stops at the first held message of a queue, so a stream goes out
+//! in order. Withdrawing removes the message and every later one of that peer (all of them
+//! still held) and rewinds the peer's sequence, so the ids are used again and the receiver, which
+//! drops gaps, never sees one.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -16,6 +23,7 @@ use crate::timer::ConnId;
 struct Pending {
     message: ChatMessage,
     last_sent: Option<Duration>,
+    held: bool,
 }
 
 /// One peer's queue.
@@ -77,14 +85,63 @@ impl Outbox {
         MessageId { stream, seq }
     }
 
-    /// Appends `message` to `peer`'s queue.
+    /// Appends `message` to `peer`'s queue, ready to send.
     pub fn push(&mut self, peer: PublicKey, message: ChatMessage) {
+        self.push_with(peer, message, false);
+    }
+
+    /// Appends `message` to `peer`'s queue, held: it is not sent until [`Outbox::release`].
+    pub fn push_held(&mut self, peer: PublicKey, message: ChatMessage) {
+        self.push_with(peer, message, true);
+    }
+
+    fn push_with(&mut self, peer: PublicKey, message: ChatMessage, held: bool) {
         let queue = self.peers.entry(peer).or_insert_with(PeerQueue::new);
         queue.queue.push_back(Pending {
             message,
             last_sent: None,
+            held,
         });
         self.total += 1;
+    }
+
+    /// Lets the held message `id` of `peer` be sent. Returns whether it was held.
+    pub fn release(&mut self, peer: &PublicKey, id: MessageId) -> bool {
+        let Some(queue) = self.peers.get_mut(peer) else {
+            return false;
+        };
+        // Held messages are the newest: search from the back.
+        match queue.queue.iter_mut().rev().find(|p| p.message.id == id) {
+            Some(pending) if pending.held => {
+                pending.held = false;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Removes the held message `id` of `peer` and every later message of that peer, and
+    /// rewinds the peer's sequence to `id`, so that the next message gets `id` again. Returns
+    /// the ids removed, oldest first. Removes nothing (and returns nothing) unless `id` and
+    /// every later message are held and `id` is of the peer's current stream.
+    pub fn withdraw(&mut self, peer: &PublicKey, id: MessageId) -> Vec<MessageId> {
+        let Some(queue) = self.peers.get_mut(peer) else {
+            return Vec::new();
+        };
+        if queue.stream != Some(id.stream) {
+            return Vec::new();
+        }
+        let Some(from) = queue.queue.iter().rposition(|p| p.message.id == id) else {
+            return Vec::new();
+        };
+        if queue.queue.range(from..).any(|p| !p.held) {
+            return Vec::new();
+        }
+        let removed: Vec<MessageId> = queue.queue.drain(from..).map(|p| p.message.id).collect();
+        queue.next_seq = id.seq;
+        queue.sent = queue.sent.min(from);
+        self.total -= removed.len();
+        removed
     }
 
     /// The messages `peer`'s queue should send now on `conn`, at most `window` in flight.
@@ -103,9 +160,17 @@ impl Outbox {
             queue.sending_on = Some(conn);
             queue.sent = 0;
         }
-        let end = queue.queue.len().min(window);
-        let mut out = Vec::with_capacity(end.saturating_sub(queue.sent));
-        for pending in queue.queue.range_mut(queue.sent.min(end)..end) {
+        // Everything before `sent` went out, so none of it is held: look for the first held
+        // message only in the part that may go out now.
+        let limit = queue.queue.len().min(window);
+        let start = queue.sent.min(limit);
+        let end = queue
+            .queue
+            .range(start..limit)
+            .position(|p| p.held)
+            .map_or(limit, |held| start + held);
+        let mut out = Vec::with_capacity(end - start);
+        for pending in queue.queue.range_mut(start..end) {
             pending.last_sent = Some(now);
             out.push(pending.message.clone());
         }
@@ -217,5 +282,45 @@ mod tests {
         outbox.push(peer, message(id));
         assert!(outbox.ack(&peer, 2, 10, Duration::ZERO).is_empty());
         assert_eq!(outbox.len_for(&peer), 1);
+    }
+
+    #[test]
+    fn sending_stops_at_a_held_message_and_a_withdrawal_rewinds_the_sequence() {
+        let peer = PublicKey([9; 32]);
+        let mut outbox = Outbox::default();
+        let mut ids = Vec::new();
+        for seq in 1..=5 {
+            let id = outbox.next_id(peer, || 77);
+            if seq == 3 || seq == 5 {
+                outbox.push_held(peer, message(id));
+            } else {
+                outbox.push(peer, message(id));
+            }
+            ids.push(id);
+        }
+        let now = Duration::ZERO;
+        let seqs = |out: Vec<ChatMessage>| out.iter().map(|m| m.id.seq).collect::<Vec<_>>();
+        assert_eq!(
+            seqs(outbox.take_sendable(&peer, ConnId(1), 10, now)),
+            [1, 2]
+        );
+        assert!(outbox.take_sendable(&peer, ConnId(1), 10, now).is_empty());
+        assert!(outbox.release(&peer, ids[2]));
+        assert_eq!(
+            seqs(outbox.take_sendable(&peer, ConnId(1), 10, now)),
+            [3, 4]
+        );
+        assert!(
+            outbox.withdraw(&peer, ids[3]).is_empty(),
+            "4 was never held"
+        );
+        assert_eq!(outbox.withdraw(&peer, ids[4]), [ids[4]]);
+        assert_eq!(outbox.total(), 4);
+        assert_eq!(outbox.next_id(peer, || 0), ids[4], "5 is given out again");
+        assert_eq!(
+            seqs(outbox.take_sendable(&peer, ConnId(2), 10, now)),
+            [1, 2, 3, 4],
+            "a new connection resends everything released"
+        );
     }
 }

@@ -126,6 +126,7 @@ fn send(scenario: &mut Scenario, at_ms: u64, from: usize, to: usize) {
         from,
         to: public(to),
         padding: 0,
+        store_fails: false,
     });
     scenario.sends.sort_by_key(|s| s.at);
 }
@@ -184,4 +185,23 @@ fn a_partition_longer_than_the_backoff_cap_heals() {
     let outcome = run(&scenario).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(outcome.stats.delivered, 2, "{outcome:?}");
     assert!(outcome.end >= Duration::from_secs(155), "{outcome:?}");
+}
+
+#[test]
+fn sends_whose_persisting_failed_are_withdrawn_and_never_delivered() {
+    let mut withdrawn = 0;
+    let mut accepted = 0;
+    for seed in 0..40 {
+        let outcome = run(&Scenario::generate(seed)).unwrap_or_else(|e| panic!("{e}"));
+        withdrawn += outcome.stats.withdrawn;
+        accepted += outcome.stats.accepted;
+        assert_eq!(
+            outcome.stats.delivered, outcome.stats.accepted,
+            "seed {seed}: {outcome:?}"
+        );
+    }
+    assert!(
+        withdrawn > 0 && accepted > 0,
+        "{withdrawn} withdrawn, {accepted} accepted"
+    );
 }

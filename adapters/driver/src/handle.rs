@@ -26,6 +26,13 @@ pub(crate) enum Command {
         sent_at_ms: u64,
         reply: Sender<Result<ChatMessage, CommandError>>,
     },
+    Hold(
+        Vec<Draft>,
+        u64,
+        Sender<Vec<Result<ChatMessage, CommandError>>>,
+    ),
+    Release(Vec<(PublicKey, MessageId)>),
+    Withdraw(Vec<(PublicKey, MessageId)>),
     ConfirmStored(PublicKey, MessageId),
     StorageFailed(PublicKey, MessageId),
     ReadReceipt(PublicKey, MessageId),
@@ -38,12 +45,30 @@ pub(crate) enum Command {
     Shutdown(Sender<()>),
 }
 
+/// A message to queue held with [`NodeHandle::hold`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draft {
+    /// The recipient.
+    pub peer: PublicKey,
+    /// The text.
+    pub body: String,
+    /// The message it answers, if any.
+    pub reply_to: Option<MessageId>,
+}
+
 /// A running node. Cheap to clone; all clones drive the same node.
 #[derive(Clone)]
 pub struct NodeHandle {
     pub(crate) public: PublicKey,
     pub(crate) commands: Sender<Command>,
     pub(crate) events: Receiver<Event>,
+}
+
+/// The wall clock in ms since the Unix epoch: a message's `sent_at_ms`.
+fn wall_clock_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn shut_down() -> io::Error {
@@ -98,9 +123,7 @@ impl NodeHandle {
         body: String,
         reply_to: Option<MessageId>,
     ) -> Result<ChatMessage, CommandError> {
-        let sent_at_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
+        let sent_at_ms = wall_clock_ms();
         self.ask(|reply| Command::Send {
             peer,
             body,
@@ -110,6 +133,31 @@ impl NodeHandle {
         })
         .await
         .unwrap_or(Err(CommandError::OutboxFull))
+    }
+
+    /// Queues `drafts` held, in order, and returns each one's message with its id, or why it
+    /// was refused. A held message counts against the outbox limits but nothing is sent (neither
+    /// it nor any later message to the same peer) until [`NodeHandle::release`]; persist the
+    /// messages, then release them, or [`NodeHandle::withdraw`] them if persisting failed. After
+    /// shutdown every draft is refused with [`CommandError::OutboxFull`].
+    pub async fn hold(&self, drafts: Vec<Draft>) -> Vec<Result<ChatMessage, CommandError>> {
+        let count = drafts.len();
+        let sent_at_ms = wall_clock_ms();
+        self.ask(|reply| Command::Hold(drafts, sent_at_ms, reply))
+            .await
+            .unwrap_or_else(|| vec![Err(CommandError::OutboxFull); count])
+    }
+
+    /// Lets held messages go out (see `Node::release_message`), in the order given.
+    pub async fn release(&self, messages: Vec<(PublicKey, MessageId)>) {
+        self.tell(Command::Release(messages)).await;
+    }
+
+    /// Drops held messages that could not be persisted; they are never sent and their ids are
+    /// given back (see `Node::withdraw_message`). Withdrawing a message also withdraws every
+    /// later held message to the same peer, so withdraw only what no later release depends on.
+    pub async fn withdraw(&self, messages: Vec<(PublicKey, MessageId)>) {
+        self.tell(Command::Withdraw(messages)).await;
     }
 
     /// Tells the node that message `id` from `peer` is durably stored; the sender gets its ack.

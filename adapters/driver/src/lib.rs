@@ -37,7 +37,7 @@ use skychat_core::Node;
 
 pub use config::DriverConfig;
 pub use error::DialError;
-pub use handle::NodeHandle;
+pub use handle::{Draft, NodeHandle};
 pub use runtime::Runtime;
 
 use run_loop::RunLoop;

@@ -251,6 +251,28 @@ impl<R: Runtime> RunLoop<R> {
                     .send_message(now, peer, body, reply_to, sent_at_ms);
                 let _ = reply.try_send(result);
             }
+            Command::Hold(drafts, sent_at_ms, reply) => {
+                let results = drafts
+                    .into_iter()
+                    .map(|d| {
+                        self.node
+                            .hold_message(now, d.peer, d.body, d.reply_to, sent_at_ms)
+                    })
+                    .collect();
+                let _ = reply.try_send(results);
+            }
+            Command::Release(messages) => {
+                for (peer, id) in messages {
+                    self.node.release_message(peer, id);
+                }
+            }
+            Command::Withdraw(messages) => {
+                // Newest first: withdrawing one message also withdraws the later ones of its
+                // peer, which then need no call of their own.
+                for (peer, id) in messages.into_iter().rev() {
+                    self.node.withdraw_message(peer, id);
+                }
+            }
             Command::ConfirmStored(peer, id) => self.node.confirm_stored(peer, id),
             Command::StorageFailed(peer, id) => self.node.storage_failed(now, peer, id),
             Command::ReadReceipt(peer, id) => self.node.send_read_receipt(peer, id),

@@ -326,6 +326,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             })?;
         service.set_http_addr(http_addr);
         smol::spawn(service.clone().run_events()).detach();
+        smol::spawn(service.clone().run_committer()).detach();
         smol::spawn(service.clone().run_completions(completions)).detach();
         smol::spawn(retention_loop(storage.clone())).detach();
         // What was logged while starting reaches stderr before the banner (unless stderr is

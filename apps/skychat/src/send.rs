@@ -70,6 +70,15 @@ pub fn run(args: &SendArgs) -> Result<(), Failure> {
     }
 }
 
+/// A random key for this invocation's `POST /message`: should the request be sent again (by a
+/// proxy, or a later retry of the same request), the node sends the message only once.
+fn fresh_idempotency_key() -> Result<String, Failure> {
+    let mut bytes = [0u8; 16];
+    getrandom::getrandom(&mut bytes)
+        .map_err(|e| Failure::runtime(format!("no OS randomness: {e}")))?;
+    Ok(format!("skychat-send-{}", hex::encode(bytes)))
+}
+
 fn send_local(args: &SendArgs, to: PublicKey, wait: Duration) -> Result<(), Failure> {
     let addr = address::parse_http_addr(args.addr.as_deref()).map_err(Failure::usage)?;
     let token = args
@@ -81,7 +90,11 @@ fn send_local(args: &SendArgs, to: PublicKey, wait: Duration) -> Result<(), Fail
                 .map_err(|e| Failure::usage(format!("--token-file {path}: {e}")))
         })
         .transpose()?;
-    let mut body = serde_json::json!({ "recipient": to.to_hex(), "message": args.msg });
+    let mut body = serde_json::json!({
+        "recipient": to.to_hex(),
+        "message": args.msg,
+        "idempotency_key": fresh_idempotency_key()?,
+    });
     if !wait.is_zero() {
         body["wait_ms"] = serde_json::json!(wait.as_millis() as u64);
     }

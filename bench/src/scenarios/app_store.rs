@@ -1,5 +1,5 @@
 //! Scenario 2: messages through the app's service layer with the durable store on both sides.
-//! `Service::send` stores the message (group commit), the node sends it, the receiving app
+//! `Service::send` stores the message (group commit), then the node sends it, the receiving app
 //! stores it in its SQLite store before its node acks, and the send returns on the ack. Many
 //! sends run concurrently. Baseline: scenario 1's raw snow pipeline with 64 B messages, measured
 //! interleaved here. Goal: at least 100 k msg/s.
@@ -49,7 +49,13 @@ async fn acked_rate(pair: &AppPair, count: usize) -> f64 {
             smol::spawn(async move {
                 for _ in 0..share {
                     let outcome = service
-                        .send(peer, body.clone(), None, Some(Duration::from_secs(30)))
+                        .send(
+                            peer,
+                            body.clone(),
+                            None,
+                            Some(Duration::from_secs(30)),
+                            None,
+                        )
                         .await
                         .expect("send");
                     assert!(

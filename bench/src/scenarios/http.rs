@@ -90,7 +90,7 @@ fn sse_latency(pair: &AppPair, scale: Scale) -> Row {
             n += 1;
             let marker = format!("sse-{n}");
             let started = Instant::now();
-            smol::block_on(service.send(peer, marker.clone(), None, None)).expect("send");
+            smol::block_on(service.send(peer, marker.clone(), None, None, None)).expect("send");
             loop {
                 let (text, at) = seen
                     .recv_timeout(Duration::from_secs(30))

@@ -50,6 +50,8 @@ pub struct Stats {
     pub reads: usize,
     /// Redials after an attempt that was turned away before message 2.
     pub turned_away_redials: usize,
+    /// Messages withdrawn because their sender's host could not persist them.
+    pub withdrawn: usize,
 }
 
 #[derive(Debug, Default)]

@@ -31,6 +31,8 @@ pub const MISPINNED: usize = 4;
 pub const NODE_COUNT: usize = 5;
 /// Nodes whose messages must all arrive: the receiver and the two senders.
 pub const HONEST: [usize; 3] = [RECEIVER, SENDER_A, SENDER_B];
+/// The share of honest sends, in percent, whose persisting fails on the sender's host.
+pub const STORE_FAILURE_PERCENT: u64 = 15;
 
 /// Which timeouts the nodes run with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +79,9 @@ pub struct Send {
     pub to: PublicKey,
     /// Bytes added to the body, so that some frames span many network reads.
     pub padding: usize,
+    /// Whether the sender's host fails to persist the message: it then withdraws it from the
+    /// node, which must never send it.
+    pub store_fails: bool,
 }
 
 /// Everything one run does.
@@ -139,6 +144,8 @@ impl Scenario {
     /// The scenario of `seed`.
     pub fn generate(seed: u64) -> Self {
         let mut rng = SimRng::new(seed, 0);
+        // A stream of its own, so that the other choices are the same as without it.
+        let mut store_rng = SimRng::new(seed, 3);
         let timing = if rng.chance(35) {
             Timing::Defaults
         } else {
@@ -198,6 +205,7 @@ impl Scenario {
                 from,
                 to,
                 padding,
+                store_fails: store_rng.chance(STORE_FAILURE_PERCENT),
             });
         }
         for (from, to) in [(OUTSIDER, keys[outsider_target]), (MISPINNED, wrong_key())] {
@@ -207,6 +215,7 @@ impl Scenario {
                 from,
                 to,
                 padding: 0,
+                store_fails: false,
             });
         }
         sends.sort_by_key(|s| s.at);

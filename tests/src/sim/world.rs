@@ -42,6 +42,7 @@ enum Action {
         from: usize,
         to: PublicKey,
         body: String,
+        store_fails: bool,
     },
     Deliver {
         key: ConnKey,
@@ -139,6 +140,7 @@ impl World {
                 from: send.from,
                 to: send.to,
                 body,
+                store_fails: send.store_fails,
             };
             world.schedule(send.at, action);
         }
@@ -238,7 +240,12 @@ impl World {
 
     fn act(&mut self, action: Action) -> Result<(), String> {
         match action {
-            Action::Send { from, to, body } => self.send(from, to, body),
+            Action::Send {
+                from,
+                to,
+                body,
+                store_fails,
+            } => self.send(from, to, body, store_fails),
             Action::Deliver { key, to, bytes } => {
                 let Some(node) = self.live_end(key, to, LinkState::Open) else {
                     return Ok(());
@@ -324,17 +331,41 @@ impl World {
         live.then_some(end.node)
     }
 
-    fn send(&mut self, from: usize, to: PublicKey, body: String) -> Result<(), String> {
+    /// The host's send: hold the message, persist it, then release it; or, when persisting
+    /// fails, withdraw it, after which the node must never send it (the checker would see an
+    /// id it was not told of, or a later message missing).
+    fn send(
+        &mut self,
+        from: usize,
+        to: PublicKey,
+        body: String,
+        store_fails: bool,
+    ) -> Result<(), String> {
         if self.down[from] {
             return Ok(());
         }
         let sent_at_ms = self.now.as_millis() as u64;
         let message = self.hosts[from]
             .node()
-            .send_message(self.now, to, body, None, sent_at_ms)
+            .hold_message(self.now, to, body, None, sent_at_ms)
             .map_err(|e| format!("node {from} refused a message: {e}"))?;
+        self.drain(from)?;
+        if store_fails {
+            let withdrawn = self.hosts[from].node().withdraw_message(to, message.id);
+            if withdrawn != [message.id] {
+                return Err(format!(
+                    "node {from} withdrew {withdrawn:?} instead of {:?}",
+                    message.id
+                ));
+            }
+            self.checker.stats.withdrawn += 1;
+            return self.drain(from);
+        }
         self.checker.accepted(from, &to, message.id);
-        self.hosts[from].persist_accepted(to, message);
+        self.hosts[from].persist_accepted(to, message.clone());
+        if !self.hosts[from].node().release_message(to, message.id) {
+            return Err(format!("node {from} had not held {:?}", message.id));
+        }
         self.drain(from)
     }
 

@@ -130,6 +130,35 @@ struct MessageRequest {
     network: Option<String>,
     #[serde(default)]
     receipts: Option<bool>,
+    #[serde(default)]
+    idempotency_key: Option<String>,
+}
+
+/// The request header that carries a `/message` idempotency key.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
+
+/// The longest idempotency key accepted, in bytes.
+pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 128;
+
+/// Checks a client's idempotency key: 1 to [`MAX_IDEMPOTENCY_KEY_BYTES`] bytes of visible
+/// ASCII (`!` to `~`).
+fn check_idempotency_key(key: &str) -> Result<(), ServiceError> {
+    if key.is_empty() {
+        return Err(bad("invalid idempotency key: it is empty"));
+    }
+    if key.len() > MAX_IDEMPOTENCY_KEY_BYTES {
+        return Err(bad(format!(
+            "invalid idempotency key: it is {} bytes; the limit is {MAX_IDEMPOTENCY_KEY_BYTES}",
+            key.len()
+        )));
+    }
+    if !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad(
+            "invalid idempotency key: use only visible ASCII characters (no spaces or control \
+             characters), for example a UUID",
+        ));
+    }
+    Ok(())
 }
 
 fn too_large() -> ServiceError {
@@ -205,6 +234,8 @@ pub struct MessageSend {
     pub reply_to: Option<MessageId>,
     /// How long to wait for the peer's ack.
     pub wait: Option<Duration>,
+    /// The client's idempotency key from the body's `idempotency_key`, validated.
+    pub idempotency_key: Option<String>,
 }
 
 /// Parses and validates a `/message` request body, without touching the node or the store.
@@ -243,19 +274,50 @@ pub fn parse_message_request(bytes: &[u8]) -> Result<MessageSend, ServiceError> 
         )));
     }
     let wait = body.wait_ms.map(Duration::from_millis);
+    if let Some(key) = &body.idempotency_key {
+        check_idempotency_key(key)?;
+    }
     Ok(MessageSend {
         recipient,
         message: body.message,
         reply_to,
         wait,
+        idempotency_key: body.idempotency_key,
     })
 }
 
 async fn send_message(request: &mut Request<Service>) -> Result<Response, ServiceError> {
+    let header = match request.header(IDEMPOTENCY_KEY_HEADER) {
+        None => None,
+        Some(values) if values.iter().count() > 1 => {
+            return Err(bad(
+                "invalid idempotency key: give one Idempotency-Key header",
+            ));
+        }
+        Some(values) => {
+            let key = values.last().as_str().to_string();
+            check_idempotency_key(&key)?;
+            Some(key)
+        }
+    };
     let send = parse_message_request(&read_body(request).await?)?;
+    let idempotency_key = match (header, send.idempotency_key) {
+        (Some(header), Some(field)) if header != field => {
+            return Err(bad(
+                "the Idempotency-Key header and the idempotency_key field differ; give one",
+            ));
+        }
+        (header, field) => header.or(field),
+    };
     let outcome = request
         .state()
-        .send(send.recipient, send.message, send.reply_to, send.wait)
+        .send(
+            send.recipient,
+            send.message,
+            send.reply_to,
+            send.wait,
+            idempotency_key,
+        )
         .await?;
     Ok(match outcome {
         SendOutcome::Acked { id, ms } => {
@@ -271,6 +333,10 @@ async fn send_message(request: &mut Request<Service>) -> Result<Response, Servic
         SendOutcome::Sent { id } => json_response(
             200,
             json!({"queued": false, "sent": true, "id": id.to_hex()}),
+        ),
+        SendOutcome::Replayed { id, status } => json_response(
+            200,
+            json!({"id": id.to_hex(), "replayed": true, "status": status.as_str()}),
         ),
     })
 }

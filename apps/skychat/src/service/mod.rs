@@ -1,8 +1,10 @@
 //! The runtime-neutral service layer between the HTTP surface and the node: sending with
-//! persistence and ack waits, history and search, status, read receipts, and the event loop that
-//! stores incoming messages before the node acks them. Nothing here knows about tide.
+//! persistence and ack waits (through [`committer`]), history and search, status, read
+//! receipts, and the event loop that stores incoming messages before the node acks them.
+//! Nothing here knows about tide.
 
 pub mod acks;
+pub mod committer;
 pub mod feed;
 pub mod peers;
 pub mod storage;
@@ -14,12 +16,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use skychat_core::{CommandError, ConnKind, Event, MessageId, PublicKey};
+use skychat_core::{ConnKind, Event, MessageId, PublicKey};
 use skychat_driver::NodeHandle;
 
 use crate::address::PeerSpec;
-use crate::store::{Applied, StoreError, StoredMessage, WriteOp};
+use crate::store::{Applied, Status, StoreError, StoredMessage, WriteOp};
 use acks::AckWaiters;
+use committer::{Accepted, SendRequest};
 use feed::Feed;
 use peers::PeerTable;
 use storage::{Completion, Storage, now_ms};
@@ -51,6 +54,9 @@ pub enum ServiceError {
     TooLarge(String),
     /// Nothing to find (404).
     NotFound(String),
+    /// Well-formed but contradicting what is stored, such as an idempotency key reused for
+    /// another message (422).
+    Unprocessable(String),
     /// Temporarily unable: database busy, outbox full, no visor (503).
     Unavailable(String),
     /// The disk is full (507).
@@ -66,6 +72,7 @@ impl ServiceError {
             Self::BadRequest(_) => 400,
             Self::NotFound(_) => 404,
             Self::TooLarge(_) => 413,
+            Self::Unprocessable(_) => 422,
             Self::Unavailable(_) => 503,
             Self::InsufficientStorage(_) => 507,
             Self::Internal(_) => 500,
@@ -78,6 +85,7 @@ impl ServiceError {
             Self::BadRequest(m)
             | Self::TooLarge(m)
             | Self::NotFound(m)
+            | Self::Unprocessable(m)
             | Self::Unavailable(m)
             | Self::InsufficientStorage(m)
             | Self::Internal(m) => m,
@@ -124,6 +132,13 @@ pub enum SendOutcome {
         /// The message.
         id: MessageId,
     },
+    /// A retry with an idempotency key already used for this message: nothing new was sent.
+    Replayed {
+        /// The message first sent with the key.
+        id: MessageId,
+        /// Where it stands now.
+        status: Status,
+    },
 }
 
 #[derive(Default)]
@@ -150,6 +165,9 @@ struct Inner {
     /// Peers that may have messages waiting in the outbox, so that `/status` shows them even
     /// when they are neither connected nor configured.
     recipients: std::sync::Mutex<BTreeSet<PublicKey>>,
+    /// Send requests on their way to the committer ([`Service::run_committer`]).
+    sends: async_channel::Sender<SendRequest>,
+    send_queue: std::sync::Mutex<Option<async_channel::Receiver<SendRequest>>>,
 }
 
 /// The service. Cheap to clone.
@@ -157,10 +175,14 @@ struct Inner {
 pub struct Service(Arc<Inner>);
 
 impl Service {
-    /// A service over `node` and `storage`. Run [`Service::run_events`] and
-    /// [`Service::run_completions`] (with the receiver paired with `storage`) alongside.
+    /// A service over `node` and `storage`. Run [`Service::run_events`],
+    /// [`Service::run_committer`] and [`Service::run_completions`] (with the receiver paired
+    /// with `storage`) alongside.
     pub fn new(node: NodeHandle, storage: Storage, info: NodeInfo) -> Self {
+        let (sends, send_queue) = async_channel::unbounded();
         Self(Arc::new(Inner {
+            sends,
+            send_queue: std::sync::Mutex::new(Some(send_queue)),
             node,
             storage,
             info,
@@ -213,47 +235,40 @@ impl Service {
         }
     }
 
-    /// Sends `body` to `recipient`. The message is stored before this returns; with `wait`,
-    /// waits up to that long for the peer's ack.
+    /// Sends `body` to `recipient`. Either the message is stored before this returns and will
+    /// be delivered, or this returns an error and the message is never sent. With `wait`, waits
+    /// up to that long for the peer's ack. A retry with the `idempotency_key` of an earlier send
+    /// of the same message returns [`SendOutcome::Replayed`] instead of sending it again.
     pub async fn send(
         &self,
         recipient: PublicKey,
         body: String,
         reply_to: Option<MessageId>,
         wait: Option<Duration>,
+        idempotency_key: Option<String>,
     ) -> Result<SendOutcome, ServiceError> {
-        let node = &self.0.node;
         let started = Instant::now();
         let connected = self.0.peers.is_connected(&recipient);
-        let message = node
-            .send(recipient, body, reply_to)
-            .await
-            .map_err(|e| match e {
-                CommandError::BodyTooLarge { .. } => ServiceError::TooLarge(e.to_string()),
-                CommandError::OutboxFull => ServiceError::Unavailable(e.to_string()),
-                other => ServiceError::BadRequest(other.to_string()),
-            })?;
-        let id = message.id;
-        self.note_recipients([recipient]);
-        let op = WriteOp::Outgoing {
-            peer: recipient,
-            message: message.clone(),
+        let (reply, answer) = async_channel::bounded(1);
+        let request = SendRequest {
+            recipient,
+            body,
+            reply_to,
+            idempotency_key,
+            reply,
         };
-        if let Err(error) = self.0.storage.write(op).await {
-            self.0.counters.failed.fetch_add(1, Ordering::Relaxed);
-            let mut error = ServiceError::from(error);
-            if let ServiceError::InsufficientStorage(text) | ServiceError::Unavailable(text) =
-                &mut error
-            {
-                text.push_str(&format!(
-                    "; message {id} was not stored durably but stays queued in memory and \
-                     will be delivered while this node runs"
-                ));
+        let stopped = || ServiceError::Unavailable("the node is shutting down".into());
+        self.0.sends.send(request).await.map_err(|_| stopped())?;
+        let message = match answer.recv().await.map_err(|_| stopped())?? {
+            Accepted::New(message) => message,
+            Accepted::Existing(stored) => {
+                return Ok(SendOutcome::Replayed {
+                    id: stored.message.id,
+                    status: stored.status,
+                });
             }
-            return Err(error);
-        }
-        self.0.counters.outgoing.fetch_add(1, Ordering::Relaxed);
-        self.publish_message(&stored_out(recipient, &message));
+        };
+        let id = message.id;
         if !connected {
             return Ok(SendOutcome::Queued { id });
         }
@@ -559,6 +574,7 @@ impl Service {
 
     /// Shuts the node down gracefully, then waits until the store has committed its queue.
     pub async fn shutdown(&self) {
+        self.0.sends.close();
         self.0.node.shutdown().await;
         self.0.storage.close_and_wait();
     }

@@ -1,5 +1,6 @@
 //! The store's own thread. Writes queue up and are committed together, one transaction per
 //! batch (group commit); reads run on the same thread in turn. Async callers never block.
+//! [`Storage::write_all`] commits a set of writes as one transaction of its own, all or none.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -13,8 +14,11 @@ type ReadJob = Box<dyn FnOnce(&mut Store) + Send>;
 
 enum Job {
     Write(WriteOp, Option<Reply>),
+    WriteAll(Vec<WriteOp>, AllReply),
     Read(ReadJob),
 }
+
+type AllReply = async_channel::Sender<Result<Vec<Applied>, StoreError>>;
 
 /// The result of a write submitted without waiting, delivered in submission order.
 pub type Completion = (WriteOp, Result<Applied, StoreError>);
@@ -45,6 +49,17 @@ impl Storage {
         let (reply, result) = async_channel::bounded(1);
         self.jobs
             .send(Job::Write(op, Some(reply)))
+            .await
+            .map_err(|_| stopped())?;
+        result.recv().await.map_err(|_| stopped())?
+    }
+
+    /// Writes `ops` in one transaction of their own, in order, and waits for the commit: either
+    /// all of them are stored or, on error, none is.
+    pub async fn write_all(&self, ops: Vec<WriteOp>) -> Result<Vec<Applied>, StoreError> {
+        let (reply, result) = async_channel::bounded(1);
+        self.jobs
+            .send(Job::WriteAll(ops, reply))
             .await
             .map_err(|_| stopped())?;
         result.recv().await.map_err(|_| stopped())?
@@ -86,12 +101,16 @@ fn run(
     queue: &async_channel::Receiver<Job>,
     completions: &async_channel::Sender<Completion>,
 ) {
-    let mut pending_read = None;
-    while let Some(first) = pending_read.take().or_else(|| queue.recv_blocking().ok()) {
+    let mut pending_job = None;
+    while let Some(first) = pending_job.take().or_else(|| queue.recv_blocking().ok()) {
         let mut writes = Vec::new();
         match first {
             Job::Read(read) => {
                 read(store);
+                continue;
+            }
+            Job::WriteAll(ops, reply) => {
+                let _ = reply.try_send(store.write_batch(&ops));
                 continue;
             }
             Job::Write(op, reply) => writes.push((op, reply)),
@@ -99,8 +118,8 @@ fn run(
         while writes.len() < MAX_BATCH {
             match queue.try_recv() {
                 Ok(Job::Write(op, reply)) => writes.push((op, reply)),
-                Ok(read @ Job::Read(_)) => {
-                    pending_read = Some(read);
+                Ok(other) => {
+                    pending_job = Some(other);
                     break;
                 }
                 Err(_) => break,

@@ -60,6 +60,15 @@ impl Store {
         Ok(found.pop())
     }
 
+    /// The outgoing message stored with idempotency key `key`, if any.
+    pub fn message_by_idempotency_key(&self, key: &str) -> Result<Option<StoredMessage>> {
+        let mut statement = self.conn.prepare_cached(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.idempotency_key = ?1"
+        ))?;
+        let mut found = collect(statement.query(params![key])?)?;
+        Ok(found.pop())
+    }
+
     /// Every conversation, the most recently active first.
     pub fn peers(&self) -> Result<Vec<PeerSummary>> {
         // With a single max(), SQLite takes the bare column stored_at_ms from the newest row.

@@ -15,17 +15,21 @@
 //! a batch's new rows with one statement before it commits, so FTS5 writes one index segment per
 //! batch instead of one per message (FTS5 flushes its pending terms at every statement). Rows
 //! stored before the migration are already indexed; the update and delete triggers stay.
+//!
+//! Version 3 adds `messages.idempotency_key`: the key a client gave when it sent the message
+//! (`NULL` for messages sent without one and for every incoming message), unique where present.
+//! It lives and goes with its message row, so retention deletes the key with the message.
 
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::error::{Result, StoreError};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`. Public so that tests can build a
 /// database of an older version exactly as that version wrote it.
-pub const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2];
+pub const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2, V3];
 
 const V1: &str = "
 CREATE TABLE messages (
@@ -77,6 +81,12 @@ END;
 
 const V2: &str = "
 DROP TRIGGER messages_fts_insert;
+";
+
+const V3: &str = "
+ALTER TABLE messages ADD COLUMN idempotency_key TEXT;
+CREATE UNIQUE INDEX messages_by_idempotency_key ON messages (idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
 ";
 
 /// Gives a brand-new, empty database `auto_vacuum = INCREMENTAL`. Call it before anything else

@@ -22,6 +22,17 @@ pub enum WriteOp {
         /// The message.
         message: ChatMessage,
     },
+    /// Like [`WriteOp::Outgoing`], together with the idempotency key the client sent it with.
+    /// The key must not be stored yet (keys are unique); look it up first with
+    /// [`Store::message_by_idempotency_key`].
+    OutgoingWithKey {
+        /// The recipient.
+        peer: PublicKey,
+        /// The message.
+        message: ChatMessage,
+        /// The client's key for this send.
+        idempotency_key: String,
+    },
     /// A message received from `peer`, stored as [`Status::Received`]. In the same transaction
     /// the dedup mark of the message's stream moves up to its sequence (messages of a stream
     /// arrive in order, so the mark is the highest sequence stored). A message already stored
@@ -219,6 +230,25 @@ fn apply(tx: &Transaction<'_>, op: &WriteOp) -> Result<Applied> {
             message.sent_at_ms,
             Status::Queued,
         ),
+        WriteOp::OutgoingWithKey {
+            peer,
+            message,
+            idempotency_key,
+        } => {
+            let applied = insert(
+                tx,
+                peer,
+                Direction::Out,
+                message,
+                message.sent_at_ms,
+                Status::Queued,
+            )?;
+            if let Applied::Inserted(row) = applied {
+                tx.prepare_cached("UPDATE messages SET idempotency_key = ?1 WHERE row_id = ?2")?
+                    .execute(params![idempotency_key, row])?;
+            }
+            Ok(applied)
+        }
         WriteOp::Incoming {
             peer,
             message,
