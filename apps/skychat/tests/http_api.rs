@@ -16,39 +16,11 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use support::node::{Args, Keys, Node, keygen, peer_entry};
+use support::pair::{Pair, counter, pair};
 use support::sse::{Event, Stream};
 
 /// Limit for anything that should happen within a few round trips.
 const SOON: Duration = Duration::from_secs(10);
-
-/// Two connected nodes: A listens with B whitelisted, B dials A.
-struct Pair {
-    dir: TempDir,
-    args: Args,
-    a_keys: Keys,
-    b_keys: Keys,
-    a: Node,
-    b: Node,
-}
-
-fn pair(a_extra: &[&str], b_extra: &[&str]) -> Pair {
-    let dir = TempDir::new().expect("scratch dir");
-    let args = Args::new(dir.path());
-    let a_keys = keygen(dir.path(), "a");
-    let b_keys = keygen(dir.path(), "b");
-    let a = Node::start(&args.listener(&a_keys, "a-data", &[&b_keys.pk], a_extra));
-    let b = Node::start(&args.dialer(&b_keys, "b-data", &[a.tcp_url()], b_extra));
-    a.wait_connected(&b.pk);
-    b.wait_connected(&a.pk);
-    Pair {
-        dir,
-        args,
-        a_keys,
-        b_keys,
-        a,
-        b,
-    }
-}
 
 /// A node without peers.
 fn lone(dir: &TempDir, name: &str, extra: &[&str]) -> (Keys, Node) {
@@ -73,12 +45,6 @@ fn keys_of(value: &Value) -> Vec<&str> {
         .collect();
     keys.sort_unstable();
     keys
-}
-
-fn counter(status: &Value, name: &str) -> u64 {
-    status["counters"][name]
-        .as_u64()
-        .unwrap_or_else(|| panic!("counter {name} in {status:#}"))
 }
 
 /// The bodies of the messages in `history` that went in direction `dir`.

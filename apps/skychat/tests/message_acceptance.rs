@@ -9,48 +9,13 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tempfile::TempDir;
 
-use support::node::{Args, Keys, Node, keygen};
+use support::node::{Node, keygen};
+use support::pair::{Pair, counter, pair};
 use support::sse::{Event, Stream};
 
 /// Limit for anything that should happen within a few round trips.
 const SOON: Duration = Duration::from_secs(10);
-
-/// A listens with B whitelisted; B dials A, with `b_extra`.
-struct Pair {
-    dir: TempDir,
-    args: Args,
-    a_keys: Keys,
-    b_keys: Keys,
-    a: Node,
-    b: Node,
-}
-
-fn pair(b_extra: &[&str]) -> Pair {
-    let dir = TempDir::new().expect("scratch dir");
-    let args = Args::new(dir.path());
-    let a_keys = keygen(dir.path(), "a");
-    let b_keys = keygen(dir.path(), "b");
-    let a = Node::start(&args.listener(&a_keys, "a-data", &[&b_keys.pk], &[]));
-    let b = Node::start(&args.dialer(&b_keys, "b-data", &[a.tcp_url()], b_extra));
-    a.wait_connected(&b.pk);
-    b.wait_connected(&a.pk);
-    Pair {
-        dir,
-        args,
-        a_keys,
-        b_keys,
-        a,
-        b,
-    }
-}
-
-fn counter(status: &Value, name: &str) -> u64 {
-    status["counters"][name]
-        .as_u64()
-        .unwrap_or_else(|| panic!("counter {name} in {status:#}"))
-}
 
 /// `POST /message` with an optional `Idempotency-Key` header and extra body fields.
 fn send_keyed(node: &Node, header: Option<&str>, body: Value) -> support::http::Response {
@@ -63,7 +28,7 @@ fn send_keyed(node: &Node, header: Option<&str>, body: Value) -> support::http::
 
 #[test]
 fn a_send_refused_for_a_full_disk_is_never_delivered_even_after_space_is_freed() {
-    let p = pair(&["--max-db-bytes", "1"]);
+    let p = pair(&[], &["--max-db-bytes", "1"]);
     let big = "z".repeat(60_000);
     let refused = p.b.send(&p.a_keys.pk, &big, None);
     let text = refused.assert_error(507);
@@ -99,7 +64,7 @@ fn a_send_refused_for_a_full_disk_is_never_delivered_even_after_space_is_freed()
 
 #[test]
 fn a_retry_with_the_same_idempotency_key_returns_the_first_message_and_sends_nothing_new() {
-    let p = pair(&[]);
+    let p = pair(&[], &[]);
     let to_a = |text: &str| json!({"recipient": p.a_keys.pk, "message": text, "wait_ms": 10_000});
 
     let first = send_keyed(&p.b, Some("retry-1"), to_a("hello once"));
@@ -179,7 +144,7 @@ fn a_retry_with_the_same_idempotency_key_returns_the_first_message_and_sends_not
 
 #[test]
 fn nothing_reaches_the_peer_before_the_store_commits_and_the_dm_event_precedes_its_ack() {
-    let p = pair(&[]);
+    let p = pair(&[], &[]);
     let mut events = Stream::open(p.b.http, "/events", &[]);
 
     // Hold B's database write lock, as a slow disk or another writer would: B's commit of the
@@ -238,7 +203,7 @@ fn nothing_reaches_the_peer_before_the_store_commits_and_the_dm_event_precedes_i
 
 #[test]
 fn concurrent_requests_with_one_key_send_one_message() {
-    let p = pair(&[]);
+    let p = pair(&[], &[]);
     let b_http = p.b.http;
     let body = json!({"recipient": p.a_keys.pk, "message": "only once"}).to_string();
     let requests: Vec<_> = (0..8)
@@ -273,7 +238,7 @@ fn concurrent_requests_with_one_key_send_one_message() {
 
 #[test]
 fn send_to_gives_every_invocation_a_key_of_its_own() {
-    let p = pair(&[]);
+    let p = pair(&[], &[]);
     let addr = p.b.http.to_string();
     for text in ["first", "second"] {
         let out = support::command::run(
