@@ -3,31 +3,13 @@
 
 /// Raises the soft open-file limit to the hard limit.
 pub fn raise_nofile_limit() {
-    // SAFETY: getrlimit/setrlimit read and write a plain struct we own.
-    unsafe {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
-        {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
-    }
+    skychat_driver::fd_limit::raise_open_file_limit();
 }
 
-/// The soft open-file limit.
+/// The soft open-file limit, after raising it to the hard one (which [`raise_nofile_limit`] has
+/// normally done already).
 pub fn nofile_limit() -> u64 {
-    // SAFETY: as above.
-    unsafe {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
-        limit.rlim_cur
-    }
+    skychat_driver::fd_limit::raise_open_file_limit().unwrap_or(u64::MAX)
 }
 
 /// Pins the calling thread (and threads it starts later) to `cpu`.

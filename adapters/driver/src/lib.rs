@@ -13,6 +13,7 @@
 //! - `connection`, `listener`, `dial`: the socket tasks.
 //! - `refusal_log`: the rate-limited summary of refused inbound connections.
 //! - [`tcp`]: socket options set through `socket2`.
+//! - [`fd_limit`]: raising the open-file limit, which bounds how many connections a node holds.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -20,6 +21,7 @@ pub mod config;
 mod connection;
 mod dial;
 pub mod error;
+pub mod fd_limit;
 pub mod handle;
 mod listener;
 mod refusal_log;

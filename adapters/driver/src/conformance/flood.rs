@@ -34,13 +34,7 @@ const FD_SPARE: u64 = 600;
 
 /// Raises the soft limit on open files to the hard limit and returns the new soft limit.
 pub fn raise_fd_limit() -> u64 {
-    match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(limit) => limit,
-        Err(e) => {
-            println!("could not raise the open-file limit: {e}");
-            rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft)
-        }
-    }
+    crate::fd_limit::raise_open_file_limit().unwrap_or(u64::MAX)
 }
 
 /// The flood's size within `fd_limit`: every flood connection costs two descriptors in this
