@@ -5,10 +5,12 @@
 //! - `proxy`: a TCP proxy that can freeze, for half-open links.
 //! - `checks`: the checks themselves, one async function each.
 //! - `flood`: the listener under a flood of idle sockets and stranger handshakes.
+//! - `shutdown`: shutdown stays bounded after the host abandons one-shot dials.
 
 pub mod checks;
 pub mod flood;
 pub mod proxy;
+pub mod shutdown;
 pub mod support;
 
 /// Expands to one `#[test]` per conformance check for a runtime. `$runtime` is an expression
@@ -29,6 +31,8 @@ macro_rules! conformance_tests {
             at_the_cap_the_oldest_silent_connection_is_evicted,
             thousand_concurrent_connections_each_deliver,
             whitelisted_peer_gets_in_during_a_flood,
+            shutdown_is_bounded_after_dials_to_a_rejecting_listener,
+            shutdown_is_bounded_after_dials_to_a_silent_listener,
         );
     };
     (@each $runtime:expr, $block_on:path; $($check:ident,)*) => {

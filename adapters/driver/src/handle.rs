@@ -81,14 +81,30 @@ impl NodeHandle {
         self.public
     }
 
+    /// Sends `command` to the run loop; `false` if the node has shut down. Refused at once by a
+    /// closed channel, a command would complete without ever returning `Pending`, and a host
+    /// that retries it in a loop (a dial loop ignoring errors, say) would then hold its executor
+    /// thread forever: every task on that thread, the node's own included, would starve, and
+    /// a `select` around the loop would never poll its other branch. So a refused command
+    /// yields to the executor once before it fails.
+    async fn submit(&self, command: Command) -> bool {
+        if self.commands.send(command).await.is_ok() {
+            return true;
+        }
+        futures_lite::future::yield_now().await;
+        false
+    }
+
     async fn ask<T>(&self, make: impl FnOnce(Sender<T>) -> Command) -> Option<T> {
         let (tx, rx) = async_channel::bounded(1);
-        self.commands.send(make(tx)).await.ok()?;
+        if !self.submit(make(tx)).await {
+            return None;
+        }
         rx.recv().await.ok()
     }
 
     async fn tell(&self, command: Command) {
-        let _ = self.commands.send(command).await;
+        self.submit(command).await;
     }
 
     /// Listens for inbound connections on `addr` and returns the bound address (useful with

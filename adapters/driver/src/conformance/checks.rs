@@ -7,6 +7,10 @@ use skychat_core::{CloseCode, CloseReason, ConnKind, Event, NodeConfig, PublicKe
 
 pub use super::flood::whitelisted_peer_gets_in_during_a_flood;
 use super::proxy::Proxy;
+pub use super::shutdown::{
+    shutdown_is_bounded_after_dials_to_a_rejecting_listener,
+    shutdown_is_bounded_after_dials_to_a_silent_listener,
+};
 use super::support::{TestNode, WAIT, driver_config, node_config};
 use crate::runtime::{Runtime, timeout};
 use crate::{DialError, NodeHandle};
