@@ -33,6 +33,7 @@ macro_rules! conformance_tests {
             whitelisted_peer_gets_in_during_a_flood,
             shutdown_is_bounded_after_dials_to_a_rejecting_listener,
             shutdown_is_bounded_after_dials_to_a_silent_listener,
+            shutdown_is_bounded_with_a_write_stalled_on_a_frozen_link,
         );
     };
     (@each $runtime:expr, $block_on:path; $($check:ident,)*) => {

@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_channel::Receiver;
 use futures_lite::{AsyncRead, AsyncWriteExt};
@@ -75,7 +75,9 @@ pub(crate) async fn read_loop<R: Runtime>(
 
 /// Writes what the run loop queues, several transmits per write when they queue up. A write
 /// that makes no progress for `stall_limit` (the peer stopped reading) fails the connection.
-/// After [`Write::Close`], or when the run loop drops the queue, closes the socket.
+/// After [`Write::Close`], or when the run loop drops the queue, closes the socket. Once the
+/// node stops, writing (the close frame included) may go on for [`CLOSE_FLUSH_LIMIT`] more at
+/// most, so that a peer that stopped reading cannot hold up shutdown for `stall_limit`.
 pub(crate) async fn write_loop<R: Runtime>(
     ctx: TaskContext<R>,
     conn: ConnId,
@@ -83,6 +85,12 @@ pub(crate) async fn write_loop<R: Runtime>(
     queue: Receiver<Write>,
     stall_limit: Duration,
 ) {
+    let mut flush_time_left = std::pin::pin!(async {
+        let _ = ctx.stop.recv().await;
+        ctx.runtime
+            .sleep_until(Instant::now() + CLOSE_FLUSH_LIMIT)
+            .await;
+    });
     let mut closing = false;
     while !closing {
         let Ok(first) = queue.recv().await else {
@@ -113,9 +121,14 @@ pub(crate) async fn write_loop<R: Runtime>(
         } else {
             stall_limit
         };
-        let written = timeout(&*ctx.runtime, limit, async {
+        let write = timeout(&*ctx.runtime, limit, async {
             stream.write_all(&buffer).await?;
             stream.flush().await
+        });
+        // Completes at most once: the loop ends when it does.
+        let written = futures_lite::future::or(write, async {
+            flush_time_left.as_mut().await;
+            None
         })
         .await;
         if !matches!(written, Some(Ok(()))) {

@@ -10,6 +10,7 @@ use super::proxy::Proxy;
 pub use super::shutdown::{
     shutdown_is_bounded_after_dials_to_a_rejecting_listener,
     shutdown_is_bounded_after_dials_to_a_silent_listener,
+    shutdown_is_bounded_with_a_write_stalled_on_a_frozen_link,
 };
 use super::support::{TestNode, WAIT, driver_config, node_config};
 use crate::runtime::{Runtime, timeout};

@@ -17,6 +17,8 @@ pub struct Proxy {
     pub addr: SocketAddr,
     links: Receiver<Arc<AtomicBool>>,
     frozen: Vec<Arc<AtomicBool>>,
+    /// Set once a frozen link has read bytes it holds back.
+    held_back: Arc<AtomicBool>,
     /// Dropping it releases frozen links.
     release: Option<Sender<()>>,
 }
@@ -31,6 +33,8 @@ impl Proxy {
         let addr = R::local_addr(&listener).expect("proxy address");
         let (link_tx, links) = async_channel::unbounded();
         let (release, released) = async_channel::bounded::<()>(1);
+        let held_back = Arc::new(AtomicBool::new(false));
+        let held = held_back.clone();
         let rt = runtime.clone();
         runtime.spawn(async move {
             while let Ok((client, _)) = R::accept(&listener).await {
@@ -44,7 +48,7 @@ impl Proxy {
                 for (from, to) in [(client.clone(), server.clone()), (server, client)] {
                     let freeze = freeze.clone();
                     let released = released.clone();
-                    rt.spawn(forward::<R>(from, to, freeze, released));
+                    rt.spawn(forward::<R>(from, to, freeze, released, held.clone()));
                 }
             }
         });
@@ -52,8 +56,15 @@ impl Proxy {
             addr,
             links,
             frozen: Vec::new(),
+            held_back,
             release: Some(release),
         }
+    }
+
+    /// Whether a frozen link has received bytes (and holds them back): something was sent
+    /// into it after the freeze.
+    pub fn holds_back_data(&self) -> bool {
+        self.held_back.load(Ordering::SeqCst)
     }
 
     /// Freezes every link made so far.
@@ -75,6 +86,7 @@ async fn forward<R: Runtime>(
     mut to: R::TcpStream,
     freeze: Arc<AtomicBool>,
     released: Receiver<()>,
+    held_back: Arc<AtomicBool>,
 ) {
     let mut buffer = [0u8; 4096];
     loop {
@@ -83,6 +95,7 @@ async fn forward<R: Runtime>(
             Ok(n) => n,
         };
         if freeze.load(Ordering::SeqCst) {
+            held_back.store(true, Ordering::SeqCst);
             // Hold both sockets open, forwarding nothing, until released.
             let _ = released.recv().await;
             break;

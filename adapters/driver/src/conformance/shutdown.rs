@@ -6,9 +6,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use async_channel::{Receiver, Sender};
-use skychat_core::{NodeConfig, PublicKey};
+use skychat_core::{MAX_BODY_BYTES, NodeConfig, PublicKey};
 
-use super::support::{TestNode, driver_config, key, node_config};
+use super::proxy::Proxy;
+use super::support::{TestNode, WAIT, driver_config, key, node_config};
 use crate::NodeHandle;
 use crate::runtime::{Runtime, timeout};
 
@@ -169,4 +170,70 @@ pub async fn shutdown_is_bounded_after_dials_to_a_silent_listener<R: Runtime + C
             .await;
     }
     drop(stop_accepting);
+}
+
+/// Bytes queued for a peer that has stopped reading: well over what the kernel buffers of the
+/// link hold, so that the writer is stuck in a write when shutdown begins.
+const STALLED_BYTES: usize = 24_000_000;
+
+/// A node whose writer is stuck in a write to a peer that stopped reading (the link is frozen
+/// with megabytes queued) shuts down within [`SHUTDOWN_LIMIT`], not after the stall limit (the
+/// idle timeout, 30 s here).
+pub async fn shutdown_is_bounded_with_a_write_stalled_on_a_frozen_link<R: Runtime + Clone>(rt: R) {
+    let dialer_key = key(127).public_key();
+    let mut listener = TestNode::start(&rt, 126, node_config(&[dialer_key]));
+    let addr = listener.listen().await;
+    let mut proxy = Proxy::start(&rt, addr).await;
+    let mut dialer = TestNode::start(&rt, 127, node_config(&[]));
+    let listener_key = listener.key();
+    dialer
+        .handle
+        .keep_connected(listener_key, proxy.addr.to_string())
+        .await;
+    dialer.authenticated_with(listener_key).await;
+    // A first message acked: the session is up both ways before the link freezes.
+    let first = dialer
+        .handle
+        .send(listener_key, "before the freeze".into(), None)
+        .await
+        .expect("queued");
+    listener.receive_from(dialer_key).await;
+    dialer.acked(listener_key, first.id).await;
+    proxy.freeze_all();
+    let body = "x".repeat(MAX_BODY_BYTES);
+    for _ in 0..STALLED_BYTES / MAX_BODY_BYTES {
+        dialer
+            .handle
+            .send(listener_key, body.clone(), None)
+            .await
+            .expect("queued");
+    }
+    // The writer has begun writing into the frozen link, which cannot take it all.
+    let deadline = Instant::now() + WAIT;
+    while !proxy.holds_back_data() {
+        assert!(
+            Instant::now() < deadline,
+            "nothing was written into the frozen link within {WAIT:?}"
+        );
+        rt.sleep_until(Instant::now() + Duration::from_millis(10))
+            .await;
+    }
+    let began = Instant::now();
+    let shut_down = timeout(&rt, Duration::from_secs(60), dialer.handle.shutdown())
+        .await
+        .is_some();
+    let took = began.elapsed();
+    println!("a write stalled on a frozen link: shutdown took {took:?}");
+    assert!(
+        shut_down && took <= SHUTDOWN_LIMIT,
+        "with a write stalled on a frozen link, shutdown took {took:?}{} (limit \
+         {SHUTDOWN_LIMIT:?})",
+        if shut_down {
+            ""
+        } else {
+            ", then the test gave up"
+        }
+    );
+    proxy.release_frozen();
+    listener.shutdown().await;
 }
