@@ -47,6 +47,9 @@ const BUILD_LIMIT: Duration = Duration::from_secs(20);
 const STRANGER_NODES: usize = 4;
 /// Descriptors this process needs besides one per flood connection.
 const FD_SPARE: u64 = 500;
+/// How long a stranger node may take to shut down once the flood has stopped: the driver's
+/// close flush limit (2 s) plus slack.
+const STRANGER_SHUTDOWN_LIMIT: Duration = Duration::from_secs(3);
 
 /// The `skychat` binary under test: `SKYCHAT_BIN` when set, else the one cargo built.
 fn skychat() -> String {
@@ -188,10 +191,42 @@ impl Flood {
     }
 }
 
+impl Flood {
+    /// Stops the flood and shuts the stranger nodes down (at once: their handshake loops may
+    /// still be retrying as they shut down), checking that each does so within
+    /// [`STRANGER_SHUTDOWN_LIMIT`].
+    fn end(mut self) {
+        self.stop.take();
+        for (i, stranger) in self.strangers.iter().enumerate() {
+            let began = Instant::now();
+            let shut_down = smol::block_on(futures_lite::future::or(
+                async {
+                    stranger.shutdown().await;
+                    true
+                },
+                async {
+                    smol::Timer::after(Duration::from_secs(30)).await;
+                    false
+                },
+            ));
+            let took = began.elapsed();
+            assert!(
+                shut_down && took <= STRANGER_SHUTDOWN_LIMIT,
+                "stranger node {i} took {took:.1?} to shut down{} (limit \
+                 {STRANGER_SHUTDOWN_LIMIT:?})",
+                if shut_down {
+                    ""
+                } else {
+                    ", then the test gave up"
+                }
+            );
+        }
+    }
+}
+
 impl Drop for Flood {
     fn drop(&mut self) {
-        // Closing the channel ends every flood task and with it their sockets. The stranger
-        // nodes are left idle: this process ends with its tests.
+        // Closing the channel ends every flood task and with it their sockets.
         self.stop.take();
     }
 }
@@ -352,7 +387,7 @@ fn a_whitelisted_peer_gets_in_through_idle_sockets_and_stranger_handshakes() {
         count("total") >= count("not_whitelisted") + count("first_bytes_timeout"),
         "the total is not the sum: {refused}"
     );
-    drop(flood);
+    flood.end();
     println!("whole test: {:.1?}", began.elapsed());
 }
 
