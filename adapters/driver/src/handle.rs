@@ -235,7 +235,9 @@ impl NodeHandle {
     }
 
     /// Closes every connection with a close frame, flushes and closes the sockets, stops the
-    /// listeners and waits until every task of the node has ended.
+    /// listeners and dials, and waits until every task of the node has ended. Flushing is
+    /// bounded by the close flush limit (2 s after the stop), so this returns soon after that
+    /// even if a peer has stopped reading.
     pub async fn shutdown(&self) {
         let _ = self.ask(Command::Shutdown).await;
     }
