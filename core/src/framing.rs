@@ -1,7 +1,9 @@
 //! Length-prefixed framing of Noise messages on a byte stream: a 2-byte big-endian length, then
 //! that many bytes. A length of 0 is invalid.
 
-use bytes::{Buf, BufMut, BytesMut};
+use bytes::{BufMut, BytesMut};
+
+use crate::prefixed::PrefixedBuffer;
 
 /// Largest Noise message, and so the largest length prefix.
 pub const MAX_NOISE_MESSAGE: usize = 65_535;
@@ -35,45 +37,38 @@ impl std::fmt::Display for FramingError {
 /// Reassembles length-prefixed messages from arbitrarily chunked input.
 #[derive(Debug, Default)]
 pub struct FrameReader {
-    buffer: BytesMut,
+    buffer: PrefixedBuffer<LENGTH_PREFIX>,
 }
 
 impl FrameReader {
     /// Appends received bytes.
     pub fn push(&mut self, bytes: &[u8]) {
-        self.buffer.extend_from_slice(bytes);
+        self.buffer.push(bytes);
     }
 
     /// Takes the next complete message, if one has fully arrived. `max_len` bounds the length
     /// prefix for the current phase; a violation is reported as soon as the prefix is seen.
     pub fn next_message(&mut self, max_len: usize) -> Result<Option<BytesMut>, FramingError> {
-        if self.buffer.len() < LENGTH_PREFIX {
+        let Some(len) = self.buffer.announced_len() else {
             return Ok(None);
-        }
-        let len = u16::from_be_bytes([self.buffer[0], self.buffer[1]]) as usize;
+        };
         if len == 0 {
             return Err(FramingError::ZeroLength);
         }
         if len > max_len {
             return Err(FramingError::TooLong { len, max: max_len });
         }
-        if self.buffer.len() < LENGTH_PREFIX + len {
-            return Ok(None);
-        }
-        self.buffer.advance(LENGTH_PREFIX);
-        Ok(Some(self.buffer.split_to(len)))
+        Ok(self.buffer.take(len))
     }
 
     /// Bytes received but not yet returned as messages.
     pub fn buffered(&self) -> usize {
-        self.buffer.len()
+        self.buffer.buffered()
     }
 
     /// Releases memory held for an idle connection.
     pub fn shrink_if_empty(&mut self) {
-        if self.buffer.is_empty() && self.buffer.capacity() > 0 {
-            self.buffer = BytesMut::new();
-        }
+        self.buffer.shrink_if_empty();
     }
 }
 

@@ -9,7 +9,8 @@
 //!   loop ([`Node::poll_output`]).
 //! - [`session`]: one connection's Noise XK handshake and transport.
 //! - [`handshake`]: the Noise parameters and prologue.
-//! - [`framing`], [`frame`], [`message`]: the wire formats.
+//! - [`framing`], [`frame`], [`message`]: the wire formats; `prefixed` is the length-prefixed
+//!   buffer shared by every stream reader (the native framing, the Skywire records and frames).
 //! - [`skywire`]: the Skywire suite (the Go skychat's TCP-direct wire), beside the native one.
 //! - [`outbox`], [`dedup`]: delivery (exactly once, in order, acked after storage).
 //! - [`timer`], [`dial`], [`whitelist`], [`config`]: timers, reconnect backoff, inbound policy,
@@ -35,6 +36,7 @@ pub mod message;
 pub mod node;
 pub mod outbox;
 pub mod pending;
+mod prefixed;
 pub mod refusals;
 pub mod rng;
 pub mod session;

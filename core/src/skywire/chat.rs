@@ -2,7 +2,9 @@
 //! `1..=65536`. Record boundaries carry no meaning: a frame may span records and a record may end
 //! inside a header.
 
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
+
+use crate::prefixed::PrefixedBuffer;
 
 /// Bytes of a chat frame header.
 pub const CHAT_HEADER_LEN: usize = 4;
@@ -38,48 +40,38 @@ impl std::error::Error for ChatFrameError {}
 /// Reassembles chat frames from decrypted record plaintext.
 #[derive(Debug, Default)]
 pub struct ChatFrameReader {
-    buffer: BytesMut,
+    buffer: PrefixedBuffer<CHAT_HEADER_LEN>,
 }
 
 impl ChatFrameReader {
     /// Appends decrypted bytes.
     pub fn push(&mut self, plain: &[u8]) {
-        self.buffer.extend_from_slice(plain);
+        self.buffer.push(plain);
     }
 
     /// Takes the next complete frame payload. The header is checked as soon as it is complete,
     /// so an oversized frame is refused before its payload is buffered.
     pub fn next_frame(&mut self) -> Result<Option<BytesMut>, ChatFrameError> {
-        if self.buffer.len() < CHAT_HEADER_LEN {
+        let Some(len) = self.buffer.announced_len() else {
             return Ok(None);
-        }
-        let header: [u8; 4] = self.buffer[..CHAT_HEADER_LEN]
-            .try_into()
-            .expect("four bytes");
-        let len = u32::from_be_bytes(header) as usize;
+        };
         if len == 0 {
             return Err(ChatFrameError::Empty);
         }
         if len > MAX_CHAT_FRAME {
             return Err(ChatFrameError::TooLong { len: len as u64 });
         }
-        if self.buffer.len() < CHAT_HEADER_LEN + len {
-            return Ok(None);
-        }
-        self.buffer.advance(CHAT_HEADER_LEN);
-        Ok(Some(self.buffer.split_to(len)))
+        Ok(self.buffer.take(len))
     }
 
     /// Bytes decrypted but not yet returned as frames.
     pub fn buffered(&self) -> usize {
-        self.buffer.len()
+        self.buffer.buffered()
     }
 
     /// Releases memory held for an idle connection.
     pub fn shrink_if_empty(&mut self) {
-        if self.buffer.is_empty() && self.buffer.capacity() > 0 {
-            self.buffer = BytesMut::new();
-        }
+        self.buffer.shrink_if_empty();
     }
 }
 

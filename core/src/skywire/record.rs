@@ -5,7 +5,9 @@
 //! `0⁴ ‖ LE64(nonce)`. Nonces start at 1 per direction and must strictly increase (gaps are
 //! accepted). A record carries at most 4070 plaintext bytes.
 
-use bytes::{Buf, BufMut, BytesMut};
+use bytes::{BufMut, BytesMut};
+
+use crate::prefixed::PrefixedBuffer;
 use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Tag};
 
@@ -86,22 +88,21 @@ impl std::error::Error for RecordError {}
 /// Reassembles `[u16 length][body]` units from arbitrarily chunked input.
 #[derive(Debug, Default)]
 pub struct WireReader {
-    buffer: BytesMut,
+    buffer: PrefixedBuffer<PREFIX_LEN>,
 }
 
 impl WireReader {
     /// Appends received bytes.
     pub fn push(&mut self, bytes: &[u8]) {
-        self.buffer.extend_from_slice(bytes);
+        self.buffer.push(bytes);
     }
 
     /// Takes the next complete body if it has fully arrived. The prefix is checked against
     /// `min..=max` as soon as it is seen, before the body arrives.
     pub fn next_body(&mut self, min: usize, max: usize) -> Result<Option<BytesMut>, WireError> {
-        if self.buffer.len() < PREFIX_LEN {
+        let Some(len) = self.buffer.announced_len() else {
             return Ok(None);
-        }
-        let len = usize::from(u16::from_be_bytes([self.buffer[0], self.buffer[1]]));
+        };
         let max = max.min(MAX_BODY_LEN);
         if len > max {
             return Err(WireError::TooLong { len, max });
@@ -109,23 +110,17 @@ impl WireReader {
         if len < min {
             return Err(WireError::TooShort { len, min });
         }
-        if self.buffer.len() < PREFIX_LEN + len {
-            return Ok(None);
-        }
-        self.buffer.advance(PREFIX_LEN);
-        Ok(Some(self.buffer.split_to(len)))
+        Ok(self.buffer.take(len))
     }
 
     /// Bytes received but not yet returned.
     pub fn buffered(&self) -> usize {
-        self.buffer.len()
+        self.buffer.buffered()
     }
 
     /// Releases memory held for an idle connection.
     pub fn shrink_if_empty(&mut self) {
-        if self.buffer.is_empty() && self.buffer.capacity() > 0 {
-            self.buffer = BytesMut::new();
-        }
+        self.buffer.shrink_if_empty();
     }
 }
 
