@@ -12,6 +12,7 @@ mod measure;
 mod nodes;
 mod ping;
 mod raw_noise;
+mod raw_skywire;
 mod scenarios;
 mod sys;
 mod table;
@@ -54,6 +55,7 @@ fn main() {
             "memory" => scenarios::memory::run(scale),
             "http" => scenarios::http::run(scale),
             "cli" => scenarios::cli::run(scale),
+            "skywire" => scenarios::skywire::run(scale),
             _ => unreachable!("checked above"),
         };
         for row in &new {

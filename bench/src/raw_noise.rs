@@ -1,7 +1,7 @@
 //! The Noise baseline written directly on snow (ring resolver, `Noise_XK_25519_ChaChaPoly_BLAKE2s`)
 //! over blocking TCP with a 2-byte big-endian length before each Noise message: handshakes in
 //! memory and over a socket, and a pipelined sender that batches many messages per write against
-//! a receiver that acks cumulatively, once per read.
+//! a receiver that acks cumulatively, once per read (over TCP, and in memory in one thread).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -18,6 +18,9 @@ pub const PATTERN: &str = "Noise_XK_25519_ChaChaPoly_BLAKE2s";
 const WINDOW: u64 = 1024;
 /// Messages encrypted into one write.
 const BATCH: u64 = 64;
+/// Messages encrypted into one write of the in-memory pipelines (here and in
+/// [`crate::raw_skywire`]): the same batch as over TCP.
+pub const IN_MEMORY_BATCH: u64 = BATCH;
 /// AEAD tag length.
 const TAG: usize = 16;
 
@@ -45,9 +48,11 @@ fn responder(local: &Keypair) -> HandshakeState {
         .expect("responder")
 }
 
-/// One complete XK handshake with both sides in this thread; returns the responder's view of the
-/// initiator's static key length (so the work cannot be optimised away).
-pub fn handshake_in_memory(initiator_keys: &Keypair, responder_keys: &Keypair) -> usize {
+/// Runs a complete XK handshake with both sides in this thread; returns both finished states.
+fn finished_handshake(
+    initiator_keys: &Keypair,
+    responder_keys: &Keypair,
+) -> (HandshakeState, HandshakeState) {
     let mut i = initiator(initiator_keys, &responder_keys.public);
     let mut r = responder(responder_keys);
     let (mut a, mut b) = ([0u8; 256], [0u8; 256]);
@@ -58,7 +63,90 @@ pub fn handshake_in_memory(initiator_keys: &Keypair, responder_keys: &Keypair) -
     let n = i.write_message(&[], &mut a).expect("msg 3");
     r.read_message(&a[..n], &mut b).expect("read 3");
     assert!(i.is_handshake_finished() && r.is_handshake_finished());
+    (i, r)
+}
+
+/// One complete XK handshake with both sides in this thread; returns the responder's view of the
+/// initiator's static key length (so the work cannot be optimised away).
+pub fn handshake_in_memory(initiator_keys: &Keypair, responder_keys: &Keypair) -> usize {
+    let (_, r) = finished_handshake(initiator_keys, responder_keys);
     r.get_remote_static().map_or(0, <[u8]>::len)
+}
+
+/// Completes an in-memory handshake and returns the initiator's and the responder's transports.
+fn transports_in_memory() -> (StatelessTransportState, StatelessTransportState) {
+    let (i, r) = finished_handshake(&keypair(), &keypair());
+    (
+        i.into_stateless_transport_mode().expect("transport"),
+        r.into_stateless_transport_mode().expect("transport"),
+    )
+}
+
+/// Appends one Noise message (`plain` encrypted with `nonce`) with its 2-byte length to `wire`.
+fn seal_framed(transport: &StatelessTransportState, nonce: u64, plain: &[u8], wire: &mut Vec<u8>) {
+    let start = wire.len();
+    wire.resize(start + 2 + plain.len() + TAG, 0);
+    let n = transport
+        .write_message(nonce, plain, &mut wire[start + 2..])
+        .expect("encrypt");
+    wire[start..start + 2].copy_from_slice(&(n as u16).to_be_bytes());
+    wire.truncate(start + 2 + n);
+}
+
+/// Decrypts every length-prefixed Noise message in `wire`, numbering them from `*nonce`; calls
+/// `each` with every plaintext.
+fn open_framed(
+    transport: &StatelessTransportState,
+    nonce: &mut u64,
+    wire: &[u8],
+    plain: &mut [u8],
+    mut each: impl FnMut(&[u8]),
+) {
+    let mut at = 0;
+    while at < wire.len() {
+        let len = u16::from_be_bytes([wire[at], wire[at + 1]]) as usize;
+        let n = transport
+            .read_message(*nonce, &wire[at + 2..at + 2 + len], plain)
+            .expect("decrypt");
+        *nonce += 1;
+        each(&plain[..n]);
+        at += 2 + len;
+    }
+}
+
+/// Sends `count` messages of `size` bytes over one in-memory Noise session in this thread,
+/// [`IN_MEMORY_BATCH`] per write; the receiver decrypts each write whole and answers with one
+/// cumulative 8-byte ack, which the sender decrypts. Returns acked messages per second.
+pub fn pipelined_in_memory(count: u64, size: usize) -> f64 {
+    let (sender, receiver) = transports_in_memory();
+    let payload = vec![0x5a; size];
+    let mut to_receiver = Vec::with_capacity(IN_MEMORY_BATCH as usize * (2 + size + TAG));
+    let mut to_sender = Vec::with_capacity(64);
+    let mut plain = vec![0u8; size.max(8)];
+    let (mut sent, mut received, mut acked) = (0u64, 0u64, 0u64);
+    let (mut ack_sent, mut ack_received) = (0u64, 0u64);
+    let started = Instant::now();
+    while acked < count {
+        for _ in 0..IN_MEMORY_BATCH.min(count - sent) {
+            seal_framed(&sender, sent, &payload, &mut to_receiver);
+            sent += 1;
+        }
+        let mut nonce = received;
+        open_framed(&receiver, &mut nonce, &to_receiver, &mut plain, |message| {
+            assert_eq!(message.len(), size);
+        });
+        received = nonce;
+        to_receiver.clear();
+        seal_framed(&receiver, ack_sent, &received.to_be_bytes(), &mut to_sender);
+        ack_sent += 1;
+        open_framed(&sender, &mut ack_received, &to_sender, &mut plain, |ack| {
+            acked = u64::from_be_bytes(ack.try_into().expect("8-byte ack"));
+        });
+        to_sender.clear();
+    }
+    let elapsed = started.elapsed();
+    assert!(sent == count && received == count);
+    count as f64 / elapsed.as_secs_f64()
 }
 
 fn write_frame(stream: &mut TcpStream, body: &[u8]) -> std::io::Result<()> {
@@ -228,5 +316,13 @@ mod tests {
     fn pipelined_sender_gets_every_ack() {
         let rate = pipelined_throughput(3000, 64);
         assert!(rate.is_finite() && rate > 0.0);
+    }
+
+    #[test]
+    fn in_memory_pipeline_gets_every_ack() {
+        for size in [64, 1024] {
+            let rate = pipelined_in_memory(200, size);
+            assert!(rate.is_finite() && rate > 0.0);
+        }
     }
 }

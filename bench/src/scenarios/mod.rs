@@ -8,9 +8,10 @@ pub mod http;
 pub mod memory;
 pub mod messages;
 pub mod rtt;
+pub mod skywire;
 
 /// A scenario's name, as given on the command line, and what it runs.
-pub const ALL: [&str; 7] = [
+pub const ALL: [&str; 8] = [
     "messages",
     "app",
     "rtt",
@@ -18,4 +19,5 @@ pub const ALL: [&str; 7] = [
     "memory",
     "http",
     "cli",
+    "skywire",
 ];
