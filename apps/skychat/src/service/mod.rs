@@ -515,6 +515,14 @@ impl Service {
                     json!({"channel": "dm-status", "id": id.to_hex(), "status": "read", "peer": peer.to_hex()}),
                 );
             }
+            Event::ClassicalHandshake { peer, .. } => log::warn!(
+                "DOWNGRADE: Skywire peer {} completed the handshake without the post-quantum \
+                 hybrid (classical only); start with --require-pq to refuse such peers",
+                peer.to_hex()
+            ),
+            Event::MessageDeleted { peer, id } => {
+                log::info!("{} deleted message {id}", peer.short());
+            }
             Event::DialRequest { .. } => {}
         }
     }
