@@ -98,7 +98,7 @@ fn print_pk(args: &cli::PkArgs) -> Result<(), run::Failure> {
 /// Both public keys, one labelled line each, for an operator to read.
 fn labelled_keys(keys: &identity::PublicKeys) -> String {
     format!(
-        "skywire pk: {}  (secp256k1, the visor's pk for this sk: give it to Go skychat peers)\n\
+        "skywire pk: {}  (secp256k1, as a Skywire visor derives it: give it to Go skychat peers)\n\
          native pk:  {}  (X25519, the native suite: the line on stdout)\n",
         keys.skywire, keys.native
     )

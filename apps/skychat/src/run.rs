@@ -344,7 +344,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         println!("  public key:  {pk}");
         println!("  native pk:   {pk}  (X25519: the native suite)");
         println!(
-            "  skywire pk:  {}  (secp256k1: the visor's pk; give it to Go skychat peers)",
+            "  skywire pk:  {}  (secp256k1, as a Skywire visor derives it: give it to Go skychat peers)",
             keys.skywire
         );
         println!("  http:        http://{http_addr}");
