@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::skywire::PqPolicy;
 use crate::whitelist::Whitelist;
 
 /// Limits and timeouts. [`NodeConfig::default`] gives the values that `docs/protocol.md` states.
@@ -42,6 +43,9 @@ pub struct NodeConfig {
     pub max_outbox_per_peer: usize,
     /// Unacked messages queued for all peers together.
     pub max_outbox_total: usize,
+    /// How Skywire-suite handshakes treat the post-quantum hybrid: offered and answered by
+    /// default; `require` refuses classical peers.
+    pub pq_policy: PqPolicy,
 }
 
 impl Default for NodeConfig {
@@ -61,6 +65,7 @@ impl Default for NodeConfig {
             max_in_flight_per_session: 1024,
             max_outbox_per_peer: 10_000,
             max_outbox_total: 100_000,
+            pq_policy: PqPolicy::default(),
         }
     }
 }

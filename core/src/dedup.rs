@@ -202,7 +202,7 @@ impl Dedup {
 mod tests {
     use super::*;
 
-    const PEER: PublicKey = PublicKey([5; 32]);
+    const PEER: PublicKey = PublicKey::native([5; 32]);
 
     fn id(seq: u64) -> MessageId {
         MessageId { stream: 7, seq }

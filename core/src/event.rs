@@ -46,6 +46,9 @@ pub enum CloseReason {
     /// The connection was still in its handshake when the pending-handshake cap was reached,
     /// and it had done least of all: it was closed to make room for a newer one.
     Evicted,
+    /// A Skywire peer was dialed, but this node's secret is not a valid secp256k1 secret, so it
+    /// has no Skywire key.
+    SuiteUnavailable,
 }
 
 impl std::fmt::Display for CloseReason {
@@ -67,6 +70,10 @@ impl std::fmt::Display for CloseReason {
             Self::ProtocolViolation(e) => write!(f, "protocol violation: {e}"),
             Self::Busy => f.write_str("too many sessions with this peer"),
             Self::Evicted => f.write_str("evicted to make room: too many handshakes were pending"),
+            Self::SuiteUnavailable => f.write_str(
+                "this node's secret key is not a valid secp256k1 key, so it cannot speak the \
+                 Skywire suite (make a new key with `skychat keygen`)",
+            ),
         }
     }
 }
@@ -102,7 +109,8 @@ pub enum Event {
         /// The message.
         message: ChatMessage,
     },
-    /// The peer stored our message. It has left the outbox.
+    /// The peer stored our message (native suite), or decoded it (Skywire suite: a Go peer acks
+    /// before storing). It has left the outbox.
     MessageAcked {
         /// The recipient.
         peer: PublicKey,
@@ -110,6 +118,22 @@ pub enum Event {
         id: MessageId,
         /// Time from the message's last transmission to its ack.
         rtt: Duration,
+    },
+    /// A Skywire peer finished the handshake without the post-quantum hybrid (a classical or
+    /// older Go peer). The session is up; hosts should log the downgrade. Comes just before
+    /// [`Event::Authenticated`] (or [`Event::Rejected`]) for the same connection.
+    ClassicalHandshake {
+        /// The connection.
+        conn: ConnId,
+        /// The peer's Skywire key.
+        peer: PublicKey,
+    },
+    /// A Skywire peer deleted a message (`chat-delete`): its own, or one of ours it had.
+    MessageDeleted {
+        /// The peer.
+        peer: PublicKey,
+        /// The deleted message.
+        id: MessageId,
     },
     /// The peer read our message.
     ReadReceipt {

@@ -40,6 +40,7 @@ pub struct ScriptedPeer {
 impl ScriptedPeer {
     /// An initiator with key `local` pinned to `remote`, ephemeral key drawn from `seed`.
     pub fn initiator(local: &SecretKey, remote: &PublicKey, seed: [u8; 32]) -> Self {
+        let remote = remote.as_native().expect("a native key");
         Self::with(handshake::initiator(local, remote, seed))
     }
 

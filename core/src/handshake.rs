@@ -3,7 +3,7 @@
 
 use snow::{Builder, HandshakeState};
 
-use crate::keys::{PublicKey, SecretKey};
+use crate::keys::{KEY_LEN, SecretKey};
 use crate::rng::SeededResolver;
 
 /// The Noise protocol name.
@@ -30,10 +30,10 @@ fn builder<'a>(local: &'a [u8; 32], seed: [u8; 32]) -> Builder<'a> {
 }
 
 /// The initiator side, pinned to `remote`. Its ephemeral key comes from `seed`.
-pub fn initiator(local: &SecretKey, remote: &PublicKey, seed: [u8; 32]) -> HandshakeState {
+pub fn initiator(local: &SecretKey, remote: &[u8; KEY_LEN], seed: [u8; 32]) -> HandshakeState {
     let local = local.to_bytes();
     builder(&local, seed)
-        .remote_public_key(&remote.0)
+        .remote_public_key(remote)
         .expect("remote key is set once")
         .build_initiator()
         .expect("complete XK initiator parameters")

@@ -7,7 +7,8 @@
 //!
 //! - [`node`]: the [`Node`], which owns identity, connections, outbox and dedup, and its driving
 //!   loop ([`Node::poll_output`]).
-//! - [`session`]: one connection's Noise XK handshake and transport.
+//! - [`session`]: one connection's Noise XK handshake and transport; `suite_session` wraps it or
+//!   a Skywire session, and picks an inbound connection's suite from its first message.
 //! - [`handshake`]: the Noise parameters and prologue.
 //! - [`framing`], [`frame`], [`message`]: the wire formats; `prefixed` is the length-prefixed
 //!   buffer shared by every stream reader (the native framing, the Skywire records and frames).
@@ -41,6 +42,7 @@ pub mod refusals;
 pub mod rng;
 pub mod session;
 pub mod skywire;
+mod suite_session;
 pub mod timer;
 pub mod whitelist;
 
@@ -48,7 +50,7 @@ pub use config::NodeConfig;
 pub use dedup::DedupRecord;
 pub use event::{CloseReason, ConnKind, Event, Output, Transmit};
 pub use frame::CloseCode;
-pub use keys::{KeyParseError, PublicKey, SecretKey};
+pub use keys::{KeyParseError, PublicKey, SecretKey, SecretKeyError, Suite};
 pub use message::{ChatMessage, MAX_BODY_BYTES, MessageId};
 pub use node::{CommandError, Node, SessionInfo};
 pub use refusals::RefusalCounts;

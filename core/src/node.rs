@@ -28,13 +28,16 @@ use crate::dedup::{Dedup, DedupRecord, Verdict};
 use crate::dial::{DialAttempt, DialSchedule};
 use crate::event::{CloseReason, ConnKind, Event, Output, Transmit};
 use crate::frame::{CloseCode, Decoded, Frame};
-use crate::keys::{PublicKey, SecretKey};
+use crate::keys::{PublicKey, SecretKey, Suite};
 use crate::message::{ChatMessage, MAX_BODY_BYTES, MessageId};
 use crate::outbox::Outbox;
 use crate::pending::{PendingInbound, Stage};
 use crate::refusals::RefusalCounts;
 use crate::rng::SeededRng;
-use crate::session::{Received, Role, Session};
+use crate::session::Role;
+use crate::skywire::inbox::{InboxVerdict, SkywireInbox};
+use crate::skywire::{ChatMsg, MAX_CHAT_FRAME, SkywirePayload, ids};
+use crate::suite_session::{Incoming, LocalKeys, SuiteSession};
 use crate::timer::{ConnId, Timer, TimerTable};
 
 /// Read receipts waiting per peer before the oldest are dropped.
@@ -54,6 +57,11 @@ pub enum CommandError {
     SelfAddressed,
     /// Too many connections are still in their handshake.
     TooManyHandshakes,
+    /// The message, as the Skywire suite's JSON envelope, is larger than a chat frame allows.
+    EnvelopeTooLarge {
+        /// The envelope's size in bytes.
+        len: usize,
+    },
 }
 
 impl std::fmt::Display for CommandError {
@@ -68,6 +76,11 @@ impl std::fmt::Display for CommandError {
             Self::OutboxFull => f.write_str("outbox is full; wait for queued messages to be acked"),
             Self::SelfAddressed => f.write_str("cannot send a message to this node's own key"),
             Self::TooManyHandshakes => f.write_str("too many handshakes in progress"),
+            Self::EnvelopeTooLarge { len } => write!(
+                f,
+                "message is {len} bytes once encoded for a Skywire peer; \
+                 the limit is {MAX_CHAT_FRAME} (shorten it, or escape fewer <, > and & characters)"
+            ),
         }
     }
 }
@@ -90,7 +103,7 @@ pub struct SessionInfo {
 }
 
 struct Connection {
-    session: Session,
+    session: SuiteSession,
     kind: ConnKind,
     tx: BytesMut,
     opened_at: Duration,
@@ -101,8 +114,10 @@ struct Connection {
 
 /// The protocol state of one skychat node. See the module docs for the driving loop.
 pub struct Node {
-    identity: SecretKey,
+    keys: LocalKeys,
     public: PublicKey,
+    skywire_public: Option<PublicKey>,
+    skywire_inbox: SkywireInbox,
     config: NodeConfig,
     rng: SeededRng,
     conns: BTreeMap<ConnId, Connection>,
@@ -127,11 +142,23 @@ pub struct Node {
 impl Node {
     /// A node with `identity`, whose randomness all derives from `seed`. Give a fresh seed from
     /// the OS at every start; the same seed and inputs always give the same outputs.
+    ///
+    /// The identity gives two keys: the native one and the Skywire one (the same 32 bytes as a
+    /// secp256k1 secret). In the negligible case that they are not a valid secp256k1 secret,
+    /// the node speaks only the native suite.
     pub fn new(identity: SecretKey, config: NodeConfig, seed: [u8; 32]) -> Self {
         let public = identity.public_key();
+        let skywire = identity.skywire_secret().ok();
+        let skywire_public = skywire.as_ref().map(|sk| sk.public_key().into());
         Self {
-            identity,
+            keys: LocalKeys {
+                native: identity,
+                skywire,
+                policy: config.pq_policy,
+            },
             public,
+            skywire_public,
+            skywire_inbox: SkywireInbox::default(),
             config,
             rng: SeededRng::from_seed(seed),
             conns: BTreeMap::new(),
@@ -154,9 +181,19 @@ impl Node {
         }
     }
 
-    /// This node's public key.
+    /// This node's native public key (64 hex).
     pub fn public_key(&self) -> PublicKey {
         self.public
+    }
+
+    /// This node's Skywire public key (66 hex), if its secret is a valid secp256k1 secret.
+    pub fn skywire_public_key(&self) -> Option<PublicKey> {
+        self.skywire_public
+    }
+
+    /// True if `key` is one of this node's own keys.
+    pub fn is_own_key(&self, key: &PublicKey) -> bool {
+        *key == self.public || Some(*key) == self.skywire_public
     }
 
     /// The configuration in force.
@@ -194,7 +231,7 @@ impl Node {
             self.close_connection(now, victim, CloseReason::Evicted, None);
         }
         let seed = self.rng.fork_seed();
-        let session = Session::responder(&self.identity, seed);
+        let session = SuiteSession::responder(seed);
         let conn = self.insert_connection(now, session, ConnKind::Inbound, BytesMut::new());
         self.pending_inbound.insert(conn);
         let first_bytes = self
@@ -206,12 +243,27 @@ impl Node {
     }
 
     /// Registers a connection the host dialed to `peer`, pinning its key, and queues handshake
-    /// message 1. Use [`ConnKind::Persistent`] after a [`Event::DialRequest`].
+    /// message 1 of the suite the key selects. Use [`ConnKind::Persistent`] after a
+    /// [`Event::DialRequest`].
     pub fn connect(&mut self, now: Duration, peer: PublicKey, kind: ConnKind) -> ConnId {
         self.advance(now);
         let seed = self.rng.fork_seed();
         let mut tx = BytesMut::new();
-        let session = Session::initiator(&self.identity, &peer, seed, &mut tx);
+        let session = match (peer.as_native(), peer.as_skywire(), &self.keys.skywire) {
+            (Some(remote), _, _) => {
+                SuiteSession::native_initiator(&self.keys.native, remote, seed, &mut tx)
+            }
+            (None, Some(remote), Some(local)) => {
+                SuiteSession::skywire_initiator(local, remote, self.keys.policy, seed, &mut tx)
+            }
+            (None, _, None) | (None, None, _) => {
+                // No Skywire key: a session that never starts, closed at once.
+                let session = SuiteSession::responder(seed);
+                let conn = self.insert_connection(now, session, kind, tx);
+                self.close_connection(now, conn, CloseReason::SuiteUnavailable, None);
+                return conn;
+            }
+        };
         let conn = self.insert_connection(now, session, kind, tx);
         if kind == ConnKind::Persistent
             && let Some(schedule) = self.persistent.get_mut(&peer)
@@ -291,8 +343,11 @@ impl Node {
         if body.len() > MAX_BODY_BYTES {
             return Err(CommandError::BodyTooLarge { len: body.len() });
         }
-        if peer == self.public {
+        if self.is_own_key(&peer) {
             return Err(CommandError::SelfAddressed);
+        }
+        if peer.suite() == Suite::Skywire {
+            check_envelope_size(&body, reply_to)?;
         }
         if self.outbox.len_for(&peer) >= self.config.max_outbox_per_peer
             || self.outbox.total() >= self.config.max_outbox_total
@@ -300,7 +355,7 @@ impl Node {
             return Err(CommandError::OutboxFull);
         }
         let rng = &mut self.rng;
-        let id = self.outbox.next_id(peer, || rng.next_u64());
+        let id = self.outbox.next_id(peer, || nonzero(rng));
         let message = ChatMessage {
             id,
             sent_at_ms,
@@ -330,7 +385,11 @@ impl Node {
 
     /// The host has durably stored message `id` from `peer`. The ack to the sender follows.
     pub fn confirm_stored(&mut self, peer: PublicKey, id: MessageId) {
-        if self.dedup.confirm_stored(&peer, id) {
+        let ack_due = match peer.suite() {
+            Suite::Native => self.dedup.confirm_stored(&peer, id),
+            Suite::Skywire => self.skywire_inbox.confirm_stored(&peer, id),
+        };
+        if ack_due {
             self.to_pump.insert(peer);
         }
     }
@@ -341,7 +400,10 @@ impl Node {
     /// session, which reconnect backoff paces.
     pub fn storage_failed(&mut self, now: Duration, peer: PublicKey, id: MessageId) {
         self.advance(now);
-        self.dedup.rewind(&peer, id);
+        match peer.suite() {
+            Suite::Native => self.dedup.rewind(&peer, id),
+            Suite::Skywire => self.skywire_inbox.rewind(&peer, id),
+        }
         let conns = self
             .sessions_by_peer
             .get(&peer)
@@ -427,14 +489,23 @@ impl Node {
                 return;
             };
             let was_dirty = !c.tx.is_empty();
-            let step = c.session.next(&mut c.tx, &mut self.scratch);
+            let step = c.session.next(&self.keys, &mut c.tx, &mut self.scratch);
             if !was_dirty && !c.tx.is_empty() {
                 self.dirty.insert(conn);
             }
             match step {
                 Ok(None) => break,
-                Ok(Some(Received::Authenticated(peer))) => self.on_authenticated(now, conn, peer),
-                Ok(Some(Received::Frame(decoded))) => self.on_frame(now, conn, decoded),
+                Ok(Some(Incoming::Authenticated { peer, post_quantum })) => {
+                    if post_quantum == Some(false) {
+                        self.events
+                            .push_back(Event::ClassicalHandshake { conn, peer });
+                    }
+                    self.on_authenticated(now, conn, peer);
+                }
+                Ok(Some(Incoming::Native(decoded))) => self.on_frame(now, conn, decoded),
+                Ok(Some(Incoming::Skywire(payload))) => {
+                    self.on_skywire_payload(now, conn, payload);
+                }
                 Err(error) => {
                     let c = &self.conns[&conn];
                     let established = c.session.is_established();
@@ -588,7 +659,7 @@ impl Node {
     fn insert_connection(
         &mut self,
         now: Duration,
-        session: Session,
+        session: SuiteSession,
         kind: ConnKind,
         tx: BytesMut,
     ) -> ConnId {
@@ -701,10 +772,134 @@ impl Node {
         }
     }
 
+    fn on_skywire_payload(&mut self, now: Duration, conn: ConnId, payload: SkywirePayload) {
+        let Some(peer) = self.conns.get(&conn).and_then(|c| c.session.remote()) else {
+            return;
+        };
+        let text = match payload {
+            SkywirePayload::Message(ChatMsg {
+                id: wire_id,
+                body,
+                ack,
+                reply_to,
+            }) => {
+                let Some(id) = ids::message_id(&wire_id) else {
+                    return self.deliver_unacked_text(conn, peer, body);
+                };
+                match self.skywire_inbox.receive(peer, id, &wire_id, ack, conn) {
+                    InboxVerdict::Deliver => {
+                        let message = ChatMessage {
+                            id,
+                            sent_at_ms: 0,
+                            body,
+                            reply_to: ids::message_id(&reply_to),
+                        };
+                        self.events.push_back(Event::MessageReceived {
+                            conn,
+                            peer,
+                            message,
+                        });
+                    }
+                    InboxVerdict::Duplicate => {
+                        self.to_pump.insert(peer);
+                    }
+                }
+                return;
+            }
+            SkywirePayload::Ack { id } => {
+                if let Some(acked) =
+                    ids::message_id(&id).and_then(|id| self.outbox.ack_one(&peer, id, now))
+                {
+                    self.events.push_back(Event::MessageAcked {
+                        peer,
+                        id: acked.id,
+                        rtt: acked.rtt,
+                    });
+                    self.to_pump.insert(peer);
+                }
+                return;
+            }
+            SkywirePayload::Read { id } => {
+                if let Some(id) = ids::message_id(&id) {
+                    self.events.push_back(Event::ReadReceipt { peer, id });
+                }
+                return;
+            }
+            SkywirePayload::Delete { id } => {
+                if let Some(id) = ids::message_id(&id) {
+                    self.events.push_back(Event::MessageDeleted { peer, id });
+                }
+                return;
+            }
+            SkywirePayload::Text(text) => text,
+            SkywirePayload::Binary(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        };
+        self.deliver_unacked_text(conn, peer, text);
+    }
+
+    /// Raw text (or an envelope without a usable id): it cannot be acked or deduplicated, so it
+    /// gets a fresh id of its own and is delivered as it comes.
+    fn deliver_unacked_text(&mut self, conn: ConnId, peer: PublicKey, body: String) {
+        let id = MessageId {
+            stream: self.rng.next_u64() | 1 << 63,
+            seq: 1,
+        };
+        self.events.push_back(Event::MessageReceived {
+            conn,
+            peer,
+            message: ChatMessage {
+                id,
+                sent_at_ms: 0,
+                body,
+                reply_to: None,
+            },
+        });
+    }
+
+    /// Sends a native frame on `conn`. On a Skywire session only chat messages and read
+    /// receipts have a meaning (as envelopes); pings, pongs, cumulative acks and close frames
+    /// have none and are skipped.
     fn send_frame(&mut self, conn: ConnId, frame: &Frame) {
-        if let Some(c) = self.conns.get_mut(&conn) {
-            c.session.send(frame, &mut c.tx, &mut self.scratch);
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if !c.session.is_skywire() {
+            if c.session.send_native(frame, &mut c.tx, &mut self.scratch) {
+                self.dirty.insert(conn);
+            }
+            return;
+        }
+        let payload = match frame {
+            Frame::Chat(message) => SkywirePayload::Message(ChatMsg {
+                id: ids::wire_id(message.id),
+                body: message.body.clone(),
+                ack: true,
+                reply_to: message.reply_to.map(ids::wire_id).unwrap_or_default(),
+            }),
+            Frame::Read { id } => {
+                let peer = c.session.remote();
+                let wire_id = peer
+                    .and_then(|p| self.skywire_inbox.wire_id(&p, *id))
+                    .map_or_else(|| ids::wire_id(*id), str::to_owned);
+                SkywirePayload::Read { id: wire_id }
+            }
+            Frame::Ack { .. } | Frame::Ping { .. } | Frame::Pong { .. } | Frame::Close { .. } => {
+                return;
+            }
+        };
+        self.send_payload(conn, &payload);
+    }
+
+    fn send_payload(&mut self, conn: ConnId, payload: &SkywirePayload) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if c.session.send_skywire(payload, &mut c.tx) {
             self.dirty.insert(conn);
+        } else if c.session.is_established() {
+            // Only nonce exhaustion gets here: a fresh session starts the nonces again.
+            let now = self.now;
+            self.close_connection(now, conn, CloseReason::ClosedByHost, None);
         }
     }
 
@@ -738,6 +933,10 @@ impl Node {
                     .is_some_and(|s| s.contains(c))
             })
         };
+        for owed in self.skywire_inbox.take_owed_acks(&peer) {
+            let conn = live(self, Some(owed.conn)).unwrap_or(sending);
+            self.send_payload(conn, &SkywirePayload::Ack { id: owed.wire_id });
+        }
         for ack in self.dedup.take_due_acks(&peer) {
             let conn = live(self, ack.conn).unwrap_or(sending);
             self.send_frame(
@@ -768,6 +967,9 @@ impl Node {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
+        if c.session.is_skywire() {
+            return self.check_skywire_liveness(now, conn);
+        }
         let silent = now.saturating_sub(c.last_received);
         if silent >= self.config.idle_timeout {
             self.close_connection(
@@ -787,6 +989,31 @@ impl Node {
             self.conns[&conn].last_received + self.config.idle_timeout
         } else {
             c.last_received + self.config.keepalive_interval
+        };
+        self.timers.set(Timer::Liveness(conn), next);
+    }
+
+    /// The Skywire wire has no ping. A Go peer acks a `chat-msg` as soon as it has decoded it,
+    /// so a message unacked for the idle timeout, with nothing else received meanwhile, means
+    /// the session is dead. An idle session with nothing to send is left to TCP keepalive.
+    fn check_skywire_liveness(&mut self, now: Duration, conn: ConnId) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let waiting_since = c
+            .session
+            .remote()
+            .and_then(|peer| self.outbox.oldest_unacked_on(&peer, conn));
+        let next = match waiting_since {
+            Some(sent) => {
+                let deadline = sent.max(c.last_received) + self.config.idle_timeout;
+                if now >= deadline {
+                    self.close_connection(now, conn, CloseReason::IdleTimeout, None);
+                    return;
+                }
+                deadline.min(now + self.config.keepalive_interval)
+            }
+            None => now + self.config.keepalive_interval,
         };
         self.timers.set(Timer::Liveness(conn), next);
     }
@@ -907,6 +1134,36 @@ impl Node {
             );
         self.schedule_redial(now, peer, turned_away);
     }
+}
+
+/// A random stream id; never 0, which holds the Go skychat's ids.
+fn nonzero(rng: &mut SeededRng) -> u64 {
+    loop {
+        let value = rng.next_u64();
+        if value != 0 {
+            return value;
+        }
+    }
+}
+
+/// Refuses a message to a Skywire peer whose envelope would exceed a chat frame. Go's JSON
+/// escaping grows a byte to at most six, so short bodies need no encoding to know.
+fn check_envelope_size(body: &str, reply_to: Option<MessageId>) -> Result<(), CommandError> {
+    const ENVELOPE_OVERHEAD: usize = 160;
+    if body.len() * 6 + ENVELOPE_OVERHEAD <= MAX_CHAT_FRAME {
+        return Ok(());
+    }
+    let envelope = SkywirePayload::Message(ChatMsg {
+        id: ids::wire_id(MessageId { stream: 1, seq: 1 }),
+        body: body.to_owned(),
+        ack: true,
+        reply_to: reply_to.map(ids::wire_id).unwrap_or_default(),
+    });
+    let len = envelope.encode().len();
+    if len > MAX_CHAT_FRAME {
+        return Err(CommandError::EnvelopeTooLarge { len });
+    }
+    Ok(())
 }
 
 impl std::fmt::Debug for Node {

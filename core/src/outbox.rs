@@ -217,6 +217,39 @@ impl Outbox {
         acked
     }
 
+    /// Removes the one message `id` from `peer`'s queue (a Skywire `chat-ack`, which names one
+    /// message).
+    pub fn ack_one(&mut self, peer: &PublicKey, id: MessageId, now: Duration) -> Option<Acked> {
+        let queue = self.peers.get_mut(peer)?;
+        let index = queue.queue.iter().position(|p| p.message.id == id)?;
+        if queue.queue[index].held {
+            return None;
+        }
+        let pending = queue.queue.remove(index)?;
+        if index < queue.sent {
+            queue.sent -= 1;
+        }
+        self.total -= 1;
+        let rtt = pending
+            .last_sent
+            .map_or(Duration::ZERO, |at| now.saturating_sub(at));
+        Some(Acked { id, rtt })
+    }
+
+    /// When the oldest message sent on `conn` to `peer` and not yet acked went out.
+    pub fn oldest_unacked_on(&self, peer: &PublicKey, conn: ConnId) -> Option<Duration> {
+        let queue = self.peers.get(peer)?;
+        if queue.sending_on != Some(conn) || queue.sent == 0 {
+            return None;
+        }
+        queue
+            .queue
+            .iter()
+            .take(queue.sent)
+            .filter_map(|p| p.last_sent)
+            .min()
+    }
+
     /// Peers with queued messages.
     pub fn peers_with_messages(&self) -> impl Iterator<Item = &PublicKey> {
         self.peers
@@ -248,7 +281,7 @@ mod tests {
 
     #[test]
     fn window_limits_in_flight_and_a_new_connection_resends_unacked() {
-        let peer = PublicKey([9; 32]);
+        let peer = PublicKey::native([9; 32]);
         let mut outbox = Outbox::default();
         for _ in 0..5 {
             let id = outbox.next_id(peer, || 77);
@@ -276,7 +309,7 @@ mod tests {
 
     #[test]
     fn acks_for_another_stream_remove_nothing() {
-        let peer = PublicKey([9; 32]);
+        let peer = PublicKey::native([9; 32]);
         let mut outbox = Outbox::default();
         let id = outbox.next_id(peer, || 1);
         outbox.push(peer, message(id));
@@ -286,7 +319,7 @@ mod tests {
 
     #[test]
     fn sending_stops_at_a_held_message_and_a_withdrawal_rewinds_the_sequence() {
-        let peer = PublicKey([9; 32]);
+        let peer = PublicKey::native([9; 32]);
         let mut outbox = Outbox::default();
         let mut ids = Vec::new();
         for seq in 1..=5 {

@@ -8,7 +8,8 @@ use snow::{HandshakeState, TransportState};
 use crate::frame::{self, DecodeError, Decoded, Frame};
 use crate::framing::{self, FrameReader, FramingError, MAX_NOISE_MESSAGE};
 use crate::handshake::{self, MSG1_LEN, MSG2_LEN, MSG3_LEN};
-use crate::keys::{PublicKey, SecretKey};
+use crate::keys::{KEY_LEN, PublicKey, SecretKey};
+use crate::skywire::SkywireError;
 
 /// Bytes of AEAD tag on every Noise message.
 pub const TAG_LEN: usize = 16;
@@ -46,6 +47,13 @@ pub enum SessionError {
     DecryptFailed,
     /// A transport frame did not decode.
     Frame(DecodeError),
+    /// The Skywire suite refused the stream.
+    Skywire(SkywireError),
+    /// An inbound connection's first length prefix fits neither suite.
+    UnknownSuite {
+        /// The announced length of message 1.
+        len: usize,
+    },
 }
 
 impl std::fmt::Display for SessionError {
@@ -55,6 +63,11 @@ impl std::fmt::Display for SessionError {
             Self::HandshakeFailed => f.write_str("handshake message did not verify"),
             Self::DecryptFailed => f.write_str("transport message did not decrypt"),
             Self::Frame(e) => write!(f, "frame: {e}"),
+            Self::Skywire(e) => write!(f, "skywire: {e}"),
+            Self::UnknownSuite { len } => write!(
+                f,
+                "first handshake message of {len} bytes matches neither suite"
+            ),
         }
     }
 }
@@ -80,7 +93,7 @@ impl Session {
     /// Starts an initiator pinned to `remote` and appends message 1 to `tx`.
     pub fn initiator(
         local: &SecretKey,
-        remote: &PublicKey,
+        remote: &[u8; KEY_LEN],
         seed: [u8; 32],
         tx: &mut BytesMut,
     ) -> Self {
@@ -94,7 +107,7 @@ impl Session {
             role: Role::Initiator,
             phase: Phase::Handshake(Box::new(state)),
             reader: FrameReader::default(),
-            remote: Some(*remote),
+            remote: Some(PublicKey::native(*remote)),
             broken: false,
             handshake_read: 0,
         }
@@ -240,7 +253,7 @@ impl Session {
         let remote = state
             .get_remote_static()
             .and_then(|key| <[u8; 32]>::try_from(key).ok())
-            .map(PublicKey)
+            .map(PublicKey::native)
             .ok_or(SessionError::HandshakeFailed)?;
         let transport = state
             .into_transport_mode()

@@ -40,8 +40,8 @@ mod tests {
 
     #[test]
     fn empty_rejects_everyone_and_a_list_admits_only_its_keys() {
-        let a = PublicKey([1; 32]);
-        let b = PublicKey([2; 32]);
+        let a = PublicKey::native([1; 32]);
+        let b = PublicKey::native([2; 32]);
         assert!(!Whitelist::default().allows(&a));
         let list = Whitelist::new([a]);
         assert!(list.allows(&a));

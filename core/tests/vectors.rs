@@ -149,7 +149,11 @@ fn document_constants_match_the_core() {
         let secret = v.key(&format!("{side}-static-private"));
         let public = v.key(&format!("{side}-static-public"));
         assert_eq!(
-            SecretKey::from_bytes(secret).public_key().0,
+            SecretKey::from_bytes(secret)
+                .public_key()
+                .as_native()
+                .copied()
+                .unwrap(),
             public,
             "{side}"
         );
@@ -179,7 +183,7 @@ fn core_session_produces_the_documented_handshake_and_transport_bytes() {
     let v = Vectors::load();
     let initiator_key = SecretKey::from_bytes(v.key("initiator-static-private"));
     let responder_key = SecretKey::from_bytes(v.key("responder-static-private"));
-    let responder_public = PublicKey(v.key("responder-static-public"));
+    let responder_public = v.key("responder-static-public");
     let mut scratch = Vec::new();
 
     let mut tx_i = BytesMut::new();
@@ -203,7 +207,9 @@ fn core_session_produces_the_documented_handshake_and_transport_bytes() {
 
     initiator.push(&msg2);
     match initiator.next(&mut tx_i, &mut scratch).unwrap() {
-        Some(Received::Authenticated(peer)) => assert_eq!(peer, responder_public),
+        Some(Received::Authenticated(peer)) => {
+            assert_eq!(peer, PublicKey::native(responder_public))
+        }
         other => panic!("initiator did not authenticate: {other:?}"),
     }
     let msg3 = tx_i.split();
@@ -318,7 +324,7 @@ fn a_wrong_pinned_key_makes_message_1_undecryptable() {
         .unwrap()
         .local_private_key(&v.key("initiator-static-private"))
         .unwrap()
-        .remote_public_key(&not_the_responder.0)
+        .remote_public_key(not_the_responder.as_native().unwrap())
         .unwrap()
         .build_initiator()
         .unwrap();
@@ -405,7 +411,12 @@ fn handshake_with_node(whitelisted: bool) -> (Node, skychat_core::ConnId, Sessio
     let conn = node.accept(now).unwrap();
     let mut tx = BytesMut::new();
     let mut scratch = Vec::new();
-    let mut session = Session::initiator(&initiator_key, &node.public_key(), [0x11; 32], &mut tx);
+    let mut session = Session::initiator(
+        &initiator_key,
+        node.public_key().as_native().unwrap(),
+        [0x11; 32],
+        &mut tx,
+    );
     node.handle_receive(now, conn, &tx.split());
     let (msg2, _) = drain(&mut node);
     session.push(&msg2);

@@ -241,7 +241,13 @@ impl Observer {
                     "message delivered from an unauthenticated peer"
                 );
             }
-            Event::MessageAcked { .. } | Event::ReadReceipt { .. } => {
+            Event::ClassicalHandshake { conn, .. } => {
+                assert_eq!(*conn, self.conn);
+                assert!(!self.decided, "handshake reported after a decision");
+            }
+            Event::MessageAcked { .. }
+            | Event::ReadReceipt { .. }
+            | Event::MessageDeleted { .. } => {
                 assert!(
                     self.authenticated,
                     "application event before authentication"

@@ -32,7 +32,7 @@ pub struct Cli {
     #[argh(option)]
     pub sk: Option<String>,
 
-    /// skywire-config.json to read the identity from (only its "sk" field is used)
+    /// skywire-config.json to read the identity from (its "sk"; a "pk" must match it)
     #[argh(option, short = 'c')]
     pub config: Option<String>,
 
@@ -68,7 +68,7 @@ pub enum Command {
     Send(SendArgs),
     /// Create an identity file.
     Keygen(KeygenArgs),
-    /// Print the public key of the resolved identity.
+    /// Print the public keys of the resolved identity.
     Pk(PkArgs),
 }
 
@@ -109,7 +109,8 @@ pub struct SendArgs {
     pub token_file: Option<String>,
 }
 
-/// Write a new identity file holding "sk" and "pk" (mode 0600). Refuses to overwrite.
+/// Write a new identity file holding "sk" and the Skywire "pk" (mode 0600). Refuses to
+/// overwrite.
 #[derive(FromArgs, Debug, PartialEq)]
 #[argh(subcommand, name = "keygen")]
 pub struct KeygenArgs {
@@ -118,7 +119,8 @@ pub struct KeygenArgs {
     pub output: String,
 }
 
-/// Print the public key of the identity given by --sk, DMSGCURL_SK or -c.
+/// Print the public keys of the identity given by --sk, DMSGCURL_SK or -c: the native key on
+/// stdout, both keys labelled on stderr.
 #[derive(FromArgs, Debug, PartialEq)]
 #[argh(subcommand, name = "pk")]
 pub struct PkArgs {
@@ -129,4 +131,8 @@ pub struct PkArgs {
     /// skywire-config.json holding the identity
     #[argh(option, short = 'c')]
     pub config: Option<String>,
+
+    /// print {"pk", "native_pk", "skywire_pk"} as one JSON line instead
+    #[argh(switch)]
+    pub json: bool,
 }

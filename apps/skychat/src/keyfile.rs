@@ -1,18 +1,20 @@
-//! `skychat keygen`: writes a new identity file, `{"sk": ..., "pk": ...}`, readable only by its
-//! owner, and never over an existing file.
+//! `skychat keygen`: writes a new identity file in the form of a Skywire config's key pair,
+//! `{"pk": <66-hex Skywire key>, "sk": <64 hex>}`, readable only by its owner, and never over an
+//! existing file. Also draws the ephemeral keys and the node's seed from OS randomness.
 
 use std::io::Write;
 use std::path::Path;
 
-use skychat_core::SecretKey;
+use skychat_core::{SecretKey, SkywireSecretKey};
 
-/// Generates a key from OS randomness and writes it to `path` with mode 0600.
-pub fn write_new(path: &Path) -> Result<SecretKey, String> {
-    let mut bytes = [0u8; 32];
-    getrandom::getrandom(&mut bytes).map_err(|e| format!("no OS randomness: {e}"))?;
-    let secret = SecretKey::from_bytes(bytes);
+use crate::identity::PublicKeys;
+
+/// Generates a key from OS randomness and writes it to `path` with mode 0600. Returns the key
+/// and its two public keys.
+pub fn write_new(path: &Path) -> Result<(SecretKey, PublicKeys), String> {
+    let (secret, keys) = random_identity()?;
     let body = serde_json::json!({
-        "pk": secret.public_key().to_hex(),
+        "pk": keys.skywire.to_hex(),
         "sk": secret.to_hex(),
     });
     let mut options = std::fs::OpenOptions::new();
@@ -33,14 +35,36 @@ pub fn write_new(path: &Path) -> Result<SecretKey, String> {
         .and_then(|()| file.write_all(b"\n"))
         .and_then(|()| file.sync_all())
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok(secret)
+    Ok((secret, keys))
 }
 
 /// A fresh key from OS randomness, for an ephemeral identity.
 pub fn ephemeral() -> Result<SecretKey, String> {
-    let mut bytes = [0u8; 32];
-    getrandom::getrandom(&mut bytes).map_err(|e| format!("no OS randomness: {e}"))?;
-    Ok(SecretKey::from_bytes(bytes))
+    random_identity().map(|(secret, _)| secret)
+}
+
+/// A secret key from OS randomness that is also a secp256k1 secret key, with its public keys.
+fn random_identity() -> Result<(SecretKey, PublicKeys), String> {
+    let secret = first_valid_secret(|| {
+        let mut bytes = [0u8; 32];
+        getrandom::getrandom(&mut bytes).map_err(|e| format!("no OS randomness: {e}"))?;
+        Ok(bytes)
+    })?;
+    let keys = PublicKeys::of(&secret).map_err(|e| format!("generated key: {e}"))?;
+    Ok((secret, keys))
+}
+
+/// Draws 32 bytes until they form a secp256k1 secret key (not zero, below the group order).
+/// Almost every draw does: the chance of a redraw is about 2^-128.
+fn first_valid_secret(
+    mut draw: impl FnMut() -> Result<[u8; 32], String>,
+) -> Result<SecretKey, String> {
+    loop {
+        let bytes = draw()?;
+        if SkywireSecretKey::from_bytes(bytes).is_ok() {
+            return Ok(SecretKey::from_bytes(bytes));
+        }
+    }
 }
 
 /// A seed for the node's randomness, from the OS.
@@ -48,4 +72,28 @@ pub fn seed() -> Result<[u8; 32], String> {
     let mut seed = [0u8; 32];
     getrandom::getrandom(&mut seed).map_err(|e| format!("no OS randomness: {e}"))?;
     Ok(seed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_again_until_the_bytes_are_a_secp256k1_secret() {
+        let mut draws = vec![[0u8; 32], [0xff; 32], [7; 32]].into_iter();
+        let mut count = 0;
+        let secret = first_valid_secret(|| {
+            count += 1;
+            Ok(draws.next().expect("a draw"))
+        })
+        .unwrap();
+        assert_eq!(secret.to_bytes(), [7; 32]);
+        assert_eq!(count, 3);
+    }
+
+    #[test]
+    fn a_failing_draw_is_an_error() {
+        let err = first_valid_secret(|| Err("no OS randomness: test".to_string())).unwrap_err();
+        assert_eq!(err, "no OS randomness: test");
+    }
 }

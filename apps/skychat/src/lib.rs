@@ -64,16 +64,42 @@ pub fn main_with(args: &[String]) -> i32 {
 }
 
 fn keygen(args: &cli::KeygenArgs) -> Result<(), run::Failure> {
-    let secret =
+    let (_, keys) =
         keyfile::write_new(std::path::Path::new(&args.output)).map_err(run::Failure::runtime)?;
-    println!("{}", secret.public_key());
+    // Stdout keeps its one line, the native key, for scripts; the labelled keys go to stderr.
+    println!("{}", keys.native);
     eprintln!("wrote {} (mode 0600); pass it with -c", args.output);
+    eprint!("{}", labelled_keys(&keys));
     Ok(())
 }
 
 fn print_pk(args: &cli::PkArgs) -> Result<(), run::Failure> {
     let identity = identity::resolve_from_env(args.sk.as_deref(), args.config.as_deref())
         .map_err(|e| run::Failure::usage(e.to_string()))?;
-    println!("{}", identity.secret.public_key());
+    if let Some(note) = identity.note() {
+        eprintln!("note: {note}");
+    }
+    let keys = identity.public_keys();
+    if args.json {
+        let doc = serde_json::json!({
+            "pk": keys.native.to_hex(),
+            "native_pk": keys.native.to_hex(),
+            "skywire_pk": keys.skywire.to_hex(),
+        });
+        println!("{doc}");
+    } else {
+        // Stdout keeps its one line, the native key, for scripts; the labelled keys go to stderr.
+        println!("{}", keys.native);
+        eprint!("{}", labelled_keys(&keys));
+    }
     Ok(())
+}
+
+/// Both public keys, one labelled line each, for an operator to read.
+fn labelled_keys(keys: &identity::PublicKeys) -> String {
+    format!(
+        "skywire pk: {}  (secp256k1, as a Skywire visor derives it: give it to Go skychat peers)\n\
+         native pk:  {}  (X25519, the native suite: the line on stdout)\n",
+        keys.skywire, keys.native
+    )
 }

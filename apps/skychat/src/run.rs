@@ -159,14 +159,14 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     let identity = match identity::resolve_from_env(cli.sk.as_deref(), cli.config.as_deref()) {
         Ok(identity) => identity,
         Err(identity::IdentityError::Missing) if settings.mode == "standalone" => {
-            identity::Identity {
-                secret: crate::keyfile::ephemeral().map_err(Failure::runtime)?,
-                source: Source::Ephemeral,
-            }
+            let secret = crate::keyfile::ephemeral().map_err(Failure::runtime)?;
+            identity::Identity::new(secret, Source::Ephemeral)
+                .map_err(|e| Failure::runtime(format!("ephemeral key: {e}")))?
         }
         Err(e) => return Err(Failure::usage(e.to_string())),
     };
-    let pk = identity.secret.public_key();
+    let keys = identity.public_keys();
+    let pk = keys.native;
     if let Some(own) = settings.peers.iter().find(|peer| peer.pk == pk) {
         return Err(Failure::usage(format!(
             "--tcp-peer {own}: that is this node's own public key; a node does not peer with \
@@ -180,7 +180,14 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         log::warn!("Create one with `skychat keygen -o skychat.json` and pass -c skychat.json.");
         log::warn!("************************************************************************");
     }
-    log::info!("identity pk={pk} (source: {})", identity.source);
+    log::info!(
+        "identity pk={pk} skywire_pk={} (source: {})",
+        keys.skywire,
+        identity.source
+    );
+    if let Some(note) = identity.note() {
+        log::info!("{note}");
+    }
     if settings.tcp_listen.is_some() && settings.whitelist.is_empty() {
         log::warn!("--tcp-whitelist is empty: every inbound connection will be rejected");
     }
@@ -325,6 +332,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 Failure::runtime(format!("--addr {}: cannot serve: {e}", settings.http_addr))
             })?;
         service.set_http_addr(http_addr);
+        service.set_public_keys(keys);
         smol::spawn(service.clone().run_events()).detach();
         smol::spawn(service.clone().run_committer()).detach();
         smol::spawn(service.clone().run_completions(completions)).detach();
@@ -334,12 +342,18 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         crate::logging::settle(Duration::from_millis(200));
         println!("skychat {} node", settings.mode);
         println!("  public key:  {pk}");
+        println!("  native pk:   {pk}  (X25519: the native suite)");
+        println!(
+            "  skywire pk:  {}  (secp256k1, as a Skywire visor derives it: give it to Go skychat peers)",
+            keys.skywire
+        );
         println!("  http:        http://{http_addr}");
         match tcp_listen {
-            Some(addr) => println!(
-                "  tcp listen:  {addr}  (peers dial tcp://{pk}@<this-host>:{})",
-                addr.port()
-            ),
+            Some(addr) => {
+                println!("  tcp listen:  {addr}");
+                println!("  dial native:   {}", keys.native_dial(addr));
+                println!("  dial skywire:  {}", keys.skywire_dial(addr));
+            }
             None => println!("  tcp listen:  off"),
         }
         for peer in &settings.peers {

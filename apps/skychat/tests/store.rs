@@ -13,7 +13,7 @@ use skychat::store::{
 use skychat_core::{ChatMessage, DedupRecord, MessageId, PublicKey};
 
 fn peer(n: u8) -> PublicKey {
-    PublicKey([n; 32])
+    PublicKey::native([n; 32])
 }
 
 fn message(stream: u64, seq: u64, body: &str) -> ChatMessage {

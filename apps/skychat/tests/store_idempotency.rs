@@ -10,7 +10,7 @@ use skychat::store::{Applied, RetentionPolicy, Status, Store, StoreOptions, Writ
 use skychat_core::{ChatMessage, MessageId, PublicKey};
 
 fn peer(n: u8) -> PublicKey {
-    PublicKey([n; 32])
+    PublicKey::native([n; 32])
 }
 
 fn message(stream: u64, seq: u64, body: &str) -> ChatMessage {

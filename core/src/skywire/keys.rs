@@ -18,11 +18,11 @@ pub const SKYWIRE_SK_LEN: usize = 32;
 pub const SKYWIRE_DH_LEN: usize = 33;
 
 /// A Skywire public key: a compressed secp256k1 point (first byte `02` or `03`), always valid.
-/// Compared, ordered and hashed by its bytes; the decoded point is kept for DH.
-#[derive(Clone, Copy)]
+/// Compared, ordered and hashed by its bytes. Only the bytes are kept (keys are map keys all
+/// over the node); the point is decoded again for each DH, which costs little beside the DH.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SkywirePublicKey {
     bytes: [u8; SKYWIRE_PK_LEN],
-    point: AffinePoint,
 }
 
 /// A Skywire secret key: a scalar in `1..n`, with its public key. Its `Debug` form never shows
@@ -93,11 +93,8 @@ impl SkywirePublicKey {
         if !matches!(bytes[0], 2 | 3) {
             return Err(SkywireKeyError::NotOnCurve);
         }
-        let point = k256::PublicKey::from_sec1_bytes(&bytes)
-            .map_err(|_| SkywireKeyError::NotOnCurve)?
-            .as_affine()
-            .to_owned();
-        Ok(Self { bytes, point })
+        decode_point(&bytes).ok_or(SkywireKeyError::NotOnCurve)?;
+        Ok(Self { bytes })
     }
 
     /// Like [`SkywirePublicKey::from_bytes`], for a slice of any length.
@@ -126,37 +123,13 @@ impl SkywirePublicKey {
     }
 
     fn from_point(point: ProjectivePoint) -> Self {
-        let point = point.to_affine();
         Self {
-            bytes: compress(&point),
-            point,
+            bytes: compress(&point.to_affine()),
         }
     }
-}
 
-impl PartialEq for SkywirePublicKey {
-    fn eq(&self, other: &Self) -> bool {
-        self.bytes == other.bytes
-    }
-}
-
-impl Eq for SkywirePublicKey {}
-
-impl PartialOrd for SkywirePublicKey {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for SkywirePublicKey {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.bytes.cmp(&other.bytes)
-    }
-}
-
-impl std::hash::Hash for SkywirePublicKey {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.bytes.hash(state);
+    fn point(&self) -> AffinePoint {
+        decode_point(&self.bytes).expect("checked to be on the curve when the key was made")
     }
 }
 
@@ -205,7 +178,7 @@ impl SkywireSecretKey {
 
     /// Skywire's DH: SHA-256 of the compressed point `sk · remote`, zero-padded to 33 bytes.
     pub fn diffie_hellman(&self, remote: &SkywirePublicKey) -> [u8; SKYWIRE_DH_LEN] {
-        let shared = compress(&(ProjectivePoint::from(remote.point) * *self.scalar).to_affine());
+        let shared = compress(&(ProjectivePoint::from(remote.point()) * *self.scalar).to_affine());
         let mut out = [0u8; SKYWIRE_DH_LEN];
         out[..32].copy_from_slice(&Sha256::digest(shared));
         out
@@ -216,6 +189,12 @@ impl fmt::Debug for SkywireSecretKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SkywireSecretKey(<redacted>)")
     }
+}
+
+fn decode_point(bytes: &[u8; SKYWIRE_PK_LEN]) -> Option<AffinePoint> {
+    k256::PublicKey::from_sec1_bytes(bytes)
+        .ok()
+        .map(|key| key.as_affine().to_owned())
 }
 
 fn compress(point: &AffinePoint) -> [u8; SKYWIRE_PK_LEN] {

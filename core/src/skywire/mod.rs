@@ -6,6 +6,8 @@
 //! - [`chat`]: u32-length chat frames inside the decrypted stream.
 //! - [`envelope`]: the payloads (raw text and the JSON envelopes).
 //! - [`session`]: one connection, from received bytes to payloads and bytes to send.
+//! - [`ids`]: envelope id strings and the node's message ids.
+//! - [`inbox`]: received `chat-msg` dedup and the acks owed.
 //!
 //! The handshake is written here rather than on a Noise library: the protocol name
 //! `Noise_XK_Secp256k1_ChaChaPoly_SHA256` is hashed into the handshake, so the library must
@@ -15,6 +17,8 @@
 pub mod chat;
 pub mod envelope;
 pub mod handshake;
+pub mod ids;
+pub mod inbox;
 pub mod keys;
 mod pq;
 pub mod record;

@@ -175,6 +175,12 @@ impl SkywireSession {
         matches!(self.phase, Phase::Transport { .. })
     }
 
+    /// Handshake messages read and verified so far (a responder has sent message 2 once this is
+    /// 1); meaningful only during the handshake.
+    pub fn handshake_messages_read(&self) -> u8 {
+        u8::from(matches!(self.phase, Phase::AwaitingMessage3(_)))
+    }
+
     /// Appends received bytes. Call [`SkywireSession::next`] until it yields `Ok(None)`.
     /// A failed session drops what it is given, so a peer cannot make it buffer.
     pub fn push(&mut self, bytes: &[u8]) {

@@ -575,6 +575,7 @@ impl World {
                 self.checker.acked(i, &peer, id, stored, was_queued)?;
             }
             Event::ReadReceipt { peer, id } => self.checker.read(i, &peer, id)?,
+            Event::ClassicalHandshake { .. } | Event::MessageDeleted { .. } => {}
             Event::ConnectionClosed {
                 conn, peer, reason, ..
             } => {

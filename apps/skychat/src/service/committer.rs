@@ -323,7 +323,7 @@ mod tests {
     fn one_batch_with_a_key_repeated_sends_one_message_and_refuses_a_mismatch() {
         let dir = tempfile::tempdir().unwrap();
         let service = service(dir.path());
-        let peer = PublicKey([7; 32]);
+        let peer = PublicKey::native([7; 32]);
         smol::block_on(async {
             let (first, first_answer) = request(peer, "hello", Some("k1"));
             let (same, same_answer) = request(peer, "hello", Some("k1"));
@@ -367,7 +367,7 @@ mod tests {
             ..StoreOptions::default()
         };
         let service = service_with(dir.path(), options);
-        let peer = PublicKey([8; 32]);
+        let peer = PublicKey::native([8; 32]);
         smol::block_on(async {
             let big = "b".repeat(60_000);
             let (first, first_answer) = request(peer, &big, Some("full-1"));

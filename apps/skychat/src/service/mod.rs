@@ -156,6 +156,7 @@ struct Inner {
     storage: Storage,
     info: NodeInfo,
     http_addr: std::sync::OnceLock<SocketAddr>,
+    public_keys: std::sync::OnceLock<crate::identity::PublicKeys>,
     started: Instant,
     peers: PeerTable,
     acks: AckWaiters,
@@ -187,6 +188,7 @@ impl Service {
             storage,
             info,
             http_addr: std::sync::OnceLock::new(),
+            public_keys: std::sync::OnceLock::new(),
             started: Instant::now(),
             peers: PeerTable::default(),
             acks: AckWaiters::default(),
@@ -209,6 +211,11 @@ impl Service {
             .lock()
             .expect("recipients lock")
             .extend(peers);
+    }
+
+    /// Records both public keys of this node's secret, for `/status`.
+    pub fn set_public_keys(&self, keys: crate::identity::PublicKeys) {
+        let _ = self.0.public_keys.set(keys);
     }
 
     /// Records where the HTTP surface listens, for `/status`.
@@ -394,6 +401,9 @@ impl Service {
         json!({
             "public_key": pk,
             "visor_pk": pk,
+            "native_pk": pk,
+            "skywire_pk": self.0.public_keys.get().map(|k| k.skywire.to_hex()),
+            "dial": self.0.public_keys.get().zip(info.tcp_listen).map(|(k, a)| k.dial_json(a)),
             "mode": info.mode,
             "http_addr": self.0.http_addr.get().or(info.http_addr.as_ref()).map(|a| a.to_string()),
             "tcp_listen": info.tcp_listen.map(|a| a.to_string()),
@@ -514,6 +524,14 @@ impl Service {
                     "status",
                     json!({"channel": "dm-status", "id": id.to_hex(), "status": "read", "peer": peer.to_hex()}),
                 );
+            }
+            Event::ClassicalHandshake { peer, .. } => log::warn!(
+                "DOWNGRADE: Skywire peer {} completed the handshake without the post-quantum \
+                 hybrid (classical only); start with --require-pq to refuse such peers",
+                peer.to_hex()
+            ),
+            Event::MessageDeleted { peer, id } => {
+                log::info!("{} deleted message {id}", peer.short());
             }
             Event::DialRequest { .. } => {}
         }
