@@ -1,12 +1,13 @@
 //! Driver nodes for the scenarios: identities, configs, a receiving host that confirms storage at
-//! once, a connected sender/receiver pair on either runtime, and a pipelined send that counts acks.
+//! once, a connected sender/receiver pair on either runtime and either suite, and a pipelined send
+//! that counts acks.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use skychat_core::{Event, NodeConfig, PublicKey, SecretKey, Whitelist};
+use skychat_core::{Event, NodeConfig, PublicKey, SecretKey, Suite, Whitelist};
 use skychat_driver::{DriverConfig, NodeHandle};
 
 /// Messages sent and not yet acked before the pipelined sender waits (below the outbox limit).
@@ -20,6 +21,17 @@ pub fn secret(n: u32) -> SecretKey {
     // Not the first byte: X25519 clamping clears its low bits.
     bytes[4..8].copy_from_slice(&n.to_le_bytes());
     SecretKey::from_bytes(bytes)
+}
+
+/// The public key of identity `n` in `suite`: its X25519 key (64 hex) or its Skywire key (66 hex,
+/// the secp256k1 key of the same 32 secret bytes).
+pub fn public_key(n: u32, suite: Suite) -> PublicKey {
+    match suite {
+        Suite::Native => secret(n).public_key(),
+        Suite::Skywire => secret(n)
+            .skywire_public_key()
+            .expect("0x42.. is a secp256k1 secret"),
+    }
 }
 
 /// A driver config for identity `n` accepting `whitelist`.
@@ -92,29 +104,37 @@ pub struct Pair {
     pub sender: NodeHandle,
     /// The receiving node.
     pub receiver: NodeHandle,
+    /// The receiver's key as the sender names it (which picks the suite).
+    pub peer: PublicKey,
     /// The runtime.
     pub adapter: Adapter,
 }
 
 impl Pair {
-    /// Starts both nodes and waits until the sender's session is up.
+    /// Starts both nodes, connected over the native suite, and waits until the session is up.
     pub fn start(adapter: Adapter, first_id: u32) -> Pair {
+        Self::start_on(adapter, first_id, Suite::Native)
+    }
+
+    /// Starts both nodes (identities `first_id` and `first_id + 1`), connected over `suite`, and
+    /// waits until the sender's session is up.
+    pub fn start_on(adapter: Adapter, first_id: u32, suite: Suite) -> Pair {
         let sender = adapter.start(config(first_id, Vec::new()));
-        let receiver = adapter.start(config(first_id + 1, vec![sender.public_key()]));
+        let receiver = adapter.start(config(first_id + 1, vec![public_key(first_id, suite)]));
+        let peer = public_key(first_id + 1, suite);
         adapter.spawn(confirm_all(receiver.clone()));
         adapter.block_on(async {
             let addr = receiver
                 .listen("127.0.0.1:0".parse().expect("addr"))
                 .await
                 .expect("listen");
-            sender
-                .keep_connected(receiver.public_key(), addr.to_string())
-                .await;
+            sender.keep_connected(peer, addr.to_string()).await;
             wait_for(&sender, |e| matches!(e, Event::Authenticated { .. })).await;
         });
         Pair {
             sender,
             receiver,
+            peer,
             adapter,
         }
     }
@@ -124,21 +144,14 @@ impl Pair {
         let body = "x".repeat(size);
         self.adapter.block_on(async {
             let started = Instant::now();
-            pipeline(
-                self.adapter,
-                &self.sender,
-                self.receiver.public_key(),
-                count,
-                &body,
-            )
-            .await;
+            pipeline(self.adapter, &self.sender, self.peer, count, &body).await;
             count as f64 / started.elapsed().as_secs_f64()
         })
     }
 
     /// Sends one message at a time `count` times; returns each send-to-ack time.
     pub fn round_trips(&self, count: usize) -> Vec<Duration> {
-        let peer = self.receiver.public_key();
+        let peer = self.peer;
         let events = self.sender.events();
         self.adapter.block_on(async {
             let mut samples = Vec::with_capacity(count);

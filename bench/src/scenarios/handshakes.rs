@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use skychat_core::Event;
+use skychat_core::{Event, PublicKey};
 use skychat_driver::NodeHandle;
 
 use crate::measure::{Goal, Row, Scale, interleave};
@@ -39,7 +39,8 @@ pub fn run(scale: Scale) -> Vec<Row> {
         }
         count as f64 / started.elapsed().as_secs_f64()
     };
-    let system = || smol::block_on(accept_rate(&listener, &dialers, &addr, count));
+    let peer = listener.public_key();
+    let system = || smol::block_on(accept_rate(&listener, peer, &dialers, &addr, count));
     let (b, s) = interleave(rounds, baseline, system);
     smol::block_on(async {
         for d in &dialers {
@@ -56,14 +57,15 @@ pub fn run(scale: Scale) -> Vec<Row> {
     )]
 }
 
-/// Dials until the listener has authenticated `count` sessions; returns sessions per second.
-async fn accept_rate(
+/// Dials `listener` by its key `peer` (which picks the suite) until it has authenticated `count`
+/// sessions; returns sessions per second.
+pub async fn accept_rate(
     listener: &NodeHandle,
+    peer: PublicKey,
     dialers: &[NodeHandle],
     addr: &str,
     count: usize,
 ) -> f64 {
-    let peer = listener.public_key();
     let events = listener.events();
     let started = Instant::now();
     let (done_tx, done) = async_channel::bounded::<()>(1);

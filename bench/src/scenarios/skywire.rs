@@ -1,12 +1,34 @@
-//! Scenario 8: the Skywire suite beside the native one. In memory, in one thread, in interleaved
-//! rounds: complete handshakes per second (Skywire with the ML-KEM-768 hybrid and classical,
-//! against snow's XK), and pipelined 64 B and 1 KiB chat frames with cumulative acks (Skywire
-//! `send_frame` and `push`/`next`, against snow's transport with the same batching).
+//! Scenario 8: the Skywire suite beside the native one, each pair measured in interleaved rounds
+//! of the same run.
+//!
+//! - In memory, in one thread: complete handshakes per second (Skywire with the ML-KEM-768
+//!   hybrid and classical, against snow's XK), and pipelined 64 B and 1 KiB chat frames with
+//!   cumulative acks (Skywire `send_frame` and `push`/`next`, against snow's transport with the
+//!   same batching).
+//! - Driver nodes on smol over 127.0.0.1, where the peer's key picks the suite: sessions a
+//!   listener authenticates per second while 16 dialer nodes repeat `dial_once` + `close` (by
+//!   its 66-hex key, against the same dialers by its 64-hex key, on the same listener), and
+//!   pipelined messages with acks as in scenario 1 (a Skywire pair against a native pair).
 
 use std::time::Instant;
 
-use crate::measure::{Goal, Row, Scale, median};
+use skychat_core::{PublicKey, Suite};
+use skychat_driver::NodeHandle;
+
+use crate::measure::{Goal, Row, Scale, interleave, median};
+use crate::nodes::{Adapter, Pair, config, public_key};
+use crate::scenarios::handshakes::accept_rate;
 use crate::{raw_noise, raw_skywire};
+
+/// Concurrent dialer nodes in the node-level handshake rounds.
+const DIALERS: u32 = 16;
+/// Identity of the listener node.
+const LISTENER: u32 = 1000;
+/// First identity of the dialer nodes.
+const FIRST_DIALER: u32 = 1010;
+/// First identities of the native and the Skywire sender/receiver pairs.
+const NATIVE_PAIR: u32 = 1100;
+const SKYWIRE_PAIR: u32 = 1102;
 
 /// Goal for Skywire handshakes against snow's: the same XK pattern on a curve without assembly,
 /// plus the ML-KEM-768 exchange, within half of the native cost.
@@ -16,10 +38,16 @@ const HANDSHAKE_GOAL: f64 = 0.5;
 /// costs about twice a native message: half, less a margin for the extra framing.
 const FRAMES_GOAL: f64 = 0.4;
 
+/// Goal for a Skywire node against a native node (handshakes and messages): the suite's own
+/// cost is a part of the node's, so at least the in-memory goal.
+const NODE_GOAL: f64 = 0.5;
+
 /// Runs the scenario.
 pub fn run(scale: Scale) -> Vec<Row> {
     let mut rows = handshakes(scale);
     rows.extend(frames(scale));
+    rows.extend(node_handshakes(scale));
+    rows.extend(node_messages(scale));
     rows
 }
 
@@ -92,5 +120,65 @@ fn frames(scale: Scale) -> Vec<Row> {
             Goal::RatioAtLeast(FRAMES_GOAL),
         ));
     }
+    rows
+}
+
+fn node_handshakes(scale: Scale) -> Vec<Row> {
+    let rounds = scale.pick(3, 1);
+    let count = scale.pick(2000, 16);
+    let whitelist: Vec<PublicKey> = (0..DIALERS)
+        .flat_map(|i| {
+            [Suite::Native, Suite::Skywire].map(|suite| public_key(FIRST_DIALER + i, suite))
+        })
+        .collect();
+    let listener = Adapter::Smol.start(config(LISTENER, whitelist));
+    let dialers: Vec<NodeHandle> = (0..DIALERS)
+        .map(|i| Adapter::Smol.start(config(FIRST_DIALER + i, Vec::new())))
+        .collect();
+    let addr = smol::block_on(listener.listen("127.0.0.1:0".parse().expect("addr")))
+        .expect("listen")
+        .to_string();
+    let by_key = |suite| {
+        let peer = public_key(LISTENER, suite);
+        smol::block_on(accept_rate(&listener, peer, &dialers, &addr, count))
+    };
+    let (native, skywire) = interleave(rounds, || by_key(Suite::Native), || by_key(Suite::Skywire));
+    smol::block_on(async {
+        for d in &dialers {
+            d.shutdown().await;
+        }
+        listener.shutdown().await;
+    });
+    vec![Row::new(
+        "8. handshakes accepted by smol listener, Skywire PQ vs native",
+        skywire,
+        native,
+        "conn/s",
+        Goal::RatioAtLeast(NODE_GOAL),
+    )]
+}
+
+fn node_messages(scale: Scale) -> Vec<Row> {
+    let rounds = scale.pick(3, 1);
+    let native = Pair::start_on(Adapter::Smol, NATIVE_PAIR, Suite::Native);
+    let skywire = Pair::start_on(Adapter::Smol, SKYWIRE_PAIR, Suite::Skywire);
+    let mut rows = Vec::new();
+    for (size, label) in [(64, "64 B"), (1024, "1 KiB")] {
+        let count = scale.pick(if size == 64 { 60_000 } else { 30_000 }, 500);
+        let (n, s) = interleave(
+            rounds,
+            || native.pipelined(count, size),
+            || skywire.pipelined(count, size),
+        );
+        rows.push(Row::new(
+            format!("8. {label} msgs+acks, smol, Skywire vs native"),
+            s,
+            n,
+            "msg/s",
+            Goal::RatioAtLeast(NODE_GOAL),
+        ));
+    }
+    native.stop();
+    skywire.stop();
     rows
 }
