@@ -23,7 +23,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use skychat_core::Suite;
 use skychat_tests::sim::invariants::Stats;
-use skychat_tests::sim::keys::{is_wrong, key_on, node_of};
+use skychat_tests::sim::keys::{is_wrong, key_on, node_of, wrong_key};
 use skychat_tests::sim::scenario::{
     Fault, MISPINNED, OUTSIDER, RECEIVER, SENDER_A, SENDER_B, Send, SuitePlan, Timing,
 };
@@ -176,7 +176,7 @@ fn quiet(seed: u64, timing: Timing, mutual: bool, suites: SuitePlan) -> Scenario
     for send in &mut scenario.sends {
         send.to = match send.from {
             OUTSIDER => key_on(scenario.outsider_target, suites.outsider),
-            _ => skychat_tests::sim::keys::wrong_key(suites.mispinned),
+            _ => wrong_key(suites.mispinned),
         };
     }
     scenario.suites = suites;
