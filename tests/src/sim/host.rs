@@ -1,13 +1,20 @@
-//! A simulated host: one node, what its host persists (outbox, received messages, dedup marks),
-//! and what it loses on a crash (the node itself, its sockets, confirmations not yet made).
+//! A simulated host: one node, what its host persists (outbox, received messages, dedup marks,
+//! which received messages it has confirmed as stored), and what it loses on a crash (the node
+//! itself, its sockets, confirmations not yet made).
+//!
+//! Like the real store, the host keeps at most one copy of a message per sender key and id: a
+//! Skywire peer's resend that a restarted node delivers again (its Skywire dedup lives in
+//! memory) is not stored twice, and is confirmed again so that the node acks it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use skychat_core::{
     ChatMessage, ConnId, DedupRecord, MessageId, Node, NodeConfig, Output, PublicKey, SecretKey,
+    Suite,
 };
 
+use super::keys::NodeKeys;
 use super::network::ConnKey;
 
 /// Outputs a node may produce in one drain before the simulation calls it a livelock.
@@ -20,8 +27,21 @@ pub struct Persisted {
     pub outbox: Vec<(PublicKey, ChatMessage)>,
     /// Every received message, per sender, in the order it was stored.
     pub store: BTreeMap<PublicKey, Vec<ChatMessage>>,
-    /// Per (sender, stream): the highest sequence stored.
+    /// Per (native sender, stream): the highest sequence stored.
     pub marks: BTreeMap<(PublicKey, u64), u64>,
+    /// Received messages the host has told its node are stored (every stored message counts
+    /// once the host restarts: the new node learns of them from the dedup marks, or is told
+    /// again when a Skywire peer resends one). An ack is owed only for these.
+    pub confirmed: BTreeSet<(PublicKey, MessageId)>,
+}
+
+impl Persisted {
+    /// Whether a message `id` from `peer` is stored.
+    pub fn has(&self, peer: &PublicKey, id: MessageId) -> bool {
+        self.store
+            .get(peer)
+            .is_some_and(|messages| messages.iter().any(|m| m.id == id))
+    }
 }
 
 /// One simulated host.
@@ -30,8 +50,8 @@ pub struct Host {
     pub index: usize,
     /// Its identity, kept across restarts.
     pub secret: SecretKey,
-    /// Its public key.
-    pub key: PublicKey,
+    /// Its public keys, one per suite.
+    pub keys: NodeKeys,
     /// Its configuration, kept across restarts.
     pub config: NodeConfig,
     /// The peers it keeps connected.
@@ -55,14 +75,14 @@ impl Host {
     pub fn new(
         index: usize,
         secret: SecretKey,
-        key: PublicKey,
+        keys: NodeKeys,
         config: NodeConfig,
         persistent: Vec<PublicKey>,
     ) -> Self {
         Self {
             index,
             secret,
-            key,
+            keys,
             config,
             persistent,
             node: None,
@@ -77,6 +97,10 @@ impl Host {
     /// Starts a fresh node with `seed` from what was persisted: the outbox in its original order,
     /// then the dedup marks, then the persistent peers.
     pub fn start(&mut self, now: Duration, seed: [u8; 32]) {
+        for (peer, messages) in &self.persisted.store {
+            let stored = messages.iter().map(|m| (*peer, m.id));
+            self.persisted.confirmed.extend(stored);
+        }
         let mut node = Node::new(self.secret.clone(), self.config.clone(), seed);
         for (peer, message) in &self.persisted.outbox {
             node.restore_outbox(*peer, message.clone());
@@ -147,14 +171,27 @@ impl Host {
         self.persisted.outbox.len() != before
     }
 
-    /// Stores a received message and raises its stream's mark.
-    pub fn persist_received(&mut self, peer: PublicKey, message: ChatMessage) {
-        let mark = self
-            .persisted
-            .marks
-            .entry((peer, message.id.stream))
-            .or_default();
-        *mark = (*mark).max(message.id.seq);
+    /// Stores a received message and, for a native sender, raises its stream's mark. Returns
+    /// false, storing nothing, if the message was already stored.
+    pub fn persist_received(&mut self, peer: PublicKey, message: ChatMessage) -> bool {
+        if self.persisted.has(&peer, message.id) {
+            return false;
+        }
+        if peer.suite() == Suite::Native {
+            let mark = self
+                .persisted
+                .marks
+                .entry((peer, message.id.stream))
+                .or_default();
+            *mark = (*mark).max(message.id.seq);
+        }
         self.persisted.store.entry(peer).or_default().push(message);
+        true
+    }
+
+    /// Tells the node that message `id` from `peer` is stored, and remembers having told it.
+    pub fn confirm_stored(&mut self, peer: PublicKey, id: MessageId) {
+        self.node().confirm_stored(peer, id);
+        self.persisted.confirmed.insert((peer, id));
     }
 }

@@ -1,6 +1,15 @@
 //! The invariants, checked on every observation as the run goes and once more at its end:
 //! 1. every accepted message reaches its receiver's host exactly once and in order, and after
-//!    the heal phase everything is delivered, acked and gone from every outbox;
+//!    the heal phase everything is delivered, acked and gone from every outbox. Order and
+//!    counts are per route: sender, receiver and suite, since a node is a different peer under
+//!    each of its keys. A message sent to a node's key of one suite arrives from the sender's
+//!    key of that same suite. An ack comes only after the receiver's host confirmed storing
+//!    the message, on either suite. The one exception to "once": a node that restarted may
+//!    hand its host again a message it had delivered before the restart from a Skywire peer
+//!    (the Skywire suite has no persisted dedup marks); the host's store, unique per sender key
+//!    and id, keeps one copy. Order holds on the Skywire suite too: the sender resends from its
+//!    oldest unacked message on every new session and the receiver drops ids it has seen, so
+//!    the first delivery of each message comes in the order it was sent;
 //! 2. nothing from a key off the receiver's whitelist is ever delivered, and a responder never
 //!    authenticates such a key;
 //! 3. a dialer pinned to the wrong key never authenticates and moves no application data;
@@ -10,17 +19,22 @@
 //!    [`turned_away_cap`] and restarts when a session with the peer authenticates; every other
 //!    failure waits out the main backoff, which such retries do not grow;
 //! 5. a half-open connection is closed within the idle timeout (`IdleTimeout`, or
-//!    `HandshakeTimeout` if it had not authenticated) and the dialer redials.
+//!    `HandshakeTimeout` if it had not authenticated) and the dialer redials. A Skywire session
+//!    has no pings: it ends at the node's idle timeout if a message waits for its ack, else
+//!    when the host's TCP keepalive gives up ([`tcp_keepalive_gives_up`]); either way by then.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use skychat_core::dial::turned_away_cap;
 use skychat_core::{
-    CloseCode, CloseReason, ConnId, MessageId, NodeConfig, PublicKey, Role, Whitelist,
+    CloseCode, CloseReason, ConnId, MessageId, NodeConfig, PublicKey, Role, Suite, Whitelist,
 };
 
-use super::scenario::{HONEST, MISPINNED, NODE_COUNT, OUTSIDER, Scenario, public, unreachable_key};
+use super::keys::{is_unreachable, node_of};
+use super::scenario::{
+    HONEST, MISPINNED, NODE_COUNT, OUTSIDER, Scenario, other, tcp_keepalive_gives_up,
+};
 
 /// Slack on the half-open detection bound.
 pub const DETECTION_SLACK: Duration = Duration::from_millis(1);
@@ -52,7 +66,20 @@ pub struct Stats {
     pub turned_away_redials: usize,
     /// Messages withdrawn because their sender's host could not persist them.
     pub withdrawn: usize,
+    /// Of `delivered`, those that came over the Skywire suite.
+    pub skywire_delivered: usize,
+    /// Acks checked on the Skywire suite.
+    pub skywire_acked: usize,
+    /// Messages a restarted node handed its host again after a Skywire peer resent them.
+    pub redelivered_after_restart: usize,
+    /// Half-open Skywire sessions ended by the host's TCP keepalive.
+    pub keepalive_closes: usize,
+    /// Skywire handshakes completed without the post-quantum hybrid.
+    pub classical_handshakes: usize,
 }
+
+/// Messages from one node to another under the keys of one suite.
+pub type Route = (usize, usize, Suite);
 
 #[derive(Debug, Default)]
 struct DialTrack {
@@ -71,19 +98,21 @@ struct Detection {
     node: usize,
     incarnation: u32,
     conn: ConnId,
-    reason: CloseReason,
+    reasons: Vec<CloseReason>,
     by: Duration,
 }
 
 /// Everything the checks remember.
 pub struct Checker {
     config: NodeConfig,
-    keys: Vec<PublicKey>,
+    keepalive_gives_up: Duration,
     whitelists: Vec<Whitelist>,
     persistent: Vec<Vec<PublicKey>>,
-    accepted: BTreeMap<(usize, usize), Vec<MessageId>>,
-    delivered: BTreeMap<(usize, usize), usize>,
-    acked: BTreeMap<(usize, usize), usize>,
+    accepted: BTreeMap<Route, Vec<MessageId>>,
+    delivered: BTreeMap<Route, usize>,
+    /// The receiver's incarnation at each message's latest delivery.
+    delivered_in: BTreeMap<(Route, MessageId), u32>,
+    acked: BTreeMap<Route, usize>,
     dials: BTreeMap<(usize, u32, PublicKey), DialTrack>,
     attempts: BTreeMap<(usize, u32, ConnId), PublicKey>,
     unreachable_fails: BTreeMap<(usize, u32), (u32, Duration)>,
@@ -94,8 +123,9 @@ pub struct Checker {
     pub stats: Stats,
 }
 
-fn index_of(keys: &[PublicKey], key: &PublicKey) -> Option<usize> {
-    keys.iter().position(|k| k == key)
+/// The route of a message between `sender` and the node of `peer`, under `peer`'s suite.
+fn route_to(sender: usize, peer: &PublicKey) -> Option<Route> {
+    node_of(peer).map(|receiver| (sender, receiver, peer.suite()))
 }
 
 impl Checker {
@@ -103,7 +133,7 @@ impl Checker {
     pub fn new(scenario: &Scenario) -> Self {
         Self {
             config: Scenario::base_config(scenario.timing),
-            keys: (0..NODE_COUNT).map(public).collect(),
+            keepalive_gives_up: tcp_keepalive_gives_up(scenario.timing),
             whitelists: (0..NODE_COUNT)
                 .map(|i| scenario.config(i).whitelist)
                 .collect(),
@@ -112,6 +142,7 @@ impl Checker {
                 .collect(),
             accepted: BTreeMap::new(),
             delivered: BTreeMap::new(),
+            delivered_in: BTreeMap::new(),
             acked: BTreeMap::new(),
             dials: BTreeMap::new(),
             attempts: BTreeMap::new(),
@@ -125,25 +156,24 @@ impl Checker {
 
     /// `sender`'s node accepted message `id` for `to`.
     pub fn accepted(&mut self, sender: usize, to: &PublicKey, id: MessageId) {
-        if let Some(receiver) = index_of(&self.keys, to) {
-            if is_honest(&(sender, receiver)) {
+        if let Some(route) = route_to(sender, to) {
+            if is_honest(&route) {
                 self.stats.accepted += 1;
             }
-            self.accepted
-                .entry((sender, receiver))
-                .or_default()
-                .push(id);
+            self.accepted.entry(route).or_default().push(id);
         }
     }
 
-    /// Invariants 1 and 2: `receiver`'s node handed its host message `id` from `peer`.
+    /// Invariants 1 and 2: `receiver`'s node, in `incarnation`, handed its host message `id`
+    /// from `peer`.
     pub fn received(
         &mut self,
         receiver: usize,
+        incarnation: u32,
         peer: &PublicKey,
         id: MessageId,
     ) -> Result<(), String> {
-        let sender = index_of(&self.keys, peer)
+        let sender = node_of(peer)
             .ok_or_else(|| format!("node {receiver} received {id:?} from unknown key {peer:?}"))?;
         let allowed =
             self.whitelists[receiver].allows(peer) || self.persistent[receiver].contains(peer);
@@ -153,27 +183,54 @@ impl Checker {
                  whitelists nor dials"
             ));
         }
-        let accepted = self
-            .accepted
-            .get(&(sender, receiver))
-            .map_or(&[][..], Vec::as_slice);
-        let delivered = self.delivered.entry((sender, receiver)).or_default();
+        let suite = peer.suite();
+        let route = (sender, receiver, suite);
+        let accepted = self.accepted.get(&route).map_or(&[][..], Vec::as_slice);
+        let delivered = self.delivered.entry(route).or_default();
+        if accepted[..*delivered].contains(&id) {
+            let before = self.delivered_in.get(&(route, id)).copied().unwrap_or(0);
+            if suite == Suite::Skywire && before < incarnation {
+                self.delivered_in.insert((route, id), incarnation);
+                self.stats.redelivered_after_restart += 1;
+                return Ok(());
+            }
+            return Err(format!(
+                "node {receiver} received {id:?} from node {sender} ({suite}) again in \
+                 incarnation {incarnation}, having delivered it in incarnation {before}: duplicate"
+            ));
+        }
         match accepted.get(*delivered) {
             Some(expected) if *expected == id => {
                 *delivered += 1;
+                self.delivered_in.insert((route, id), incarnation);
                 self.stats.delivered += 1;
+                if suite == Suite::Skywire {
+                    self.stats.skywire_delivered += 1;
+                }
                 Ok(())
             }
+            _ if self
+                .accepted
+                .get(&(sender, receiver, other(suite)))
+                .is_some_and(|ids| ids.contains(&id)) =>
+            {
+                Err(format!(
+                    "node {receiver} received {id:?} from node {sender}'s {suite} key, but it was \
+                     sent to node {receiver}'s {} key",
+                    other(suite)
+                ))
+            }
             expected => Err(format!(
-                "node {receiver} received {id:?} from node {sender} but expected {expected:?} \
-                 (delivered {delivered} of {:?}): duplicate, reordered or never sent",
+                "node {receiver} received {id:?} from node {sender} ({suite}) but expected \
+                 {expected:?} (delivered {delivered} of {:?}): reordered or never sent",
                 accepted
             )),
         }
     }
 
     /// `sender`'s node reported message `id` to `peer` acked. `stored` says whether the
-    /// receiver's host holds it; `was_queued` whether the sender's host still had it.
+    /// receiver's host has confirmed storing it; `was_queued` whether the sender's host still
+    /// had it.
     pub fn acked(
         &mut self,
         sender: usize,
@@ -189,11 +246,15 @@ impl Checker {
         }
         if !stored {
             return Err(format!(
-                "node {sender} got an ack for {id:?} before {peer:?} stored it"
+                "node {sender} got an ack for {id:?} ({}) before {peer:?} confirmed storing it",
+                peer.suite()
             ));
         }
-        if let Some(receiver) = index_of(&self.keys, peer) {
-            *self.acked.entry((sender, receiver)).or_default() += 1;
+        if let Some(route) = route_to(sender, peer) {
+            *self.acked.entry(route).or_default() += 1;
+            if route.2 == Suite::Skywire {
+                self.stats.skywire_acked += 1;
+            }
         }
         Ok(())
     }
@@ -201,8 +262,8 @@ impl Checker {
     /// `sender`'s node heard that `peer` read message `id`: it must be one `sender` sent to
     /// `peer`, and heard of at most once.
     pub fn read(&mut self, sender: usize, peer: &PublicKey, id: MessageId) -> Result<(), String> {
-        let sent = index_of(&self.keys, peer)
-            .and_then(|receiver| self.accepted.get(&(sender, receiver)))
+        let sent = route_to(sender, peer)
+            .and_then(|route| self.accepted.get(&route))
             .is_some_and(|ids| ids.contains(&id));
         if !sent || !self.reads.insert((sender, id)) {
             return Err(format!(
@@ -225,7 +286,7 @@ impl Checker {
         if let Some(track) = self.dials.get_mut(&(node, incarnation, *peer)) {
             track.turned_away_streak = 0;
         }
-        if node == MISPINNED || *peer == self.keys[MISPINNED] {
+        if node == MISPINNED || node_of(peer) == Some(MISPINNED) {
             return Err(format!(
                 "node {node} authenticated a session with {peer:?} across a wrong pinned key"
             ));
@@ -240,7 +301,7 @@ impl Checker {
 
     /// A node rejected inbound `peer` after its handshake.
     pub fn rejected(&mut self, peer: &PublicKey) {
-        if *peer == self.keys[OUTSIDER] {
+        if node_of(peer) == Some(OUTSIDER) {
             self.stats.outsider_rejected += 1;
         }
     }
@@ -286,7 +347,7 @@ impl Checker {
         track.last = Some(now);
         self.redials
             .retain(|r| !(r.0 == node && r.1 == incarnation && r.2 == peer && r.3 <= now));
-        if peer == unreachable_key() {
+        if is_unreachable(&peer) {
             self.stats.unreachable_dials += 1;
             if let Some(&(fails, failed_at)) = self.unreachable_fails.get(&(node, incarnation)) {
                 let backoff = (initial * 2u32.saturating_pow((fails - 1).min(20))).min(max);
@@ -313,7 +374,7 @@ impl Checker {
         if let Some(track) = self.dials.get_mut(&(node, incarnation, *peer)) {
             track.next_turned_away = false;
         }
-        if *peer == unreachable_key() {
+        if is_unreachable(peer) {
             let entry = self
                 .unreachable_fails
                 .entry((node, incarnation))
@@ -322,25 +383,32 @@ impl Checker {
         }
     }
 
-    /// Invariant 5: the connection `conn` of `node` went half-open at `now`.
+    /// Invariant 5: the connection `conn` of `node`, speaking `suite`, went half-open at `now`.
     pub fn half_open(
         &mut self,
         node: usize,
         incarnation: u32,
         conn: ConnId,
         authenticated: bool,
+        suite: Suite,
         now: Duration,
     ) {
-        let (reason, bound) = if authenticated {
-            (CloseReason::IdleTimeout, self.config.idle_timeout)
-        } else {
-            (CloseReason::HandshakeTimeout, self.config.handshake_timeout)
+        let (reasons, bound) = match (authenticated, suite) {
+            (false, _) => (
+                vec![CloseReason::HandshakeTimeout],
+                self.config.handshake_timeout,
+            ),
+            (true, Suite::Native) => (vec![CloseReason::IdleTimeout], self.config.idle_timeout),
+            (true, Suite::Skywire) => (
+                vec![CloseReason::IdleTimeout, CloseReason::SocketClosed],
+                self.keepalive_gives_up,
+            ),
         };
         self.detections.push(Detection {
             node,
             incarnation,
             conn,
-            reason,
+            reasons,
             by: now + bound + DETECTION_SLACK,
         });
     }
@@ -382,12 +450,15 @@ impl Checker {
         {
             let expected = self.detections.remove(pos);
             self.stats.half_open_checked += 1;
-            if *reason != expected.reason || now > expected.by {
+            if !expected.reasons.contains(reason) || now > expected.by {
                 return Err(format!(
                     "node {node} closed half-open {conn} at {now:?} with {reason:?}; expected \
-                     {:?} by {:?}",
-                    expected.reason, expected.by
+                     one of {:?} by {:?}",
+                    expected.reasons, expected.by
                 ));
+            }
+            if *reason == CloseReason::SocketClosed {
+                self.stats.keepalive_closes += 1;
             }
         }
         if *reason == CloseReason::IdleTimeout {
@@ -423,11 +494,16 @@ impl Checker {
     pub fn overdue(&self, now: Duration) -> Result<(), String> {
         match self.detections.iter().find(|d| now > d.by) {
             Some(d) => Err(format!(
-                "node {} did not close half-open {} by {:?} (expected {:?})",
-                d.node, d.conn, d.by, d.reason
+                "node {} did not close half-open {} by {:?} (expected one of {:?})",
+                d.node, d.conn, d.by, d.reasons
             )),
             None => Ok(()),
         }
+    }
+
+    /// Every message between honest nodes accepted so far, per route, in the order accepted.
+    pub fn honest_accepted(&self) -> impl Iterator<Item = (&Route, &Vec<MessageId>)> {
+        self.accepted.iter().filter(|(route, _)| is_honest(route))
     }
 
     /// Whether every message between honest nodes has been delivered and acked.
@@ -448,20 +524,17 @@ impl Checker {
 
     /// The end-of-run checks, after the heal phase.
     pub fn finish(&self, connected: impl Fn(usize, &PublicKey) -> bool) -> Result<(), String> {
-        for (&(sender, receiver), ids) in &self.accepted {
-            if !is_honest(&(sender, receiver)) {
+        for (&route, ids) in &self.accepted {
+            if !is_honest(&route) {
                 continue;
             }
-            let delivered = self
-                .delivered
-                .get(&(sender, receiver))
-                .copied()
-                .unwrap_or(0);
-            let acked = self.acked.get(&(sender, receiver)).copied().unwrap_or(0);
+            let delivered = self.delivered.get(&route).copied().unwrap_or(0);
+            let acked = self.acked.get(&route).copied().unwrap_or(0);
             if delivered != ids.len() || acked != ids.len() {
+                let (sender, receiver, suite) = route;
                 return Err(format!(
-                    "after healing, node {sender} -> node {receiver}: {} accepted, {delivered} \
-                     delivered, {acked} acked",
+                    "after healing, node {sender} -> node {receiver} ({suite}): {} accepted, \
+                     {delivered} delivered, {acked} acked",
                     ids.len()
                 ));
             }
@@ -490,18 +563,29 @@ impl Checker {
     }
 }
 
-fn is_honest(route: &(usize, usize)) -> bool {
+fn is_honest(route: &Route) -> bool {
     HONEST.contains(&route.0) && HONEST.contains(&route.1)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::scenario::{RECEIVER, SENDER_A, Timing};
+    use crate::sim::keys::key_on;
+    use crate::sim::scenario::{RECEIVER, SENDER_A, Timing, public};
 
     fn checker() -> Checker {
         let mut scenario = Scenario::generate(0);
         scenario.timing = Timing::Defaults;
+        Checker::new(&scenario)
+    }
+
+    /// Sender A dials the receiver over the Skywire suite; the receiver dials A natively.
+    fn mixed_checker() -> Checker {
+        let mut scenario = Scenario::generate(0);
+        scenario.timing = Timing::Defaults;
+        scenario.mutual = true;
+        scenario.suites.a_to_receiver = Suite::Skywire;
+        scenario.suites.receiver_to_a = Suite::Native;
         Checker::new(&scenario)
     }
 
@@ -516,10 +600,78 @@ mod tests {
         let sender = public(SENDER_A);
         c.accepted(SENDER_A, &receiver, id(1));
         c.accepted(SENDER_A, &receiver, id(2));
-        assert!(c.received(RECEIVER, &sender, id(2)).is_err(), "reordered");
-        c.received(RECEIVER, &sender, id(1)).expect("in order");
-        assert!(c.received(RECEIVER, &sender, id(1)).is_err(), "duplicate");
+        assert!(
+            c.received(RECEIVER, 1, &sender, id(2)).is_err(),
+            "reordered"
+        );
+        c.received(RECEIVER, 1, &sender, id(1)).expect("in order");
+        assert!(
+            c.received(RECEIVER, 1, &sender, id(1)).is_err(),
+            "duplicate"
+        );
+        assert!(
+            c.received(RECEIVER, 2, &sender, id(1)).is_err(),
+            "a native node restores its dedup marks: no duplicate even after a restart"
+        );
         assert!(!c.all_delivered());
+    }
+
+    #[test]
+    fn a_skywire_duplicate_is_tolerated_only_across_a_restart_of_the_receiver() {
+        let mut c = mixed_checker();
+        let receiver = key_on(RECEIVER, Suite::Skywire);
+        let sender = key_on(SENDER_A, Suite::Skywire);
+        c.accepted(SENDER_A, &receiver, id(1));
+        c.accepted(SENDER_A, &receiver, id(2));
+        c.received(RECEIVER, 1, &sender, id(1)).expect("first");
+        assert!(c.received(RECEIVER, 1, &sender, id(1)).is_err(), "same run");
+        c.received(RECEIVER, 2, &sender, id(1))
+            .expect("a restarted node has forgotten the id; the host's store keeps one copy");
+        assert!(c.received(RECEIVER, 2, &sender, id(1)).is_err());
+        assert!(c.received(RECEIVER, 3, &sender, id(2)).is_ok());
+        assert_eq!(c.stats.redelivered_after_restart, 1);
+        assert_eq!(c.stats.skywire_delivered, 2);
+    }
+
+    #[test]
+    fn a_message_arriving_under_the_other_key_of_its_sender_is_a_violation() {
+        let mut c = mixed_checker();
+        c.accepted(SENDER_A, &key_on(RECEIVER, Suite::Skywire), id(1));
+        let err = c
+            .received(RECEIVER, 1, &public(SENDER_A), id(1))
+            .unwrap_err();
+        assert!(err.contains("native key, but it was sent"), "{err}");
+        c.received(RECEIVER, 1, &key_on(SENDER_A, Suite::Skywire), id(1))
+            .expect("the key of the suite it was sent on");
+    }
+
+    #[test]
+    fn an_ack_before_the_receiver_confirmed_storing_is_a_violation() {
+        let mut c = checker();
+        let receiver = key_on(RECEIVER, Suite::Skywire);
+        c.accepted(SENDER_A, &receiver, id(1));
+        let err = c
+            .acked(SENDER_A, &receiver, id(1), false, true)
+            .unwrap_err();
+        assert!(err.contains("before"), "{err}");
+        c.acked(SENDER_A, &receiver, id(1), true, true).unwrap();
+        assert_eq!(c.stats.skywire_acked, 1);
+    }
+
+    #[test]
+    fn a_half_open_skywire_session_may_wait_for_tcp_keepalive_but_no_longer() {
+        let mut c = checker();
+        let keepalive = tcp_keepalive_gives_up(Timing::Defaults);
+        c.half_open(RECEIVER, 1, ConnId(3), true, Suite::Skywire, Duration::ZERO);
+        c.half_open(RECEIVER, 1, ConnId(4), true, Suite::Skywire, Duration::ZERO);
+        assert!(c.overdue(keepalive).is_ok());
+        let closed = |c: &mut Checker, conn, reason| {
+            c.closed(RECEIVER, 1, ConnId(conn), None, None, &reason, keepalive)
+        };
+        closed(&mut c, 3, CloseReason::SocketClosed).expect("keepalive gave up");
+        assert!(c.overdue(keepalive + DETECTION_SLACK * 2).is_err());
+        assert!(closed(&mut c, 4, CloseReason::HandshakeTimeout).is_err());
+        assert_eq!(c.stats.keepalive_closes, 1);
     }
 
     #[test]
@@ -528,7 +680,7 @@ mod tests {
         let receiver = public(RECEIVER);
         c.accepted(OUTSIDER, &receiver, id(1));
         let outsider = public(OUTSIDER);
-        assert!(c.received(RECEIVER, &outsider, id(1)).is_err());
+        assert!(c.received(RECEIVER, 1, &outsider, id(1)).is_err());
         assert!(
             c.authenticated(RECEIVER, 1, &outsider, Role::Responder)
                 .is_err()
@@ -600,7 +752,7 @@ mod tests {
     #[test]
     fn a_half_open_connection_left_open_past_the_idle_timeout_is_a_violation() {
         let mut c = checker();
-        c.half_open(RECEIVER, 1, ConnId(3), true, Duration::ZERO);
+        c.half_open(RECEIVER, 1, ConnId(3), true, Suite::Native, Duration::ZERO);
         assert!(c.overdue(Duration::from_secs(30)).is_ok());
         assert!(c.overdue(Duration::from_secs(31)).is_err());
         let late = c.closed(

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use skychat_core::ConnId;
+use skychat_core::{ConnId, Suite};
 
 use super::rand::SimRng;
 
@@ -45,6 +45,8 @@ pub struct Connection {
     pub ends: [End; 2],
     /// Whether it carries bytes.
     pub state: LinkState,
+    /// The wire suite it speaks (the dialer's choice, by the key it dialed).
+    pub suite: Suite,
 }
 
 /// All connections and the network's condition.
@@ -119,11 +121,13 @@ impl Network {
         self.slow.insert(node, (until, extra));
     }
 
-    /// A new open connection from `dialer` to `listener`: (node, incarnation, conn id) each.
+    /// A new open connection from `dialer` to `listener`: (node, incarnation, conn id) each,
+    /// speaking `suite`.
     pub fn open(
         &mut self,
         dialer: (usize, u32, ConnId),
         listener: (usize, u32, ConnId),
+        suite: Suite,
     ) -> ConnKey {
         let end = |(node, incarnation, conn): (usize, u32, ConnId)| End {
             node,
@@ -139,6 +143,7 @@ impl Network {
             Connection {
                 ends: [end(dialer), end(listener)],
                 state: LinkState::Open,
+                suite,
             },
         );
         key

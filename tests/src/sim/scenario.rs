@@ -9,13 +9,21 @@
 //! - [`OUTSIDER`] is on nobody's whitelist and keeps sending to the receiver, or to sender B,
 //!   whose whitelist is empty.
 //! - [`MISPINNED`] dials the receiver's address pinned to a key the receiver does not hold.
+//!
+//! Each link a node dials speaks one wire suite ([`SuitePlan`]): the dialer names its peer by
+//! that suite's key, and the peer whitelists the dialer's key of that suite. [`Scenario::generate`]
+//! keeps every link on the native suite; [`Scenario::generate_mixed`] runs the same schedule with
+//! each link's suite chosen by the seed, so one node may be reached by both of its keys by
+//! different peers, or by both keys of one peer when the receiver and sender A dial each other.
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
-use skychat_core::{NodeConfig, PublicKey, SecretKey};
+use skychat_core::{NodeConfig, PqPolicy, PublicKey, Suite};
 
+use super::keys::{is_wrong, key_on, node_of, unreachable_key, wrong_key};
 use super::rand::SimRng;
+
+pub use super::keys::{NODE_COUNT, public, secret};
 
 /// The listener that the senders deliver to.
 pub const RECEIVER: usize = 0;
@@ -27,8 +35,6 @@ pub const SENDER_B: usize = 2;
 pub const OUTSIDER: usize = 3;
 /// A node that dials the receiver's address pinned to the wrong key.
 pub const MISPINNED: usize = 4;
-/// Nodes in every scenario.
-pub const NODE_COUNT: usize = 5;
 /// Nodes whose messages must all arrive: the receiver and the two senders.
 pub const HONEST: [usize; 3] = [RECEIVER, SENDER_A, SENDER_B];
 /// The share of honest sends, in percent, whose persisting fails on the sender's host.
@@ -102,42 +108,103 @@ pub struct Scenario {
     pub sends: Vec<Send>,
     /// Faults and sends happen before this instant; after it the network heals.
     pub fault_phase: Duration,
+    /// Which suite each dialed link speaks.
+    pub suites: SuitePlan,
 }
 
-/// The identity of node `index` (stable across restarts).
-pub fn secret(index: usize) -> SecretKey {
-    let mut bytes = [0u8; 32];
-    bytes[0] = 0x51;
-    bytes[1] = index as u8 + 1;
-    SecretKey::from_bytes(bytes)
+/// Which wire suite each link a node dials speaks, and what else a mixed run varies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SuitePlan {
+    /// Sender A dialing the receiver.
+    pub a_to_receiver: Suite,
+    /// Sender B dialing the receiver.
+    pub b_to_receiver: Suite,
+    /// The receiver dialing sender A (in `mutual` scenarios).
+    pub receiver_to_a: Suite,
+    /// The outsider dialing its target.
+    pub outsider: Suite,
+    /// The mispinned node dialing the wrong key.
+    pub mispinned: Suite,
+    /// Sender A's unreachable peer.
+    pub unreachable: Suite,
+    /// The outsider's key on the suite it does not dial with is on its target's whitelist: the
+    /// key it dials with must still be refused, since whitelists are per key.
+    pub whitelist_other_outsider_key: bool,
+    /// Nodes that do not offer the post-quantum hybrid on the Skywire suite.
+    pub classical: [bool; NODE_COUNT],
 }
 
-/// Every public key a scenario uses, derived once: the nodes', then the wrong and the
-/// unreachable key. (Deriving one is a scalar multiplication, slow in a debug build.)
-fn known_keys() -> &'static [PublicKey; NODE_COUNT + 2] {
-    static KEYS: OnceLock<[PublicKey; NODE_COUNT + 2]> = OnceLock::new();
-    KEYS.get_or_init(|| {
-        std::array::from_fn(|i| match i {
-            NODE_COUNT => SecretKey::from_bytes([0xee; 32]).public_key(),
-            i if i > NODE_COUNT => SecretKey::from_bytes([0xdd; 32]).public_key(),
-            i => secret(i).public_key(),
-        })
-    })
+impl SuitePlan {
+    /// Every link on the native suite.
+    pub fn native() -> Self {
+        Self {
+            a_to_receiver: Suite::Native,
+            b_to_receiver: Suite::Native,
+            receiver_to_a: Suite::Native,
+            outsider: Suite::Native,
+            mispinned: Suite::Native,
+            unreachable: Suite::Native,
+            whitelist_other_outsider_key: false,
+            classical: [false; NODE_COUNT],
+        }
+    }
+
+    /// Each link's suite drawn from `rng`, with at least one honest link on the Skywire suite.
+    pub fn mixed(rng: &mut SimRng, mutual: bool) -> Self {
+        let mut pick = || {
+            if rng.chance(50) {
+                Suite::Skywire
+            } else {
+                Suite::Native
+            }
+        };
+        let mut plan = Self {
+            a_to_receiver: pick(),
+            b_to_receiver: pick(),
+            receiver_to_a: pick(),
+            outsider: pick(),
+            mispinned: pick(),
+            unreachable: pick(),
+            whitelist_other_outsider_key: true,
+            classical: [false; NODE_COUNT],
+        };
+        let honest_skywire = plan.a_to_receiver == Suite::Skywire
+            || plan.b_to_receiver == Suite::Skywire
+            || (mutual && plan.receiver_to_a == Suite::Skywire);
+        if !honest_skywire {
+            match rng.below(3) {
+                0 => plan.a_to_receiver = Suite::Skywire,
+                1 => plan.b_to_receiver = Suite::Skywire,
+                _ if mutual => plan.receiver_to_a = Suite::Skywire,
+                _ => plan.b_to_receiver = Suite::Skywire,
+            }
+        }
+        for classical in &mut plan.classical {
+            *classical = rng.chance(25);
+        }
+        plan
+    }
+
+    /// Whether any link speaks the Skywire suite.
+    pub fn any_skywire(&self) -> bool {
+        [
+            self.a_to_receiver,
+            self.b_to_receiver,
+            self.receiver_to_a,
+            self.outsider,
+            self.mispinned,
+            self.unreachable,
+        ]
+        .contains(&Suite::Skywire)
+    }
 }
 
-/// The public key of node `index`.
-pub fn public(index: usize) -> PublicKey {
-    known_keys()[index]
-}
-
-/// The key the mispinned node believes the receiver has.
-pub fn wrong_key() -> PublicKey {
-    known_keys()[NODE_COUNT]
-}
-
-/// A key that no reachable address belongs to.
-pub fn unreachable_key() -> PublicKey {
-    known_keys()[NODE_COUNT + 1]
+/// The other suite.
+pub fn other(suite: Suite) -> Suite {
+    match suite {
+        Suite::Native => Suite::Skywire,
+        Suite::Skywire => Suite::Native,
+    }
 }
 
 impl Scenario {
@@ -159,6 +226,7 @@ impl Scenario {
         };
         let config = Self::base_config(timing);
         let keys: Vec<PublicKey> = (0..NODE_COUNT).map(public).collect();
+        let wrong = wrong_key(Suite::Native);
 
         let mut faults = Vec::new();
         for _ in 0..rng.below(7) {
@@ -208,7 +276,7 @@ impl Scenario {
                 store_fails: store_rng.chance(STORE_FAILURE_PERCENT),
             });
         }
-        for (from, to) in [(OUTSIDER, keys[outsider_target]), (MISPINNED, wrong_key())] {
+        for (from, to) in [(OUTSIDER, keys[outsider_target]), (MISPINNED, wrong)] {
             let at = rng.between(Duration::ZERO, fault_phase / 2);
             sends.push(Send {
                 at,
@@ -228,7 +296,66 @@ impl Scenario {
             faults,
             sends,
             fault_phase,
+            suites: SuitePlan::native(),
         }
+    }
+
+    /// The scenario of `seed` with mixed suites: the same timing, faults and message script as
+    /// [`Scenario::generate`], with each link's suite, and the key each message is addressed
+    /// to, drawn from a stream of their own.
+    pub fn generate_mixed(seed: u64) -> Self {
+        let mut scenario = Self::generate(seed);
+        let mut rng = SimRng::new(seed, 4);
+        scenario.suites = SuitePlan::mixed(&mut rng, scenario.mutual);
+        let mut sends = std::mem::take(&mut scenario.sends);
+        for send in &mut sends {
+            send.to = scenario.address_for(send.from, &send.to, &mut rng);
+        }
+        scenario.sends = sends;
+        scenario
+    }
+
+    /// The key `from` sends to instead of `to` under this scenario's suites: one of the keys
+    /// of `to`'s node that a link between the two speaks.
+    fn address_for(&self, from: usize, to: &PublicKey, rng: &mut SimRng) -> PublicKey {
+        let plan = &self.suites;
+        if is_wrong(to) {
+            return wrong_key(plan.mispinned);
+        }
+        let Some(target) = node_of(to) else {
+            return *to;
+        };
+        if from == OUTSIDER {
+            return key_on(target, plan.outsider);
+        }
+        let suites = self.link_suites(from, target);
+        match suites.as_slice() {
+            [] => *to,
+            [only] => key_on(target, *only),
+            several => key_on(target, several[rng.below(several.len() as u64) as usize]),
+        }
+    }
+
+    /// The suites of the links between honest nodes `a` and `b`, whichever dials.
+    pub fn link_suites(&self, a: usize, b: usize) -> Vec<Suite> {
+        let plan = &self.suites;
+        let mut suites = Vec::new();
+        let mut add = |suite: Suite| {
+            if !suites.contains(&suite) {
+                suites.push(suite);
+            }
+        };
+        match (a.min(b), a.max(b)) {
+            (RECEIVER, SENDER_A) => {
+                add(plan.a_to_receiver);
+                if self.mutual {
+                    add(plan.receiver_to_a);
+                }
+            }
+            (RECEIVER, SENDER_B) => add(plan.b_to_receiver),
+            _ => {}
+        }
+        suites
     }
 
     /// The timeouts of `timing`, with an empty whitelist.
@@ -247,39 +374,53 @@ impl Scenario {
         }
     }
 
-    /// Node `index`'s configuration: the timeouts plus its whitelist.
+    /// Node `index`'s configuration: the timeouts plus its whitelist, which holds each peer
+    /// that dials it under the key of the suite it dials with.
     pub fn config(&self, index: usize) -> NodeConfig {
-        let key = public;
-        let whitelist = match index {
-            RECEIVER => vec![key(SENDER_A), key(SENDER_B)],
-            SENDER_A if self.mutual => vec![key(RECEIVER)],
+        let plan = &self.suites;
+        let mut whitelist = match index {
+            RECEIVER => vec![
+                key_on(SENDER_A, plan.a_to_receiver),
+                key_on(SENDER_B, plan.b_to_receiver),
+            ],
+            SENDER_A if self.mutual => vec![key_on(RECEIVER, plan.receiver_to_a)],
             _ => vec![],
         };
+        if plan.whitelist_other_outsider_key && index == self.outsider_target {
+            whitelist.push(key_on(OUTSIDER, other(plan.outsider)));
+        }
         NodeConfig {
             whitelist: skychat_core::Whitelist::new(whitelist),
+            pq_policy: PqPolicy {
+                hybrid: !plan.classical[index],
+                require: false,
+            },
             ..Self::base_config(self.timing)
         }
     }
 
     /// The peers node `index` keeps connected.
     pub fn persistent_peers(&self, index: usize) -> Vec<PublicKey> {
-        let key = public;
+        let plan = &self.suites;
         match index {
-            RECEIVER if self.mutual => vec![key(SENDER_A)],
-            SENDER_A => vec![key(RECEIVER), unreachable_key()],
-            SENDER_B => vec![key(RECEIVER)],
-            OUTSIDER => vec![key(self.outsider_target)],
-            MISPINNED => vec![wrong_key()],
+            RECEIVER if self.mutual => vec![key_on(SENDER_A, plan.receiver_to_a)],
+            SENDER_A => vec![
+                key_on(RECEIVER, plan.a_to_receiver),
+                unreachable_key(plan.unreachable),
+            ],
+            SENDER_B => vec![key_on(RECEIVER, plan.b_to_receiver)],
+            OUTSIDER => vec![key_on(self.outsider_target, plan.outsider)],
+            MISPINNED => vec![wrong_key(plan.mispinned)],
             _ => vec![],
         }
     }
 
     /// The node listening at the address a dialer uses for `key`, if any.
     pub fn address_of(&self, key: &PublicKey) -> Option<usize> {
-        if *key == wrong_key() {
+        if is_wrong(key) {
             return Some(RECEIVER);
         }
-        (0..NODE_COUNT).find(|i| public(*i) == *key)
+        node_of(key)
     }
 
     /// The instant after which no fault is active any more: the heal phase starts here.
@@ -297,7 +438,21 @@ impl Scenario {
     /// a half-open connection to be noticed and the longest backoff to run out, twice.
     pub fn heal_limit(&self) -> Duration {
         let c = Self::base_config(self.timing);
-        let round = c.idle_timeout + c.handshake_timeout + c.reconnect_max * 5 / 4;
+        let noticed = if self.suites.any_skywire() {
+            tcp_keepalive_gives_up(self.timing)
+        } else {
+            c.idle_timeout
+        };
+        let round = noticed + c.handshake_timeout + c.reconnect_max * 5 / 4;
         self.heal_start() + round * 2 + Duration::from_secs(10)
     }
+}
+
+/// How long the simulated hosts' TCP keepalive takes to give up on a connection that carries
+/// nothing any more: the socket then fails. The Skywire wire has no ping, so this is how an idle
+/// Skywire session on a dead link ends (a session waiting for an ack ends sooner, at the node's
+/// idle timeout). Native sessions always notice first, by their own pings, so the model gives
+/// their sockets none.
+pub fn tcp_keepalive_gives_up(timing: Timing) -> Duration {
+    Scenario::base_config(timing).idle_timeout * 2
 }

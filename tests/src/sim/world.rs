@@ -1,18 +1,27 @@
 //! The world: hosts, network and a virtual clock. Each step jumps the clock to the earliest
 //! pending thing (bytes arriving, a node's deadline, a scheduled send, fault or restart), feeds it
 //! to the node concerned and acts on that node's outputs the way a real host would.
+//!
+//! The host stores a received message when its node hands it over and confirms the storage to
+//! the node later (at once, or after a random delay standing for the write); the node must not
+//! ack before that confirmation, on either suite. A connection dialed by a 66-hex key speaks the
+//! Skywire suite; the listener answers both suites. Sockets of Skywire connections have TCP
+//! keepalive, which fails a black-holed one after [`tcp_keepalive_gives_up`].
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
-use skychat_core::{CloseReason, ConnKind, Event, MessageId, Output, PublicKey, Transmit};
+use skychat_core::{CloseReason, ConnKind, Event, MessageId, Output, PublicKey, Suite, Transmit};
 
 use super::host::Host;
 use super::invariants::{Checker, Stats};
+use super::keys::{is_wrong, keys, node_of};
 use super::network::{ConnKey, LinkState, Network};
 use super::rand::SimRng;
-use super::scenario::{Fault, HONEST, MISPINNED, NODE_COUNT, OUTSIDER, Scenario, public, secret};
+use super::scenario::{
+    Fault, HONEST, MISPINNED, NODE_COUNT, OUTSIDER, Scenario, secret, tcp_keepalive_gives_up,
+};
 use super::transcript::Transcript;
 
 /// Steps a run may take before it counts as a livelock.
@@ -54,6 +63,11 @@ enum Action {
         to: usize,
     },
     Reset {
+        key: ConnKey,
+        to: usize,
+    },
+    /// TCP keepalive of end `to` of the black-holed `key` gives up: its socket fails.
+    KeepaliveGaveUp {
         key: ConnKey,
         to: usize,
     },
@@ -114,7 +128,7 @@ impl World {
                 Host::new(
                     i,
                     secret(i),
-                    public(i),
+                    keys(i),
                     scenario.config(i),
                     scenario.persistent_peers(i),
                 )
@@ -167,6 +181,7 @@ impl World {
             if self.now >= heal_start && self.healed() {
                 self.checker
                     .finish(|node, peer| self.connected(node, peer))?;
+                self.check_stores()?;
                 return Ok(Outcome {
                     transcript: self.transcript,
                     steps: step,
@@ -223,7 +238,7 @@ impl World {
             self.hosts[i]
                 .persistent
                 .iter()
-                .filter(|p| HONEST.iter().any(|&j| self.hosts[j].key == **p))
+                .filter(|p| HONEST.iter().any(|&j| self.hosts[j].keys.owns(p)))
                 .all(|p| self.connected(i, p))
         });
         outboxes_empty
@@ -232,6 +247,28 @@ impl World {
             && self
                 .checker
                 .settled(|node, peer| self.connected(node, peer))
+    }
+
+    /// Invariant 1 at the end, on what the hosts kept: each receiver's store holds, under the
+    /// sender's key of each suite, exactly the messages accepted on that route, once each and
+    /// in the order they were sent.
+    fn check_stores(&self) -> Result<(), String> {
+        for (&(sender, receiver, suite), accepted) in self.checker.honest_accepted() {
+            let from = self.hosts[sender].keys.on(suite);
+            let stored: Vec<MessageId> = self.hosts[receiver]
+                .persisted
+                .store
+                .get(&from)
+                .map(|messages| messages.iter().map(|m| m.id).collect())
+                .unwrap_or_default();
+            if stored != *accepted {
+                return Err(format!(
+                    "node {receiver} stored {stored:?} from node {sender} ({suite}), but \
+                     {accepted:?} were sent, in that order"
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn connected(&self, node: usize, peer: &PublicKey) -> bool {
@@ -258,6 +295,9 @@ impl World {
             }
             Action::Fin { key, to } => self.socket_closed(key, to, LinkState::Open),
             Action::Reset { key, to } => self.socket_closed(key, to, LinkState::Reset),
+            Action::KeepaliveGaveUp { key, to } => {
+                self.socket_closed(key, to, LinkState::BlackHoled)
+            }
             Action::Connect {
                 dialer,
                 incarnation,
@@ -286,7 +326,7 @@ impl World {
                 if self.hosts[node].incarnation != incarnation || self.down[node] {
                     return Ok(());
                 }
-                self.hosts[node].node().confirm_stored(peer, id);
+                self.hosts[node].confirm_stored(peer, id);
                 if self.rng.chance(30) {
                     self.hosts[node].node().send_read_receipt(peer, id);
                 }
@@ -398,6 +438,7 @@ impl World {
         let key = self.net.open(
             (dialer, incarnation, dialer_conn),
             (target, self.hosts[target].incarnation, listener_conn),
+            peer.suite(),
         );
         self.hosts[dialer].sockets.insert(dialer_conn, key);
         self.hosts[target].sockets.insert(listener_conn, key);
@@ -467,10 +508,12 @@ impl World {
         Ok(())
     }
 
-    /// Connection `key` stops delivering; each end still open must notice by itself.
+    /// Connection `key` stops delivering; each end still open must notice by itself (a Skywire
+    /// end may leave it to its socket's TCP keepalive).
     fn black_hole(&mut self, key: ConnKey) {
         self.net.conn_mut(key).state = LinkState::BlackHoled;
-        for end in self.net.conn(key).ends.clone() {
+        let suite = self.net.conn(key).suite;
+        for (side, end) in self.net.conn(key).ends.clone().into_iter().enumerate() {
             if end.closed
                 || self.down[end.node]
                 || self.hosts[end.node].incarnation != end.incarnation
@@ -478,8 +521,18 @@ impl World {
                 continue;
             }
             let authenticated = self.hosts[end.node].sessions.contains_key(&end.conn);
-            self.checker
-                .half_open(end.node, end.incarnation, end.conn, authenticated, self.now);
+            self.checker.half_open(
+                end.node,
+                end.incarnation,
+                end.conn,
+                authenticated,
+                suite,
+                self.now,
+            );
+            if suite == Suite::Skywire {
+                let at = self.now + tcp_keepalive_gives_up(self.scenario.timing);
+                self.schedule(at, Action::KeepaliveGaveUp { key, to: side });
+            }
         }
     }
 
@@ -546,8 +599,10 @@ impl World {
             }
             Event::Rejected { peer, .. } => self.checker.rejected(&peer),
             Event::MessageReceived { peer, message, .. } => {
-                self.checker.received(i, &peer, message.id)?;
+                self.checker.received(i, incarnation, &peer, message.id)?;
                 let id = message.id;
+                // Already stored (a Skywire resend to a restarted node): kept once, and
+                // confirmed again below so that the node acks it.
                 self.hosts[i].persist_received(peer, message);
                 let delay = if self.rng.chance(50) {
                     Duration::ZERO
@@ -565,24 +620,50 @@ impl World {
                 );
             }
             Event::MessageAcked { peer, id, .. } => {
+                // The receiver knows this node by its key of the suite the message went over.
+                let sender_key = self.hosts[i].keys.on(peer.suite());
                 let stored = self
                     .scenario
                     .address_of(&peer)
-                    .filter(|_| peer != super::scenario::wrong_key())
-                    .and_then(|r| self.hosts[r].persisted.store.get(&self.hosts[i].key))
-                    .is_some_and(|store| store.iter().any(|m| m.id == id));
+                    .filter(|_| !is_wrong(&peer))
+                    .is_some_and(|r| {
+                        let persisted = &self.hosts[r].persisted;
+                        persisted.confirmed.contains(&(sender_key, id))
+                            && persisted.has(&sender_key, id)
+                    });
                 let was_queued = self.hosts[i].persist_acked(peer, id);
                 self.checker.acked(i, &peer, id, stored, was_queued)?;
             }
             Event::ReadReceipt { peer, id } => self.checker.read(i, &peer, id)?,
-            Event::ClassicalHandshake { .. } | Event::MessageDeleted { .. } => {}
+            Event::ClassicalHandshake { peer, .. } => {
+                let classical = &self.scenario.suites.classical;
+                let expected = peer.suite() == Suite::Skywire
+                    && (classical[i] || node_of(&peer).is_some_and(|p| classical[p]));
+                if !expected {
+                    return Err(format!(
+                        "node {i} completed a classical handshake with {peer:?}, but both ends \
+                         offer the post-quantum hybrid"
+                    ));
+                }
+                self.checker.stats.classical_handshakes += 1;
+            }
+            Event::MessageDeleted { peer, id } => {
+                return Err(format!(
+                    "node {i} heard that {peer:?} deleted {id:?}, but no simulated node deletes"
+                ));
+            }
             Event::ConnectionClosed {
                 conn, peer, reason, ..
             } => {
-                if matches!(
-                    reason,
-                    CloseReason::RemoteClosed(_) | CloseReason::HandshakeIncomplete
-                ) {
+                // A Skywire peer refuses without a close frame: the socket just closes.
+                let skywire_refusal = reason == CloseReason::SocketClosed
+                    && peer.is_some_and(|p| p.suite() == Suite::Skywire);
+                if skywire_refusal
+                    || matches!(
+                        reason,
+                        CloseReason::RemoteClosed(_) | CloseReason::HandshakeIncomplete
+                    )
+                {
                     self.refused[i] += 1;
                 }
                 let session = self.hosts[i].sessions.remove(&conn);
