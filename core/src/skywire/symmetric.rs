@@ -1,9 +1,9 @@
 //! Noise's SymmetricState for `Noise_XK_Secp256k1_ChaChaPoly_SHA256`: the chaining key, the
 //! handshake hash and the handshake cipher (ChaCha20-Poly1305, nonce `0⁴ ‖ LE64(n)`, AD = `h`).
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use super::record::record_key;
 use hmac::{Hmac, Mac};
+use ring::aead::{Aad, Nonce};
 use sha2::{Digest, Sha256};
 
 /// The protocol name hashed into the initial handshake hash.
@@ -16,7 +16,7 @@ pub const TAG_LEN: usize = 16;
 pub(crate) fn aead_nonce(n: u64) -> Nonce {
     let mut nonce = [0u8; 12];
     nonce[4..].copy_from_slice(&n.to_le_bytes());
-    nonce.into()
+    Nonce::assume_unique_for_key(nonce)
 }
 
 fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
@@ -85,18 +85,16 @@ impl SymmetricState {
         match self.key {
             None => out.extend_from_slice(plain),
             Some(key) => {
-                let cipher = ChaCha20Poly1305::new(Key::from_slice(&key));
-                let sealed = cipher
-                    .encrypt(
-                        &aead_nonce(self.nonce),
-                        Payload {
-                            msg: plain,
-                            aad: &self.hash,
-                        },
+                out.extend_from_slice(plain);
+                let tag = record_key(&key)
+                    .seal_in_place_separate_tag(
+                        aead_nonce(self.nonce),
+                        Aad::from(self.hash),
+                        &mut out[start..],
                     )
                     .expect("ChaCha20-Poly1305 encrypts any handshake-sized message");
                 self.nonce += 1;
-                out.extend_from_slice(&sealed);
+                out.extend_from_slice(tag.as_ref());
             }
         }
         let mut hasher = Sha256::new();
@@ -110,18 +108,14 @@ impl SymmetricState {
         let plain = match self.key {
             None => cipher.to_vec(),
             Some(key) => {
-                let aead = ChaCha20Poly1305::new(Key::from_slice(&key));
-                let plain = aead
-                    .decrypt(
-                        &aead_nonce(self.nonce),
-                        Payload {
-                            msg: cipher,
-                            aad: &self.hash,
-                        },
-                    )
-                    .map_err(|_| DecryptError)?;
+                let mut buffer = cipher.to_vec();
+                let len = record_key(&key)
+                    .open_in_place(aead_nonce(self.nonce), Aad::from(self.hash), &mut buffer)
+                    .map_err(|_| DecryptError)?
+                    .len();
+                buffer.truncate(len);
                 self.nonce += 1;
-                plain
+                buffer
             }
         };
         self.mix_hash(cipher);
