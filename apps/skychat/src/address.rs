@@ -6,7 +6,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use skychat_core::PublicKey;
 
-/// A peer reachable over TCP-direct.
+/// A peer reachable over TCP-direct. The form of its key picks the suite: 64 hex the native one,
+/// 66 hex (a Skywire visor key) the Skywire one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerSpec {
     /// Its pinned public key.
@@ -21,7 +22,7 @@ impl fmt::Display for PeerSpec {
     }
 }
 
-/// Parses `tcp://<64-hex-pk>@host:port`.
+/// Parses `tcp://<pk>@host:port`, the pk being 64 hex (native) or 66 hex (Skywire).
 pub fn parse_peer_spec(spec: &str) -> Result<PeerSpec, String> {
     let rest = spec
         .strip_prefix("tcp://")

@@ -1,9 +1,11 @@
 //! `skychat send --via tcp://<pk>@host:port`: dial the peer directly as a one-shot Noise peer,
-//! send one message and, with `--wait`, wait for its ack. A nonzero `--wait` bounds the whole
+//! send one message and, with `--wait`, wait for its ack. A 66-hex pk dials the Skywire suite
+//! (as the Go skychat's `send --via` does); its ack means the peer decoded the message. A nonzero `--wait` bounds the whole
 //! exchange, handshake included.
 
 use std::time::{Duration, Instant};
 
+use skychat_core::skywire::PqPolicy;
 use skychat_core::{Event, NodeConfig, SecretKey};
 use skychat_driver::{DialError, DriverConfig};
 
@@ -43,6 +45,7 @@ pub fn send_via(
     spec: &PeerSpec,
     body: String,
     wait: Duration,
+    require_pq: bool,
 ) -> Result<String, SendFailure> {
     if body.len() > skychat_core::MAX_BODY_BYTES {
         return Err(SendFailure::Refused(format!(
@@ -54,7 +57,13 @@ pub fn send_via(
     let seed = crate::keyfile::seed().map_err(SendFailure::Refused)?;
     let config = DriverConfig {
         identity,
-        node: NodeConfig::default(),
+        node: NodeConfig {
+            pq_policy: PqPolicy {
+                require: require_pq,
+                ..PqPolicy::default()
+            },
+            ..NodeConfig::default()
+        },
         seed,
         restore_outbox: Vec::new(),
         restore_dedup: Vec::new(),
