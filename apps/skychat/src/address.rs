@@ -106,6 +106,25 @@ mod tests {
     }
 
     #[test]
+    fn a_66_hex_pk_names_a_skywire_peer() {
+        let skywire = skychat_core::SecretKey::from_bytes([7; 32])
+            .skywire_public_key()
+            .unwrap()
+            .to_hex();
+        assert_eq!(skywire.len(), 66);
+        let spec = parse_peer_spec(&format!("tcp://{skywire}@127.0.0.1:8801")).unwrap();
+        assert_eq!(spec.pk.suite(), skychat_core::Suite::Skywire);
+        assert_eq!(spec.to_string(), format!("tcp://{skywire}@127.0.0.1:8801"));
+        let native = parse_peer_spec(&format!("tcp://{PK}@127.0.0.1:8801")).unwrap();
+        assert_eq!(native.pk.suite(), skychat_core::Suite::Native);
+        let wrong = parse_peer_spec(&format!("tcp://{}@h:1", &skywire[..65])).unwrap_err();
+        assert!(
+            wrong.contains("64 hex") && wrong.contains("66") && wrong.contains("Skywire"),
+            "{wrong}"
+        );
+    }
+
+    #[test]
     fn bad_peer_specs_say_what_is_wrong() {
         assert!(
             parse_peer_spec("udp://x@y:1")
