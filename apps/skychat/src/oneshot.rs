@@ -39,13 +39,25 @@ fn dial_failure(spec: &PeerSpec, error: DialError) -> SendFailure {
     }
 }
 
-/// Sends `body` to `spec` and returns the line to print on success.
+/// Sends `body` to `spec` and returns the line to print on success. A Skywire-suite peer may
+/// complete the handshake classically (see [`send_via_with`]).
 pub fn send_via(
     identity: SecretKey,
     spec: &PeerSpec,
     body: String,
     wait: Duration,
-    require_pq: bool,
+) -> Result<String, SendFailure> {
+    send_via_with(identity, spec, body, wait, PqPolicy::default())
+}
+
+/// [`send_via`] with the post-quantum policy for a Skywire-suite peer (`--require-pq` sets
+/// `require`).
+pub fn send_via_with(
+    identity: SecretKey,
+    spec: &PeerSpec,
+    body: String,
+    wait: Duration,
+    pq_policy: PqPolicy,
 ) -> Result<String, SendFailure> {
     if body.len() > skychat_core::MAX_BODY_BYTES {
         return Err(SendFailure::Refused(format!(
@@ -58,10 +70,7 @@ pub fn send_via(
     let config = DriverConfig {
         identity,
         node: NodeConfig {
-            pq_policy: PqPolicy {
-                require: require_pq,
-                ..PqPolicy::default()
-            },
+            pq_policy,
             ..NodeConfig::default()
         },
         seed,

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use skychat_core::PublicKey;
+use skychat_core::skywire::PqPolicy;
 
 use crate::address;
 use crate::cli::SendArgs;
@@ -58,12 +59,15 @@ pub fn run(args: &SendArgs) -> Result<(), Failure> {
                     ),
                     other => Failure::usage(other.to_string()),
                 })?;
-            let line = oneshot::send_via(
+            let line = oneshot::send_via_with(
                 identity.secret,
                 &spec,
                 args.msg.clone(),
                 wait,
-                args.require_pq,
+                PqPolicy {
+                    require: args.require_pq,
+                    ..PqPolicy::default()
+                },
             )
             .map_err(|e| Failure::runtime(e.to_string()))?;
             println!("{line}");
