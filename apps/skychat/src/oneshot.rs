@@ -155,6 +155,11 @@ pub fn send_via_with(
                             spec.pk
                         )));
                     }
+                    Some(Ok(Event::ClassicalHandshake { peer, .. })) => log::warn!(
+                        "post-quantum DOWNGRADE: Skywire peer {peer} completed the handshake \
+                         without the ML-KEM hybrid (classical only); pass --require-pq to refuse \
+                         such peers"
+                    ),
                     Some(Ok(_)) => {}
                 }
             }

@@ -326,7 +326,29 @@ fn send_via_a_go_peer_prints_the_acked_line() {
         LIMIT,
     );
     assert_eq!(out.code, Some(1), "{out:?}");
-    assert!(out.stderr.contains("ML-KEM"), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("handshake failed: protocol violation: skywire: handshake: peer completed the handshake without ML-KEM, which is required"),
+        "{out:?}"
+    );
+    // Without it, the classical listener gets the message and the sender a warning.
+    let out = run(
+        SKYCHAT,
+        &[
+            "send", "--via", &via, "-m", "ping", "--wait", "8s", "-c", &me.file,
+        ],
+        &[],
+        LIMIT,
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.starts_with(&format!("Acked by {} in ", go.pk)));
+    assert!(
+        out.stderr.contains(&format!(
+            "post-quantum DOWNGRADE: Skywire peer {} completed the handshake without the ML-KEM hybrid",
+            go.pk
+        )),
+        "{out:?}"
+    );
 }
 
 #[test]
