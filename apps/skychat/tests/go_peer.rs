@@ -442,3 +442,44 @@ fn a_go_peers_read_receipt_and_deletion_reach_the_history() {
     let status = f.node.status();
     assert_eq!(status["counters"]["deleted"], 1, "{status:#}");
 }
+
+#[test]
+fn a_go_peer_gets_no_ack_for_a_message_we_could_not_store() {
+    if !wirepeer::available("a_go_peer_gets_no_ack") {
+        return;
+    }
+    let go = wirepeer::keygen();
+    let dir = TempDir::new().expect("scratch dir");
+    let keys = keygen(dir.path(), "node");
+    let args = Args::new(dir.path());
+    let full = Node::start(&args.listener(&keys, "data", &[&go.pk], &["--max-db-bytes", "1"]));
+    let id = "18ed00000000abcd";
+    let mut peer = dial(
+        &full,
+        &go,
+        &["--size", "60000", "--ack", "--id", id, "--wait", "3"],
+    );
+    // No ack, ever: the node could not store the message (it closes the session, so the sender
+    // keeps the message for its next one).
+    assert_eq!(peer.finish(), 1, "{:#?}", peer.seen);
+    assert!(peer.seen("acked").is_empty(), "{:#?}", peer.seen);
+    let result = peer.seen("result")[0].clone();
+    assert_eq!(result["sent"], 1, "{result}");
+    assert_eq!(result["acked"], 0);
+    full.wait_status("the message that could not be stored", LIMIT, |s| {
+        s["counters"]["dropped"].as_u64() >= Some(1)
+    });
+    assert!(full.history(&go.pk).is_empty());
+    full.terminate();
+
+    // With room, the same message (same id) is stored and acked, once.
+    let roomy = Node::start(&args.listener(&keys, "data", &[&go.pk], &[]));
+    for _ in 0..2 {
+        let mut again = dial(&roomy, &go, &["--size", "60000", "--ack", "--id", id]);
+        assert_eq!(again.finish(), 0, "{:#?}", again.seen);
+    }
+    let got = roomy.history(&go.pk);
+    assert_eq!(got.len(), 1, "stored once: {got:#?}");
+    assert_eq!(got[0]["id"], id);
+    assert_eq!(got[0]["len"], 60_000);
+}

@@ -1,7 +1,9 @@
 //! The runtime-neutral service layer between the HTTP surface and the node: sending with
 //! persistence and ack waits (through [`committer`]), history and search, status, read
-//! receipts, and the event loop that stores incoming messages before the node acks them.
-//! Nothing here knows about tide.
+//! receipts, and the event loop that stores incoming messages before the node acks them (and
+//! records a Skywire peer's deletions). Messages are shown with this node's key in the peer's
+//! suite, and a Skywire peer's ack as "delivered" ([`status_label`]). Nothing here knows about
+//! tide.
 
 pub mod acks;
 pub mod committer;
