@@ -5,12 +5,15 @@
 //! - `proxy`: a TCP proxy that can freeze, for half-open links.
 //! - `checks`: the checks themselves, one async function each.
 //! - `flood`: the listener under a flood of idle sockets and stranger handshakes.
+//! - `suites`: both wire suites on one listener, also under a flood of stalled and garbage
+//!   first messages.
 //! - `shutdown`: shutdown stays bounded after the host abandons one-shot dials.
 
 pub mod checks;
 pub mod flood;
 pub mod proxy;
 pub mod shutdown;
+pub mod suites;
 pub mod support;
 
 /// Expands to one `#[test]` per conformance check for a runtime. `$runtime` is an expression
@@ -31,6 +34,8 @@ macro_rules! conformance_tests {
             at_the_cap_the_oldest_silent_connection_is_evicted,
             thousand_concurrent_connections_each_deliver,
             whitelisted_peer_gets_in_during_a_flood,
+            skywire_suite_handshake_and_messages_both_ways,
+            both_suites_get_in_during_a_stalled_and_garbage_flood,
             shutdown_is_bounded_after_dials_to_a_rejecting_listener,
             shutdown_is_bounded_after_dials_to_a_silent_listener,
             shutdown_is_bounded_with_a_write_stalled_on_a_frozen_link,

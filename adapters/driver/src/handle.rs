@@ -60,6 +60,7 @@ pub struct Draft {
 #[derive(Clone)]
 pub struct NodeHandle {
     pub(crate) public: PublicKey,
+    pub(crate) skywire_public: Option<PublicKey>,
     pub(crate) commands: Sender<Command>,
     pub(crate) events: Receiver<Event>,
 }
@@ -76,9 +77,15 @@ fn shut_down() -> io::Error {
 }
 
 impl NodeHandle {
-    /// This node's public key.
+    /// This node's native public key (64 hex).
     pub fn public_key(&self) -> PublicKey {
         self.public
+    }
+
+    /// This node's Skywire public key (66 hex), the one Go skychat peers dial; `None` only if
+    /// its secret is not a valid secp256k1 secret.
+    pub fn skywire_public_key(&self) -> Option<PublicKey> {
+        self.skywire_public
     }
 
     /// Sends `command` to the run loop; `false` if the node has shut down. Refused at once by a

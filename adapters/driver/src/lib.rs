@@ -60,6 +60,7 @@ pub fn start<R: Runtime>(runtime: R, config: DriverConfig) -> NodeHandle {
         node.restore_dedup(record);
     }
     let public = node.public_key();
+    let skywire_public = node.skywire_public_key();
     let (input_tx, input_rx) = async_channel::bounded(INPUT_QUEUE);
     let (command_tx, command_rx) = async_channel::bounded(INPUT_QUEUE);
     let (event_tx, event_rx) = async_channel::unbounded();
@@ -85,6 +86,7 @@ pub fn start<R: Runtime>(runtime: R, config: DriverConfig) -> NodeHandle {
     runtime.spawn(run_loop.run());
     NodeHandle {
         public,
+        skywire_public,
         commands: command_tx,
         events: event_rx,
     }

@@ -12,6 +12,10 @@ pub use super::shutdown::{
     shutdown_is_bounded_after_dials_to_a_silent_listener,
     shutdown_is_bounded_with_a_write_stalled_on_a_frozen_link,
 };
+pub use super::suites::{
+    both_suites_get_in_during_a_stalled_and_garbage_flood,
+    skywire_suite_handshake_and_messages_both_ways,
+};
 use super::support::{TestNode, WAIT, driver_config, node_config};
 use crate::runtime::{Runtime, timeout};
 use crate::{DialError, NodeHandle};

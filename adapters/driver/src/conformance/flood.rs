@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_channel::Receiver;
-use futures_lite::AsyncReadExt;
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use skychat_core::{NodeConfig, PublicKey, RefusalCounts};
 
 use super::support::{TestNode, driver_config, key, node_config};
@@ -28,7 +28,7 @@ pub const FRIEND_MUST_GET_IN: usize = 24;
 /// Stranger nodes; the handshakes are spread over them.
 const STRANGER_NODES: usize = 4;
 /// Dials of the whitelisted peer in flight at once.
-const FRIEND_LANES: usize = 5;
+pub(super) const FRIEND_LANES: usize = 5;
 /// Descriptors the test needs besides two per flood connection.
 const FD_SPARE: u64 = 600;
 
@@ -54,11 +54,12 @@ pub fn flood_size(fd_limit: u64) -> (usize, usize) {
     (idle, strangers)
 }
 
-/// Keeps one idle socket open to `addr`: connects, sends nothing, and reconnects as soon as the
-/// node closes it, until `stop` closes.
-async fn idle_socket<R: Runtime + Clone>(
+/// Keeps one stalled socket open to `addr`: connects, sends `first` (nothing, for an idle
+/// socket) and no more, and reconnects as soon as the node closes it, until `stop` closes.
+pub(super) async fn stalled_socket<R: Runtime + Clone>(
     rt: R,
     addr: SocketAddr,
+    first: &'static [u8],
     stop: Receiver<()>,
     opened: Arc<AtomicU64>,
 ) {
@@ -67,9 +68,12 @@ async fn idle_socket<R: Runtime + Clone>(
             match rt.connect(addr).await {
                 Ok(mut stream) => {
                     opened.fetch_add(1, Ordering::Relaxed);
+                    if !first.is_empty() && stream.write_all(first).await.is_err() {
+                        continue;
+                    }
                     let mut byte = [0u8; 64];
-                    // The node never writes to a connection that sent nothing; this ends when
-                    // it closes the socket.
+                    // The node never writes to a connection before its message 1 is whole;
+                    // this ends when it closes the socket.
                     while let Ok(n) = stream.read(&mut byte).await {
                         if n == 0 {
                             break;
@@ -91,7 +95,7 @@ async fn idle_socket<R: Runtime + Clone>(
 
 /// Runs handshakes with `listener` from `stranger`, whose key is not on its whitelist, one after
 /// the other, until `stop` closes.
-async fn stranger_handshakes(
+pub(super) async fn stranger_handshakes(
     stranger: NodeHandle,
     listener: PublicKey,
     addr: String,
@@ -111,6 +115,64 @@ async fn stranger_handshakes(
     .await;
 }
 
+/// How the whitelisted peer's one-shot dials went.
+pub(super) struct FriendDials {
+    /// Dials that authenticated.
+    pub got_in: usize,
+    /// The others, described.
+    pub failures: Vec<String>,
+    /// The longest a dial took.
+    pub slowest: Duration,
+}
+
+/// Dials `listener` one-shot [`FRIEND_DIALS`] times from `friend`, [`FRIEND_LANES`] at a time,
+/// closing each session once it has authenticated.
+pub(super) async fn friend_dials<R: Runtime + Clone>(
+    rt: &R,
+    friend: &NodeHandle,
+    listener: PublicKey,
+    addr: SocketAddr,
+) -> FriendDials {
+    let (results_tx, results) = async_channel::unbounded();
+    for lane in 0..FRIEND_LANES {
+        let handle = friend.clone();
+        let results = results_tx.clone();
+        let addr = addr.to_string();
+        rt.spawn(async move {
+            for _ in 0..FRIEND_DIALS / FRIEND_LANES {
+                let began = Instant::now();
+                let dialed = handle.dial_once(listener, addr.clone()).await;
+                if let Ok(conn) = &dialed {
+                    handle.close(*conn).await;
+                }
+                let _ = results
+                    .send((lane, dialed.map_err(|e| e.to_string()), began.elapsed()))
+                    .await;
+            }
+        });
+    }
+    drop(results_tx);
+    let mut outcome = FriendDials {
+        got_in: 0,
+        failures: Vec::new(),
+        slowest: Duration::ZERO,
+    };
+    for _ in 0..FRIEND_DIALS {
+        let (lane, result, took) = timeout(rt, Duration::from_secs(30), results.recv())
+            .await
+            .expect("every dial finishes")
+            .expect("every lane reports");
+        outcome.slowest = outcome.slowest.max(took);
+        match result {
+            Ok(_) => outcome.got_in += 1,
+            Err(e) => outcome
+                .failures
+                .push(format!("lane {lane} after {took:?}: {e}")),
+        }
+    }
+    outcome
+}
+
 /// A whitelisted peer still gets in (at least 24 of 25 one-shot dials authenticate) while idle
 /// sockets and stranger handshakes flood the listener from the same address.
 pub async fn whitelisted_peer_gets_in_during_a_flood<R: Runtime + Clone>(rt: R) {
@@ -124,7 +186,13 @@ pub async fn whitelisted_peer_gets_in_during_a_flood<R: Runtime + Clone>(rt: R) 
     let (stop_flood, stop) = async_channel::bounded::<()>(1);
     let opened = Arc::new(AtomicU64::new(0));
     for _ in 0..idle_count {
-        rt.spawn(idle_socket(rt.clone(), addr, stop.clone(), opened.clone()));
+        rt.spawn(stalled_socket(
+            rt.clone(),
+            addr,
+            &[],
+            stop.clone(),
+            opened.clone(),
+        ));
     }
     let strangers: Vec<NodeHandle> = (0..STRANGER_NODES)
         .map(|i| crate::start(rt.clone(), driver_config(110 + i as u32, node_config(&[]))))
@@ -181,39 +249,11 @@ pub async fn whitelisted_peer_gets_in_during_a_flood<R: Runtime + Clone>(rt: R) 
         ..node_config(&[])
     };
     let friend = TestNode::start(&rt, 101, friend_config);
-    let (results_tx, results) = async_channel::unbounded();
-    for lane in 0..FRIEND_LANES {
-        let handle = friend.handle.clone();
-        let results = results_tx.clone();
-        let addr = addr.to_string();
-        rt.spawn(async move {
-            for _ in 0..FRIEND_DIALS / FRIEND_LANES {
-                let began = Instant::now();
-                let dialed = handle.dial_once(listener_key, addr.clone()).await;
-                if let Ok(conn) = &dialed {
-                    handle.close(*conn).await;
-                }
-                let _ = results
-                    .send((lane, dialed.map_err(|e| e.to_string()), began.elapsed()))
-                    .await;
-            }
-        });
-    }
-    drop(results_tx);
-    let mut got_in = 0;
-    let mut failures = Vec::new();
-    let mut slowest = Duration::ZERO;
-    for _ in 0..FRIEND_DIALS {
-        let (lane, result, took) = timeout(&rt, Duration::from_secs(30), results.recv())
-            .await
-            .expect("every dial finishes")
-            .expect("every lane reports");
-        slowest = slowest.max(took);
-        match result {
-            Ok(_) => got_in += 1,
-            Err(e) => failures.push(format!("lane {lane} after {took:?}: {e}")),
-        }
-    }
+    let FriendDials {
+        got_in,
+        failures,
+        slowest,
+    } = friend_dials(&rt, &friend.handle, listener_key, addr).await;
     let refused: RefusalCounts = listener.handle.refusals().await;
     println!(
         "flood of {idle_count} idle sockets ({} opened) and {stranger_count} stranger handshakes \

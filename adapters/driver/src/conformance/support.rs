@@ -80,9 +80,16 @@ impl<R: Runtime + Clone> TestNode<R> {
         }
     }
 
-    /// This node's key.
+    /// This node's native key.
     pub fn key(&self) -> PublicKey {
         self.handle.public_key()
+    }
+
+    /// This node's Skywire key.
+    pub fn skywire_key(&self) -> PublicKey {
+        self.handle
+            .skywire_public_key()
+            .expect("test keys are valid secp256k1 secrets")
     }
 
     /// Listens on an ephemeral loopback port and returns it.
