@@ -6,7 +6,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use skychat_core::PublicKey;
 
-/// A peer reachable over TCP-direct.
+/// A peer reachable over TCP-direct. The form of its key picks the suite: 64 hex the native one,
+/// 66 hex (a Skywire visor key) the Skywire one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerSpec {
     /// Its pinned public key.
@@ -21,7 +22,7 @@ impl fmt::Display for PeerSpec {
     }
 }
 
-/// Parses `tcp://<64-hex-pk>@host:port`.
+/// Parses `tcp://<pk>@host:port`, the pk being 64 hex (native) or 66 hex (Skywire).
 pub fn parse_peer_spec(spec: &str) -> Result<PeerSpec, String> {
     let rest = spec
         .strip_prefix("tcp://")
@@ -102,6 +103,25 @@ mod tests {
         let spec = parse_peer_spec(&format!("tcp://{PK}@example.org:8801")).unwrap();
         assert_eq!(spec.addr, "example.org:8801");
         assert_eq!(spec.to_string(), format!("tcp://{PK}@example.org:8801"));
+    }
+
+    #[test]
+    fn a_66_hex_pk_names_a_skywire_peer() {
+        let skywire = skychat_core::SecretKey::from_bytes([7; 32])
+            .skywire_public_key()
+            .unwrap()
+            .to_hex();
+        assert_eq!(skywire.len(), 66);
+        let spec = parse_peer_spec(&format!("tcp://{skywire}@127.0.0.1:8801")).unwrap();
+        assert_eq!(spec.pk.suite(), skychat_core::Suite::Skywire);
+        assert_eq!(spec.to_string(), format!("tcp://{skywire}@127.0.0.1:8801"));
+        let native = parse_peer_spec(&format!("tcp://{PK}@127.0.0.1:8801")).unwrap();
+        assert_eq!(native.pk.suite(), skychat_core::Suite::Native);
+        let wrong = parse_peer_spec(&format!("tcp://{}@h:1", &skywire[..65])).unwrap_err();
+        assert!(
+            wrong.contains("64 hex") && wrong.contains("66") && wrong.contains("Skywire"),
+            "{wrong}"
+        );
     }
 
     #[test]

@@ -19,13 +19,20 @@ pub struct Cli {
     #[argh(option)]
     pub tcp_listen: Option<String>,
 
-    /// comma-separated public keys allowed to connect to --tcp-listen ("" rejects everyone)
+    /// comma-separated public keys allowed to connect to --tcp-listen: 64 hex (native) or 66
+    /// hex (Skywire, the key a Go skychat peer dials with); "" rejects everyone
     #[argh(option)]
     pub tcp_whitelist: Option<String>,
 
-    /// keep a persistent link to tcp://<pk>@host:port (repeatable, or comma-separated)
+    /// keep a persistent link to tcp://<pk>@host:port (repeatable, or comma-separated); a 64-hex
+    /// pk speaks the native suite, a 66-hex pk (a Go skychat's visor key) the Skywire suite
     #[argh(option)]
     pub tcp_peer: Vec<String>,
+
+    /// refuse Skywire-suite peers that complete the handshake without the post-quantum ML-KEM
+    /// hybrid (by default they are accepted with a DOWNGRADE warning)
+    #[argh(switch)]
+    pub require_pq: bool,
 
     /// identity secret key as 64 hex characters (visible to other local users in `ps`; prefer
     /// -c or DMSGCURL_SK)
@@ -76,11 +83,17 @@ pub enum Command {
 #[derive(FromArgs, Debug, PartialEq)]
 #[argh(subcommand, name = "send")]
 pub struct SendArgs {
-    /// dial this peer directly as a one-shot Noise peer: tcp://<pk>@host:port
+    /// dial this peer directly as a one-shot Noise peer: tcp://<pk>@host:port (64-hex pk:
+    /// native suite; 66-hex pk: Skywire suite, as a Go skychat listens)
     #[argh(option)]
     pub via: Option<String>,
 
-    /// recipient public key (sent through the local node's HTTP surface)
+    /// with --via to a 66-hex pk: fail unless the handshake completes with the post-quantum
+    /// ML-KEM hybrid
+    #[argh(switch)]
+    pub require_pq: bool,
+
+    /// recipient public key, 64 or 66 hex (sent through the local node's HTTP surface)
     #[argh(option, short = 't')]
     pub to: Option<String>,
 

@@ -1,9 +1,11 @@
 //! `skychat send --via tcp://<pk>@host:port`: dial the peer directly as a one-shot Noise peer,
-//! send one message and, with `--wait`, wait for its ack. A nonzero `--wait` bounds the whole
+//! send one message and, with `--wait`, wait for its ack. A 66-hex pk dials the Skywire suite
+//! (as the Go skychat's `send --via` does); its ack means the peer decoded the message. A nonzero `--wait` bounds the whole
 //! exchange, handshake included.
 
 use std::time::{Duration, Instant};
 
+use skychat_core::skywire::PqPolicy;
 use skychat_core::{Event, NodeConfig, SecretKey};
 use skychat_driver::{DialError, DriverConfig};
 
@@ -37,12 +39,25 @@ fn dial_failure(spec: &PeerSpec, error: DialError) -> SendFailure {
     }
 }
 
-/// Sends `body` to `spec` and returns the line to print on success.
+/// Sends `body` to `spec` and returns the line to print on success. A Skywire-suite peer may
+/// complete the handshake classically (see [`send_via_with`]).
 pub fn send_via(
     identity: SecretKey,
     spec: &PeerSpec,
     body: String,
     wait: Duration,
+) -> Result<String, SendFailure> {
+    send_via_with(identity, spec, body, wait, PqPolicy::default())
+}
+
+/// [`send_via`] with the post-quantum policy for a Skywire-suite peer (`--require-pq` sets
+/// `require`).
+pub fn send_via_with(
+    identity: SecretKey,
+    spec: &PeerSpec,
+    body: String,
+    wait: Duration,
+    pq_policy: PqPolicy,
 ) -> Result<String, SendFailure> {
     if body.len() > skychat_core::MAX_BODY_BYTES {
         return Err(SendFailure::Refused(format!(
@@ -54,7 +69,10 @@ pub fn send_via(
     let seed = crate::keyfile::seed().map_err(SendFailure::Refused)?;
     let config = DriverConfig {
         identity,
-        node: NodeConfig::default(),
+        node: NodeConfig {
+            pq_policy,
+            ..NodeConfig::default()
+        },
         seed,
         restore_outbox: Vec::new(),
         restore_dedup: Vec::new(),
@@ -137,6 +155,11 @@ pub fn send_via(
                             spec.pk
                         )));
                     }
+                    Some(Ok(Event::ClassicalHandshake { peer, .. })) => log::warn!(
+                        "post-quantum DOWNGRADE: Skywire peer {peer} completed the handshake \
+                         without the ML-KEM hybrid (classical only); pass --require-pq to refuse \
+                         such peers"
+                    ),
                     Some(Ok(_)) => {}
                 }
             }

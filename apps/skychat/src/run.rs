@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use skychat_core::skywire::PqPolicy;
 use skychat_core::{NodeConfig, PublicKey, Whitelist};
 use skychat_driver::DriverConfig;
 
@@ -167,7 +168,12 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     };
     let keys = identity.public_keys();
     let pk = keys.native;
-    if let Some(own) = settings.peers.iter().find(|peer| peer.pk == pk) {
+    let own_skywire = PublicKey::from(keys.skywire);
+    if let Some(own) = settings
+        .peers
+        .iter()
+        .find(|peer| peer.pk == pk || peer.pk == own_skywire)
+    {
         return Err(Failure::usage(format!(
             "--tcp-peer {own}: that is this node's own public key; a node does not peer with \
              itself (give the other node's tcp://<pk>@host:port)"
@@ -292,6 +298,10 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             whitelist: Whitelist::new(settings.whitelist.clone()),
             max_silent_connections: budget.silent,
             max_pending_handshakes: budget.pending,
+            pq_policy: PqPolicy {
+                require: cli.require_pq,
+                ..defaults.pq_policy
+            },
             ..defaults
         },
         seed: crate::keyfile::seed().map_err(Failure::runtime)?,
@@ -333,6 +343,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             })?;
         service.set_http_addr(http_addr);
         service.set_public_keys(keys);
+        service.set_require_pq(cli.require_pq);
         smol::spawn(service.clone().run_events()).detach();
         smol::spawn(service.clone().run_committer()).detach();
         smol::spawn(service.clone().run_completions(completions)).detach();

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use skychat_core::PublicKey;
+use skychat_core::skywire::PqPolicy;
 
 use crate::address;
 use crate::cli::SendArgs;
@@ -58,8 +59,17 @@ pub fn run(args: &SendArgs) -> Result<(), Failure> {
                     ),
                     other => Failure::usage(other.to_string()),
                 })?;
-            let line = oneshot::send_via(identity.secret, &spec, args.msg.clone(), wait)
-                .map_err(|e| Failure::runtime(e.to_string()))?;
+            let line = oneshot::send_via_with(
+                identity.secret,
+                &spec,
+                args.msg.clone(),
+                wait,
+                PqPolicy {
+                    require: args.require_pq,
+                    ..PqPolicy::default()
+                },
+            )
+            .map_err(|e| Failure::runtime(e.to_string()))?;
             println!("{line}");
             Ok(())
         }
@@ -109,6 +119,14 @@ fn send_local(args: &SendArgs, to: PublicKey, wait: Duration) -> Result<(), Fail
     let json: serde_json::Value = serde_json::from_str(&response.body).unwrap_or_default();
     let id = json["id"].as_str().unwrap_or("?");
     match response.status {
+        200 if json["acked"] == true && json["status"] == "delivered" => {
+            // A Skywire-suite peer (a Go skychat) acks on decoding, before storing.
+            println!(
+                "Delivered to {to} in {}ms (decoded by the peer; id={id})",
+                json["ms"]
+            );
+            Ok(())
+        }
         200 if json["acked"] == true => {
             println!("Acked by {to} in {}ms (id={id})", json["ms"]);
             Ok(())

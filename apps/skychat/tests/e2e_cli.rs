@@ -283,8 +283,8 @@ fn bad_flag_values_fail_with_a_precise_message() {
         ),
         (
             "tcp://abc@127.0.0.1:8801".to_string(),
-            "invalid pk in \"tcp://abc@127.0.0.1:8801\": expected 64 hex characters (a 32-byte \
-             key), found 3"
+            "invalid pk in \"tcp://abc@127.0.0.1:8801\": expected 64 hex characters (a native \
+             X25519 key) or 66 (a Skywire key), found 3"
                 .to_string(),
         ),
         (
@@ -319,8 +319,8 @@ fn bad_flag_values_fail_with_a_precise_message() {
             &whitelist,
         ]),
         2,
-        "error: --tcp-whitelist: entry 2 (\"zz\"): expected 64 hex characters (a 32-byte key), \
-         found 2",
+        "error: --tcp-whitelist: entry 2 (\"zz\"): expected 64 hex characters (a native X25519 \
+         key) or 66 (a Skywire key), found 2",
     );
     assert_fails(
         &node(&["--sk", &secret, "--tcp-listen", "127.0.0.1:0"]),

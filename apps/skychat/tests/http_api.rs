@@ -144,8 +144,9 @@ fn messages_are_acked_sent_or_queued_and_queued_ones_arrive_when_the_peer_connec
 
     let acked = a.send(&b_keys.pk, "hello", Some(5_000));
     assert_eq!(acked.status, 200, "{acked:?}");
-    assert_eq!(keys_of(&acked.json), ["acked", "id", "ms"]);
+    assert_eq!(keys_of(&acked.json), ["acked", "id", "ms", "status"]);
     assert_eq!(acked.json["acked"], true);
+    assert_eq!(acked.json["status"], "acked", "a native peer stored it");
     assert!(is_id(&acked.json["id"]));
     assert!(
         acked.json["ms"].as_u64().is_some_and(|ms| ms < 5_000),

@@ -10,7 +10,8 @@ use tide::{Request, Response, StatusCode};
 
 use super::auth::{self, Token};
 use super::sse::{self, Shape};
-use crate::service::{SendOutcome, Service, ServiceError};
+use crate::service::{SendOutcome, Service, ServiceError, status_label};
+use crate::store::Status;
 
 /// Largest accepted request body. Above the message limit, to leave room for JSON escaping.
 pub const MAX_REQUEST_BODY: usize = 512 * 1024;
@@ -319,10 +320,17 @@ async fn send_message(request: &mut Request<Service>) -> Result<Response, Servic
             idempotency_key,
         )
         .await?;
+    let recipient = send.recipient;
     Ok(match outcome {
-        SendOutcome::Acked { id, ms } => {
-            json_response(200, json!({"acked": true, "id": id.to_hex(), "ms": ms}))
-        }
+        SendOutcome::Acked { id, ms } => json_response(
+            200,
+            json!({
+                "acked": true,
+                "status": status_label(&recipient, Status::Acked),
+                "id": id.to_hex(),
+                "ms": ms,
+            }),
+        ),
         SendOutcome::Timeout { id, ms } => json_response(
             504,
             json!({"acked": false, "id": id.to_hex(), "reason": "timeout", "ms": ms, "queued": true}),
@@ -336,7 +344,7 @@ async fn send_message(request: &mut Request<Service>) -> Result<Response, Servic
         ),
         SendOutcome::Replayed { id, status } => json_response(
             200,
-            json!({"id": id.to_hex(), "replayed": true, "status": status.as_str()}),
+            json!({"id": id.to_hex(), "replayed": true, "status": status_label(&recipient, status)}),
         ),
     })
 }

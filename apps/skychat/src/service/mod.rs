@@ -1,7 +1,9 @@
 //! The runtime-neutral service layer between the HTTP surface and the node: sending with
 //! persistence and ack waits (through [`committer`]), history and search, status, read
-//! receipts, and the event loop that stores incoming messages before the node acks them.
-//! Nothing here knows about tide.
+//! receipts, and the event loop that stores incoming messages before the node acks them (and
+//! records a Skywire peer's deletions). Messages are shown with this node's key in the peer's
+//! suite, and a Skywire peer's ack as "delivered" ([`status_label`]). Nothing here knows about
+//! tide.
 
 pub mod acks;
 pub mod committer;
@@ -16,7 +18,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use skychat_core::{ConnKind, Event, MessageId, PublicKey};
+use skychat_core::session::SessionError;
+use skychat_core::skywire::{HandshakeError, SkywireError};
+use skychat_core::{CloseReason, ConnKind, Event, MessageId, PublicKey, Suite};
 use skychat_driver::NodeHandle;
 
 use crate::address::PeerSpec;
@@ -149,6 +153,12 @@ struct Counters {
     failed: AtomicU64,
     dropped: AtomicU64,
     rejected: AtomicU64,
+    /// Skywire handshakes that completed without the post-quantum hybrid.
+    downgrades: AtomicU64,
+    /// Skywire handshakes refused for completing classically under `--require-pq`.
+    pq_refused: AtomicU64,
+    /// Incoming messages their sender deleted.
+    deleted: AtomicU64,
 }
 
 struct Inner {
@@ -157,6 +167,7 @@ struct Inner {
     info: NodeInfo,
     http_addr: std::sync::OnceLock<SocketAddr>,
     public_keys: std::sync::OnceLock<crate::identity::PublicKeys>,
+    require_pq: std::sync::atomic::AtomicBool,
     started: Instant,
     peers: PeerTable,
     acks: AckWaiters,
@@ -189,6 +200,7 @@ impl Service {
             info,
             http_addr: std::sync::OnceLock::new(),
             public_keys: std::sync::OnceLock::new(),
+            require_pq: std::sync::atomic::AtomicBool::new(false),
             started: Instant::now(),
             peers: PeerTable::default(),
             acks: AckWaiters::default(),
@@ -216,6 +228,24 @@ impl Service {
     /// Records both public keys of this node's secret, for `/status`.
     pub fn set_public_keys(&self, keys: crate::identity::PublicKeys) {
         let _ = self.0.public_keys.set(keys);
+    }
+
+    /// Records that Skywire-suite peers must complete the post-quantum hybrid (`--require-pq`),
+    /// for `/status`.
+    pub fn set_require_pq(&self, require: bool) {
+        self.0.require_pq.store(require, Ordering::Relaxed);
+    }
+
+    /// This node's own keys, to name this side of a conversation in each peer's suite.
+    pub fn own_keys(&self) -> OwnKeys {
+        OwnKeys {
+            native: self.public_key(),
+            skywire: self
+                .0
+                .public_keys
+                .get()
+                .map(|keys| PublicKey::from(keys.skywire)),
+        }
     }
 
     /// Records where the HTTP surface listens, for `/status`.
@@ -309,13 +339,13 @@ impl Service {
         limit: usize,
         before: Option<i64>,
     ) -> Result<Vec<Value>, ServiceError> {
-        let me = self.public_key();
+        let me = self.own_keys();
         let page = self
             .0
             .storage
             .read(move |s| s.history(peer, limit, before))
             .await??;
-        Ok(page.iter().map(|m| message_json(me, m)).collect())
+        Ok(page.iter().map(|m| message_json(&me, m)).collect())
     }
 
     /// Conversations, most recent first.
@@ -337,13 +367,13 @@ impl Service {
 
     /// Full-text search over history.
     pub async fn search(&self, query: String, limit: usize) -> Result<Vec<Value>, ServiceError> {
-        let me = self.public_key();
+        let me = self.own_keys();
         let hits = self
             .0
             .storage
             .read(move |s| s.search(&query, limit))
             .await??;
-        Ok(hits.iter().map(|m| message_json(me, m)).collect())
+        Ok(hits.iter().map(|m| message_json(&me, m)).collect())
     }
 
     /// Marks incoming messages as read here and sends read receipts to their sender.
@@ -398,11 +428,13 @@ impl Service {
         let c = &self.0.counters;
         let uptime = self.0.started.elapsed().as_secs();
         let pk = self.public_key().to_hex();
+        let skywire_pk = self.0.public_keys.get().map(|k| k.skywire.to_hex());
         json!({
             "public_key": pk,
-            "visor_pk": pk,
+            // The Go skychat reports its visor's key here: the Skywire key of the same secret.
+            "visor_pk": skywire_pk.clone().unwrap_or_else(|| pk.clone()),
             "native_pk": pk,
-            "skywire_pk": self.0.public_keys.get().map(|k| k.skywire.to_hex()),
+            "skywire_pk": skywire_pk,
             "dial": self.0.public_keys.get().zip(info.tcp_listen).map(|(k, a)| k.dial_json(a)),
             "mode": info.mode,
             "http_addr": self.0.http_addr.get().or(info.http_addr.as_ref()).map(|a| a.to_string()),
@@ -418,6 +450,12 @@ impl Service {
                 "failed": c.failed.load(Ordering::Relaxed),
                 "dropped": c.dropped.load(Ordering::Relaxed),
                 "rejected": c.rejected.load(Ordering::Relaxed),
+                "deleted": c.deleted.load(Ordering::Relaxed),
+            },
+            "post_quantum": {
+                "required": self.0.require_pq.load(Ordering::Relaxed),
+                "downgrades": c.downgrades.load(Ordering::Relaxed),
+                "refused_classical": c.pq_refused.load(Ordering::Relaxed),
             },
             "refused": {
                 "total": refused.total(),
@@ -487,6 +525,19 @@ impl Service {
                     .feed
                     .publish("peer", json!({"peer": peer.to_hex(), "state": state}));
             }
+            Event::ConnectionClosed {
+                reason:
+                    CloseReason::ProtocolViolation(SessionError::Skywire(SkywireError::Handshake(
+                        HandshakeError::PqRequired,
+                    ))),
+                ..
+            } => {
+                inner.counters.pq_refused.fetch_add(1, Ordering::Relaxed);
+                log::warn!(
+                    "refused a Skywire peer that completed the handshake without the \
+                     post-quantum hybrid (classical only): --require-pq is set"
+                );
+            }
             Event::ConnectionClosed { reason, .. } => log::debug!("connection closed: {reason}"),
             Event::Rejected { peer, .. } => {
                 inner.counters.rejected.fetch_add(1, Ordering::Relaxed);
@@ -494,11 +545,19 @@ impl Service {
                 // would let a flood of them flood the log.
                 log::debug!("rejected {}: not on --tcp-whitelist", peer.to_hex());
             }
-            Event::MessageReceived { peer, message, .. } => {
+            Event::MessageReceived {
+                peer, mut message, ..
+            } => {
+                let received_at_ms = now_ms();
+                // The Skywire wire carries no send time (the core gives 0): the receive time
+                // stands in for it.
+                if message.sent_at_ms == 0 {
+                    message.sent_at_ms = received_at_ms;
+                }
                 inner.storage.submit(WriteOp::Incoming {
                     peer,
                     message,
-                    received_at_ms: now_ms(),
+                    received_at_ms,
                 });
             }
             Event::MessageAcked { peer, id, .. } => {
@@ -511,7 +570,12 @@ impl Service {
                 });
                 inner.feed.publish(
                     "status",
-                    json!({"channel": "dm-status", "id": id.to_hex(), "status": "acked", "peer": peer.to_hex()}),
+                    json!({
+                        "channel": "dm-status",
+                        "id": id.to_hex(),
+                        "status": status_label(&peer, Status::Acked),
+                        "peer": peer.to_hex(),
+                    }),
                 );
             }
             Event::ReadReceipt { peer, id } => {
@@ -525,13 +589,23 @@ impl Service {
                     json!({"channel": "dm-status", "id": id.to_hex(), "status": "read", "peer": peer.to_hex()}),
                 );
             }
-            Event::ClassicalHandshake { peer, .. } => log::warn!(
-                "DOWNGRADE: Skywire peer {} completed the handshake without the post-quantum \
-                 hybrid (classical only); start with --require-pq to refuse such peers",
-                peer.to_hex()
-            ),
+            Event::ClassicalHandshake { peer, .. } => {
+                inner.counters.downgrades.fetch_add(1, Ordering::Relaxed);
+                if !inner.require_pq.load(Ordering::Relaxed) {
+                    log::warn!(
+                        "post-quantum DOWNGRADE: Skywire peer {} completed the handshake without \
+                         the ML-KEM hybrid (classical secp256k1 only; an older Go skychat, or a \
+                         peer that strips the offer); start with --require-pq to refuse such peers",
+                        peer.to_hex()
+                    );
+                }
+            }
             Event::MessageDeleted { peer, id } => {
-                log::info!("{} deleted message {id}", peer.short());
+                inner.storage.submit(WriteOp::DeletedByPeer {
+                    peer,
+                    id,
+                    at_ms: now_ms(),
+                });
             }
             Event::DialRequest { .. } => {}
         }
@@ -541,6 +615,10 @@ impl Service {
     /// the node so that it acks them.
     pub async fn run_completions(self, completions: async_channel::Receiver<Completion>) {
         while let Ok((op, result)) = completions.recv().await {
+            if let WriteOp::DeletedByPeer { peer, id, at_ms } = op {
+                self.on_deleted(peer, id, at_ms, result);
+                continue;
+            }
             let WriteOp::Incoming {
                 peer,
                 message,
@@ -567,6 +645,7 @@ impl Service {
                             acked_at_ms: None,
                             read_at_ms: None,
                             in_outbox: false,
+                            deleted_at_ms: None,
                         };
                         self.publish_message(&stored);
                     }
@@ -586,8 +665,41 @@ impl Service {
     }
 
     fn publish_message(&self, stored: &StoredMessage) {
-        let me = self.public_key();
-        self.0.feed.publish("dm", message_json(me, stored));
+        let me = self.own_keys();
+        self.0.feed.publish("dm", message_json(&me, stored));
+    }
+
+    /// The store applied (or not) a peer's deletion of message `id`.
+    fn on_deleted(
+        &self,
+        peer: PublicKey,
+        id: MessageId,
+        at_ms: u64,
+        result: Result<Applied, StoreError>,
+    ) {
+        match result {
+            Ok(applied) if applied.changed() => {
+                self.0.counters.deleted.fetch_add(1, Ordering::Relaxed);
+                log::info!("{} deleted its message {id}", peer.short());
+                self.0.feed.publish(
+                    "status",
+                    json!({
+                        "channel": "dm-status",
+                        "id": id.to_hex(),
+                        "status": "deleted",
+                        "peer": peer.to_hex(),
+                        "deleted_at": at_ms,
+                    }),
+                );
+            }
+            // A peer may delete only what it sent: a deletion naming one of our messages (or
+            // one not stored here, or deleted already) changes nothing.
+            Ok(_) => log::debug!(
+                "{} deleted message {id}, which is none of its messages here: ignored",
+                peer.short()
+            ),
+            Err(e) => log::error!("could not record that {} deleted {id}: {e}", peer.short()),
+        }
     }
 
     /// Shuts the node down gracefully, then waits until the store has committed its queue.
@@ -618,15 +730,47 @@ fn stored_out(peer: PublicKey, message: &skychat_core::ChatMessage) -> StoredMes
         acked_at_ms: None,
         read_at_ms: None,
         in_outbox: true,
+        deleted_at_ms: None,
+    }
+}
+
+/// This node's key in each suite: a conversation names this side by the key of the peer's suite.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnKeys {
+    /// The native (X25519) key.
+    pub native: PublicKey,
+    /// The Skywire (secp256k1) key, once known.
+    pub skywire: Option<PublicKey>,
+}
+
+impl OwnKeys {
+    /// The key `peer` knows this node by.
+    pub fn for_peer(&self, peer: &PublicKey) -> PublicKey {
+        match peer.suite() {
+            Suite::Skywire => self.skywire.unwrap_or(self.native),
+            Suite::Native => self.native,
+        }
+    }
+}
+
+/// How a delivery state is shown for a message with `peer`. A Skywire-suite peer (a Go skychat)
+/// acks a message once it has decoded it, before it stores it, so its ack shows as `delivered`;
+/// a native peer acks after storing, which shows as `acked`. The store keeps `acked` for both.
+pub fn status_label(peer: &PublicKey, status: Status) -> &'static str {
+    match (status, peer.suite()) {
+        (Status::Acked, Suite::Skywire) => "delivered",
+        (status, _) => status.as_str(),
     }
 }
 
 /// The JSON form of a stored message, in the Go chat line shape plus delivery state.
-pub fn message_json(me: PublicKey, m: &StoredMessage) -> Value {
+pub fn message_json(own: &OwnKeys, m: &StoredMessage) -> Value {
     let outgoing = m.direction == crate::store::Direction::Out;
+    let me = own.for_peer(&m.peer);
     json!({
         "id": m.message.id.to_hex(),
         "peer": m.peer.to_hex(),
+        "suite": m.peer.suite().to_string(),
         "sender": if outgoing { me.to_hex() } else { m.peer.to_hex() },
         "from": if outgoing { me.to_hex() } else { m.peer.to_hex() },
         "to": if outgoing { m.peer.to_hex() } else { me.to_hex() },
@@ -639,9 +783,10 @@ pub fn message_json(me: PublicKey, m: &StoredMessage) -> Value {
         "reply_to": m.message.reply_to.map(|r| r.to_hex()),
         "sent_at": m.message.sent_at_ms,
         "timestamp": m.stored_at_ms,
-        "status": m.status.as_str(),
+        "status": status_label(&m.peer, m.status),
         "acked_at": m.acked_at_ms,
         "read_at": m.read_at_ms,
+        "deleted_at": m.deleted_at_ms,
         "row": m.row,
     })
 }

@@ -32,15 +32,16 @@ impl Direction {
     }
 }
 
-/// Where a message stands. Outgoing: `Queued` → `Sent` → `Acked` (the peer stored it) → `Read`,
-/// or `Failed`. Incoming: `Received` → `Read` (read here).
+/// Where a message stands. Outgoing: `Queued` → `Sent` → `Acked` (a native peer stored it; a
+/// Skywire peer decoded it) → `Read`, or `Failed`. Incoming: `Received` → `Read` (read here).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Status {
     /// Outgoing, in the outbox, not yet written to a connection.
     Queued,
     /// Outgoing, written to a connection, not yet acked.
     Sent,
-    /// Outgoing, stored by the peer.
+    /// Outgoing, acked by the peer: stored by it (native suite), or decoded by it (Skywire
+    /// suite, shown as "delivered").
     Acked,
     /// Outgoing: the peer read it. Incoming: read here.
     Read,
@@ -99,6 +100,8 @@ pub struct StoredMessage {
     pub read_at_ms: Option<u64>,
     /// Outgoing and not yet acked: the node still has to deliver it.
     pub in_outbox: bool,
+    /// Incoming: when its sender deleted it (its body is then empty).
+    pub deleted_at_ms: Option<u64>,
 }
 
 /// One conversation in [`Store::peers`](super::Store::peers).

@@ -11,7 +11,8 @@ use super::{Counts, Direction, PeerSummary, Status, Store, StoredMessage};
 
 /// The columns [`read_message`] expects, in order.
 pub(super) const MESSAGE_COLUMNS: &str = "m.row_id, m.peer, m.direction, m.msg_id, m.sent_at_ms, \
-     m.body, m.reply_to, m.stored_at_ms, m.status, m.acked_at_ms, m.read_at_ms, m.in_outbox";
+     m.body, m.reply_to, m.stored_at_ms, m.status, m.acked_at_ms, m.read_at_ms, m.in_outbox, \
+     m.deleted_at_ms";
 
 impl Store {
     /// A page of history, newest first: up to `limit` messages with `peer` (or with everyone),
@@ -203,6 +204,7 @@ fn read_message(row: &Row<'_>) -> Result<StoredMessage> {
         acked_at_ms: optional_time(9)?,
         read_at_ms: optional_time(10)?,
         in_outbox: row.get(11)?,
+        deleted_at_ms: optional_time(12)?,
     })
 }
 

@@ -19,17 +19,22 @@
 //! Version 3 adds `messages.idempotency_key`: the key a client gave when it sent the message
 //! (`NULL` for messages sent without one and for every incoming message), unique where present.
 //! It lives and goes with its message row, so retention deletes the key with the message.
+//!
+//! Version 4 adds `messages.deleted_at_ms`: when the sender deleted an incoming message (a Go
+//! skychat peer's `chat-delete`), `NULL` while it stands. A deleted message keeps its row, id,
+//! times and `reply_to`, and its body becomes empty (the update trigger takes the old text out of
+//! the full-text index).
 
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::error::{Result, StoreError};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`. Public so that tests can build a
 /// database of an older version exactly as that version wrote it.
-pub const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2, V3];
+pub const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2, V3, V4];
 
 const V1: &str = "
 CREATE TABLE messages (
@@ -87,6 +92,10 @@ const V3: &str = "
 ALTER TABLE messages ADD COLUMN idempotency_key TEXT;
 CREATE UNIQUE INDEX messages_by_idempotency_key ON messages (idempotency_key)
     WHERE idempotency_key IS NOT NULL;
+";
+
+const V4: &str = "
+ALTER TABLE messages ADD COLUMN deleted_at_ms INTEGER;
 ";
 
 /// Gives a brand-new, empty database `auto_vacuum = INCREMENTAL`. Call it before anything else

@@ -6,7 +6,7 @@
 //! one statement at the end of the same transaction.
 
 use rusqlite::{Transaction, TransactionBehavior, params};
-use skychat_core::{ChatMessage, MessageId, PublicKey};
+use skychat_core::{ChatMessage, MessageId, PublicKey, Suite};
 
 use super::error::Result;
 use super::{Direction, Status, Store};
@@ -35,8 +35,9 @@ pub enum WriteOp {
     },
     /// A message received from `peer`, stored as [`Status::Received`]. In the same transaction
     /// the dedup mark of the message's stream moves up to its sequence (messages of a stream
-    /// arrive in order, so the mark is the highest sequence stored). A message already stored
-    /// (same peer and id) is left alone.
+    /// arrive in order, so the mark is the highest sequence stored); a Skywire-suite peer's
+    /// messages have no streams and get no mark (the unique id per peer catches their
+    /// duplicates). A message already stored (same peer and id) is left alone.
     Incoming {
         /// The sender.
         peer: PublicKey,
@@ -88,6 +89,17 @@ pub enum WriteOp {
         /// The message.
         id: MessageId,
     },
+    /// The peer deleted a message it sent us (a Go skychat peer's `chat-delete`): the incoming
+    /// message keeps its row with an empty body (out of the full-text index) and the time of the
+    /// deletion. Only incoming messages from `peer` match: a peer cannot delete ours.
+    DeletedByPeer {
+        /// The sender, who deleted it.
+        peer: PublicKey,
+        /// The message.
+        id: MessageId,
+        /// When the deletion arrived.
+        at_ms: u64,
+    },
 }
 
 /// What one [`WriteOp`] did.
@@ -125,15 +137,24 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let applied = ops
-            .iter()
-            .map(|op| apply(&tx, op))
-            .collect::<Result<Vec<_>>>()?;
-        let first_inserted = applied.iter().find_map(|applied| match applied {
-            Applied::Inserted(row) => Some(*row),
-            _ => None,
-        });
-        if let Some(first) = first_inserted {
+        let mut applied = Vec::with_capacity(ops.len());
+        // The first row inserted by this batch and not yet in the full-text index.
+        let mut unindexed = None;
+        for op in ops {
+            // A deletion changes a body through the update trigger, which takes the old text out
+            // of the index: rows inserted earlier in the batch must be in it by then.
+            if matches!(op, WriteOp::DeletedByPeer { .. })
+                && let Some(first) = unindexed.take()
+            {
+                index_new_rows(&tx, first)?;
+            }
+            let done = apply(&tx, op)?;
+            if let Applied::Inserted(row) = done {
+                unindexed.get_or_insert(row);
+            }
+            applied.push(done);
+        }
+        if let Some(first) = unindexed {
             index_new_rows(&tx, first)?;
         }
         tx.commit()?;
@@ -191,6 +212,18 @@ impl Store {
     pub fn mark_read_by_me(&mut self, peer: PublicKey, id: MessageId, at_ms: u64) -> Result<bool> {
         Ok(self
             .write_one(WriteOp::ReadByMe { peer, id, at_ms })?
+            .changed())
+    }
+
+    /// Records that `peer` deleted the message `id` it sent us. Returns whether it changed.
+    pub fn mark_deleted_by_peer(
+        &mut self,
+        peer: PublicKey,
+        id: MessageId,
+        at_ms: u64,
+    ) -> Result<bool> {
+        Ok(self
+            .write_one(WriteOp::DeletedByPeer { peer, id, at_ms })?
             .changed())
     }
 
@@ -262,7 +295,9 @@ fn apply(tx: &Transaction<'_>, op: &WriteOp) -> Result<Applied> {
                 *received_at_ms,
                 Status::Received,
             )?;
-            if let Applied::Inserted(row) = applied {
+            if let Applied::Inserted(row) = applied
+                && peer.suite() == Suite::Native
+            {
                 advance_dedup(tx, peer, message.id, row)?;
             }
             Ok(applied)
@@ -304,6 +339,15 @@ fn apply(tx: &Transaction<'_>, op: &WriteOp) -> Result<Applied> {
             tx,
             "UPDATE messages SET status = 'read', read_at_ms = ?3
              WHERE peer = ?1 AND direction = 'in' AND msg_id = ?2 AND read_at_ms IS NULL",
+            Direction::In,
+            peer,
+            id,
+            Some(*at_ms),
+        ),
+        WriteOp::DeletedByPeer { peer, id, at_ms } => update(
+            tx,
+            "UPDATE messages SET body = '', deleted_at_ms = ?3
+             WHERE peer = ?1 AND direction = 'in' AND msg_id = ?2 AND deleted_at_ms IS NULL",
             Direction::In,
             peer,
             id,

@@ -12,3 +12,4 @@ pub mod node;
 pub mod pair;
 pub mod scratch;
 pub mod sse;
+pub mod wirepeer;
