@@ -8,8 +8,7 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 use skychat_core::{
-    PqPolicy, SkywirePayload, SkywireReceived, SkywireSecretKey, SkywireSession,
-    skywire::Established,
+    Established, PqPolicy, SkywirePayload, SkywireReceived, SkywireSecretKey, SkywireSession,
 };
 
 use crate::raw_noise::IN_MEMORY_BATCH;

@@ -48,6 +48,15 @@ pub struct NodeConfig {
     pub pq_policy: PqPolicy,
 }
 
+impl NodeConfig {
+    /// The longest base delay between redials of a persistent peer whose attempts are turned
+    /// away before handshake message 2: the short schedule doubles from `reconnect_initial` up
+    /// to this (plus jitter of up to a quarter).
+    pub fn turned_away_cap(&self) -> Duration {
+        crate::redial::turned_away_cap(self.reconnect_initial, self.reconnect_max)
+    }
+}
+
 impl Default for NodeConfig {
     fn default() -> Self {
         Self {

@@ -159,13 +159,6 @@ impl Dedup {
             .collect()
     }
 
-    /// Whether `peer` has acks waiting to be sent.
-    pub fn has_due_acks(&self, peer: &PublicKey) -> bool {
-        self.peers
-            .get(peer)
-            .is_some_and(|s| s.values().any(|s| s.ack_pending))
-    }
-
     /// Restores a persisted mark: everything up to `stored` counts as delivered and stored.
     pub fn restore(&mut self, record: DedupRecord) {
         let streams = self.peers.entry(record.peer).or_default();

@@ -168,6 +168,7 @@ pub fn encode_into(frame: &Frame, out: &mut Vec<u8>) {
 }
 
 /// The encoding of `frame`.
+#[cfg(any(test, fuzzing, feature = "fuzzing"))]
 pub fn encode(frame: &Frame) -> Vec<u8> {
     let mut out = Vec::new();
     encode_into(frame, &mut out);

@@ -34,13 +34,14 @@ impl std::fmt::Display for FramingError {
     }
 }
 
-/// Reassembles length-prefixed messages from arbitrarily chunked input.
+/// Reassembles length-prefixed Noise messages (still encrypted, one frame each once decrypted)
+/// from arbitrarily chunked input.
 #[derive(Debug, Default)]
-pub struct FrameReader {
+pub struct NoiseMessageReader {
     buffer: PrefixedBuffer<LENGTH_PREFIX>,
 }
 
-impl FrameReader {
+impl NoiseMessageReader {
     /// Appends received bytes.
     pub fn push(&mut self, bytes: &[u8]) {
         self.buffer.push(bytes);
@@ -87,14 +88,14 @@ mod tests {
 
     #[test]
     fn zero_length_is_invalid() {
-        let mut reader = FrameReader::default();
+        let mut reader = NoiseMessageReader::default();
         reader.push(&[0, 0, 1]);
         assert_eq!(reader.next_message(100), Err(FramingError::ZeroLength));
     }
 
     #[test]
     fn oversized_length_is_refused_before_the_body_arrives() {
-        let mut reader = FrameReader::default();
+        let mut reader = NoiseMessageReader::default();
         reader.push(&[0x01, 0x00]);
         assert_eq!(
             reader.next_message(48),
@@ -110,7 +111,7 @@ mod tests {
         ) {
             let mut wire = BytesMut::new();
             for m in &messages { write_message(&mut wire, m); }
-            let mut reader = FrameReader::default();
+            let mut reader = NoiseMessageReader::default();
             let mut got = Vec::new();
             let mut rest = &wire[..];
             let mut cut_iter = cuts.into_iter().cycle();

@@ -1,7 +1,12 @@
-//! Support for the fuzz targets in `fuzz/`; compiled only when fuzzing. cargo-fuzz passes
-//! `--cfg fuzzing`; the fuzz crate also enables the `fuzzing` feature so that a plain
-//! `cargo clippy --workspace` can type-check it. Nothing here is part of the normal API.
+//! The internals that the fuzz targets in `fuzz/` and the byte-level tests need; compiled only
+//! when fuzzing or testing. cargo-fuzz passes `--cfg fuzzing`; the fuzz crate enables the
+//! `fuzzing` feature so that a plain `cargo clippy --workspace` can type-check it, and the core's
+//! own tests enable it through a dev-dependency on the core. Nothing here is part of the normal
+//! API.
 //!
+//! - The wire below the node, re-exported: [`frame`], [`framing`], [`handshake`], [`session`],
+//!   [`SeededRng`], and the Skywire suite's [`skywire`] internals (handshake, records, chat
+//!   frames, envelope ids).
 //! - [`ScriptedPeer`]: the other end of a handshake, built on the same Noise parameters as a
 //!   [`Session`](crate::session::Session) but driven step by step, so a target can send genuine,
 //!   altered or replaced handshake messages, and encrypt arbitrary frame plaintext (which a
@@ -9,11 +14,38 @@
 //! - [`max_pre_auth_transmit`]: the most a node may write on a connection before it has
 //!   authenticated the peer.
 
+pub use crate::rng::SeededRng;
+
+/// The native frames: kinds, encoding and decoding.
+pub mod frame {
+    pub use crate::frame::*;
+}
+
+/// The native length prefix and the reader of Noise messages.
+pub mod framing {
+    pub use crate::framing::*;
+}
+
+/// The native Noise parameters and prologue.
+pub mod handshake {
+    pub use crate::handshake::*;
+}
+
+/// One native connection's handshake and transport.
+pub mod session {
+    pub use crate::session::*;
+}
+
+/// The Skywire suite's internals: its handshake, records, chat frames and envelope ids.
+pub mod skywire {
+    pub use crate::skywire::{chat, handshake, ids, record};
+}
+
 use bytes::BytesMut;
 use snow::HandshakeState;
 
-use crate::framing::{FrameReader, LENGTH_PREFIX, MAX_NOISE_MESSAGE, write_message};
-use crate::handshake::{self, MSG1_LEN, MSG2_LEN, MSG3_LEN};
+use crate::framing::{LENGTH_PREFIX, MAX_NOISE_MESSAGE, NoiseMessageReader, write_message};
+use crate::handshake::{MSG1_LEN, MSG2_LEN, MSG3_LEN};
 use crate::keys::{PublicKey, SecretKey};
 use crate::session::{Phase, Role, TAG_LEN};
 
@@ -34,7 +66,7 @@ pub const MSG3_ON_WIRE: usize = LENGTH_PREFIX + MSG3_LEN;
 /// carries the 2-byte length prefix of the wire format.
 pub struct ScriptedPeer {
     phase: Phase,
-    reader: FrameReader,
+    reader: NoiseMessageReader,
 }
 
 impl ScriptedPeer {
@@ -52,7 +84,7 @@ impl ScriptedPeer {
     fn with(state: HandshakeState) -> Self {
         Self {
             phase: Phase::Handshake(Box::new(state)),
-            reader: FrameReader::default(),
+            reader: NoiseMessageReader::default(),
         }
     }
 

@@ -5,59 +5,59 @@
 //! [`Duration`](std::time::Duration) since an origin of its choosing) into every call and a seed
 //! into [`Node::new`]. The same inputs always give the same outputs.
 //!
-//! - [`node`]: the [`Node`], which owns identity, connections, outbox and dedup, and its driving
-//!   loop ([`Node::poll_output`]).
-//! - [`session`]: one connection's Noise XK handshake and transport; `suite_session` wraps it or
-//!   a Skywire session, and picks an inbound connection's suite from its first message.
-//! - [`handshake`]: the Noise parameters and prologue.
-//! - [`framing`], [`frame`], [`message`]: the wire formats; `prefixed` is the length-prefixed
-//!   buffer shared by every stream reader (the native framing, the Skywire records and frames).
-//! - [`skywire`]: the Skywire suite (the Go skychat's TCP-direct wire), beside the native one.
-//! - [`outbox`], [`dedup`]: delivery (exactly once, in order, acked after storage).
-//! - [`timer`], [`dial`], [`whitelist`], [`config`]: timers, reconnect backoff, inbound policy,
-//!   limits.
-//! - [`pending`], [`refusals`]: which pending inbound handshake to evict at the cap, and the
-//!   counts of refused inbound connections.
-//! - `fuzzing` (only with `--cfg fuzzing` or the `fuzzing` feature): helpers for `fuzz/`.
+//! The modules are private; everything a host needs is re-exported here: the [`Node`] and its
+//! [`NodeConfig`], what it returns ([`Output`], [`Transmit`], [`Event`], [`CloseReason`]), keys
+//! and ids, messages, the errors, and the Skywire types a host meets. The fuzz targets and the
+//! byte-level tests reach the internals (sessions, frames, records) through `fuzzing`, which
+//! exists only with `--cfg fuzzing` or the `fuzzing` feature.
+//!
+//! Inside, `node` owns the [`Node`] and its input and output methods, with per-connection state
+//! and timers in `node::connection` and peer routing with redial in `node::routing`; `session`,
+//! `suite_session`, `handshake`, `framing`, `frame`, `message` and `skywire` are the wire;
+//! `outbox` and `dedup` are delivery; `timer`, `redial`, `pending`, `refusals`, `whitelist` and
+//! `config` are timers, reconnect backoff and inbound policy. `docs/architecture.md` has the
+//! table.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod config;
-pub mod dedup;
-pub mod dial;
-pub mod event;
-pub mod frame;
-pub mod framing;
+mod config;
+mod dedup;
+mod event;
+mod frame;
+mod framing;
 #[cfg(any(fuzzing, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod handshake;
-pub mod keys;
-pub mod message;
-pub mod node;
-pub mod outbox;
-pub mod pending;
+mod handshake;
+mod keys;
+mod message;
+mod node;
+mod outbox;
+mod pending;
 mod prefixed;
-pub mod refusals;
-pub mod rng;
-pub mod session;
-pub mod skywire;
+mod redial;
+mod refusals;
+mod rng;
+mod session;
+mod skywire;
 mod suite_session;
-pub mod timer;
-pub mod whitelist;
+mod timer;
+mod whitelist;
 
 pub use config::NodeConfig;
-pub use dedup::DedupRecord;
+pub use dedup::{DedupRecord, MAX_STREAMS_PER_PEER};
 pub use event::{CloseReason, ConnKind, Event, Output, Transmit};
-pub use frame::CloseCode;
+pub use frame::{CloseCode, DecodeError};
+pub use framing::FramingError;
 pub use keys::{KeyParseError, PublicKey, SecretKey, SecretKeyError, Suite};
 pub use message::{ChatMessage, MAX_BODY_BYTES, MessageId};
 pub use node::{CommandError, Node, SessionInfo};
 pub use refusals::RefusalCounts;
-pub use session::Role;
+pub use session::{Role, SessionError};
 pub use skywire::{
-    PqPolicy, SkywireError, SkywirePayload, SkywirePublicKey, SkywireReceived, SkywireSecretKey,
-    SkywireSession,
+    ChatFrameError, ChatMsg, Established, HandshakeError, PqPolicy, RecordError, SkywireError,
+    SkywireKeyError, SkywirePayload, SkywirePublicKey, SkywireReceived, SkywireSecretKey,
+    SkywireSendError, SkywireSession, WireError,
 };
 pub use timer::ConnId;
 pub use whitelist::Whitelist;

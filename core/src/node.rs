@@ -25,13 +25,13 @@ use bytes::BytesMut;
 
 use crate::config::NodeConfig;
 use crate::dedup::{Dedup, DedupRecord, Verdict};
-use crate::dial::{DialAttempt, DialSchedule};
 use crate::event::{CloseReason, ConnKind, Event, Output, Transmit};
 use crate::frame::{CloseCode, Decoded, Frame};
 use crate::keys::{PublicKey, SecretKey, Suite};
 use crate::message::{ChatMessage, MAX_BODY_BYTES, MessageId};
 use crate::outbox::Outbox;
 use crate::pending::{PendingInbound, Stage};
+use crate::redial::{DialAttempt, ReconnectSchedule};
 use crate::refusals::RefusalCounts;
 use crate::rng::SeededRng;
 use crate::session::Role;
@@ -123,7 +123,7 @@ pub struct Node {
     conns: BTreeMap<ConnId, Connection>,
     next_conn: u64,
     sessions_by_peer: BTreeMap<PublicKey, Vec<ConnId>>,
-    persistent: BTreeMap<PublicKey, DialSchedule>,
+    persistent: BTreeMap<PublicKey, ReconnectSchedule>,
     outbox: Outbox,
     dedup: Dedup,
     reads: BTreeMap<PublicKey, VecDeque<MessageId>>,
@@ -211,7 +211,7 @@ impl Node {
             return;
         }
         self.persistent
-            .insert(peer, DialSchedule::new(self.config.reconnect_initial));
+            .insert(peer, ReconnectSchedule::new(self.config.reconnect_initial));
         self.timers.set(Timer::Redial(peer), now);
     }
 

@@ -250,14 +250,6 @@ impl Outbox {
             .min()
     }
 
-    /// Peers with queued messages.
-    pub fn peers_with_messages(&self) -> impl Iterator<Item = &PublicKey> {
-        self.peers
-            .iter()
-            .filter(|(_, q)| !q.queue.is_empty())
-            .map(|(peer, _)| peer)
-    }
-
     /// Every queued message, per peer, in sending order: what a host persists.
     pub fn entries(&self) -> impl Iterator<Item = (&PublicKey, &ChatMessage)> {
         self.peers

@@ -6,7 +6,7 @@ use bytes::BytesMut;
 use snow::{HandshakeState, TransportState};
 
 use crate::frame::{self, DecodeError, Decoded, Frame};
-use crate::framing::{self, FrameReader, FramingError, MAX_NOISE_MESSAGE};
+use crate::framing::{self, FramingError, MAX_NOISE_MESSAGE, NoiseMessageReader};
 use crate::handshake::{self, MSG1_LEN, MSG2_LEN, MSG3_LEN};
 use crate::keys::{KEY_LEN, PublicKey, SecretKey};
 use crate::skywire::SkywireError;
@@ -83,7 +83,7 @@ pub(crate) enum Phase {
 pub struct Session {
     role: Role,
     phase: Phase,
-    reader: FrameReader,
+    reader: NoiseMessageReader,
     remote: Option<PublicKey>,
     broken: bool,
     handshake_read: u8,
@@ -106,7 +106,7 @@ impl Session {
         Self {
             role: Role::Initiator,
             phase: Phase::Handshake(Box::new(state)),
-            reader: FrameReader::default(),
+            reader: NoiseMessageReader::default(),
             remote: Some(PublicKey::native(*remote)),
             broken: false,
             handshake_read: 0,
@@ -118,26 +118,11 @@ impl Session {
         Self {
             role: Role::Responder,
             phase: Phase::Handshake(Box::new(handshake::responder(local, seed))),
-            reader: FrameReader::default(),
+            reader: NoiseMessageReader::default(),
             remote: None,
             broken: false,
             handshake_read: 0,
         }
-    }
-
-    /// This session's role.
-    pub fn role(&self) -> Role {
-        self.role
-    }
-
-    /// True once the handshake has finished.
-    pub fn is_established(&self) -> bool {
-        matches!(self.phase, Phase::Transport(_))
-    }
-
-    /// The remote key: pinned for an initiator, learned at message 3 for a responder.
-    pub fn remote(&self) -> Option<PublicKey> {
-        self.remote
     }
 
     /// Handshake messages read and verified so far (a responder has sent message 2 once this is

@@ -49,11 +49,6 @@ impl TimerTable {
         }
     }
 
-    /// When `timer` fires, if it is set.
-    pub fn get(&self, timer: Timer) -> Option<Duration> {
-        self.by_timer.get(&timer).copied()
-    }
-
     /// The earliest deadline.
     pub fn next_deadline(&self) -> Option<Duration> {
         self.by_deadline.first().map(|(at, _)| *at)

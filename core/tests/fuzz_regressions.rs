@@ -1,7 +1,7 @@
 //! Inputs found by the fuzz targets in `fuzz/`, kept as regression tests of the properties those
 //! targets check.
 
-use skychat_core::frame::{Decoded, Frame, KIND_PING, decode, encode};
+use skychat_core::fuzzing::frame::{Decoded, Frame, KIND_PING, decode, encode};
 
 /// `frame_decode`: a non-minimal varint (0 written as `80 00`) is accepted, so a decoded frame
 /// re-encodes shorter than its input, to bytes that decode to the same frame.

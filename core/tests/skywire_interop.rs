@@ -17,10 +17,9 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use serde_json::Value;
-use skychat_core::skywire::record::RecordError;
-use skychat_core::skywire::{
-    ChatMsg, PqPolicy, SkywireError, SkywirePayload, SkywireReceived, SkywireSecretKey,
-    SkywireSession,
+use skychat_core::{
+    ChatMsg, PqPolicy, RecordError, SkywireError, SkywirePayload, SkywireReceived,
+    SkywireSecretKey, SkywireSession,
 };
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -414,7 +413,7 @@ fn a_classical_wirepeer_is_refused_when_pq_is_required() {
     assert!(matches!(
         conn.next(),
         Err(End::Session(SkywireError::Handshake(
-            skychat_core::skywire::HandshakeError::PqRequired
+            skychat_core::HandshakeError::PqRequired
         )))
     ));
     drop(conn);

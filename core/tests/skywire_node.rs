@@ -5,12 +5,10 @@
 use std::time::Duration;
 
 use bytes::BytesMut;
-use skychat_core::session::SessionError;
-use skychat_core::skywire::ChatMsg;
 use skychat_core::{
-    CloseReason, CommandError, ConnId, ConnKind, Event, MessageId, Node, NodeConfig, Output,
-    PqPolicy, PublicKey, SkywirePayload, SkywireReceived, SkywireSecretKey, SkywireSession,
-    Whitelist,
+    ChatMsg, CloseReason, CommandError, ConnId, ConnKind, Event, MessageId, Node, NodeConfig,
+    Output, PqPolicy, PublicKey, SessionError, SkywirePayload, SkywireReceived, SkywireSecretKey,
+    SkywireSession, Whitelist,
 };
 
 mod support;

@@ -5,11 +5,13 @@
 
 use bytes::{BufMut, BytesMut};
 use proptest::prelude::*;
-use skychat_core::skywire::handshake::{Initiator, Responder, TransportKeys};
-use skychat_core::skywire::record::{RecordError, RecordSealer, WireError};
-use skychat_core::skywire::{
-    ChatFrameError, HandshakeRandomness, PqPolicy, SkywireError, SkywirePayload, SkywireReceived,
-    SkywireSecretKey, SkywireSession,
+use skychat_core::fuzzing::skywire::handshake::{
+    HandshakeRandomness, Initiator, Responder, TransportKeys,
+};
+use skychat_core::fuzzing::skywire::record::RecordSealer;
+use skychat_core::{
+    ChatFrameError, PqPolicy, RecordError, SkywireError, SkywirePayload, SkywireReceived,
+    SkywireSecretKey, SkywireSession, WireError,
 };
 
 fn key(byte: u8) -> SkywireSecretKey {

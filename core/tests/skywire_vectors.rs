@@ -12,10 +12,9 @@
 
 use bytes::BytesMut;
 use serde_json::Value;
-use skychat_core::skywire::handshake::{Initiator, Responder};
-use skychat_core::skywire::{
-    HandshakeRandomness, PqPolicy, SkywirePayload, SkywirePublicKey, SkywireReceived,
-    SkywireSecretKey, SkywireSession,
+use skychat_core::fuzzing::skywire::handshake::{HandshakeRandomness, Initiator, Responder};
+use skychat_core::{
+    PqPolicy, SkywirePayload, SkywirePublicKey, SkywireReceived, SkywireSecretKey, SkywireSession,
 };
 
 const VECTORS: &str = include_str!("vectors/skywire_vectors.json");

@@ -2,7 +2,7 @@
 //! the code cannot drift apart. Each vector is a fenced block of hex preceded by a marker line
 //! `<!-- vector:NAME -->`.
 //!
-//! The vectors are checked twice: once through `skychat_core::session::Session`, and once through
+//! The vectors are checked twice: once through `skychat_core::fuzzing::session::Session`, and once through
 //! a handshake built from nothing but `snow::Builder` and the values printed in the document, the
 //! way an implementer with a generic Noise library would build it.
 
@@ -12,12 +12,13 @@ use std::time::Duration;
 use bytes::BytesMut;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
-use skychat_core::frame::{self, CloseCode, Decoded, Frame};
-use skychat_core::handshake::{MSG1_LEN, MSG2_LEN, MSG3_LEN, NOISE_PARAMS, PROLOGUE};
-use skychat_core::rng::SeededRng;
-use skychat_core::session::{Received, Session};
+use skychat_core::fuzzing::SeededRng;
+use skychat_core::fuzzing::frame::{self, Decoded, Frame};
+use skychat_core::fuzzing::handshake::{MSG1_LEN, MSG2_LEN, MSG3_LEN, NOISE_PARAMS, PROLOGUE};
+use skychat_core::fuzzing::session::{Received, Session};
 use skychat_core::{
-    ChatMessage, Event, MessageId, Node, NodeConfig, Output, PublicKey, SecretKey, Whitelist,
+    ChatMessage, CloseCode, Event, MessageId, Node, NodeConfig, Output, PublicKey, SecretKey,
+    Whitelist,
 };
 
 const PROTOCOL_MD: &str = include_str!("../../docs/protocol.md");

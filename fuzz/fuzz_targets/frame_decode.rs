@@ -7,7 +7,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use skychat_core::MAX_BODY_BYTES;
-use skychat_core::frame::{Decoded, Frame, decode, encode};
+use skychat_core::fuzzing::frame::{Decoded, Frame, decode, encode};
 
 fuzz_target!(|data: &[u8]| {
     match decode(data) {

@@ -9,7 +9,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use skychat_core::framing::{FrameReader, FramingError, LENGTH_PREFIX, MAX_NOISE_MESSAGE};
+use skychat_core::FramingError;
+use skychat_core::fuzzing::framing::{LENGTH_PREFIX, MAX_NOISE_MESSAGE, NoiseMessageReader};
 use skychat_fuzz::{Cursor, chunks};
 
 fuzz_target!(|data: &[u8]| run(data));
@@ -45,7 +46,7 @@ fn run(data: &[u8]) {
     let stream = input.rest();
 
     let (expected, expected_error) = reference(stream, max);
-    let mut reader = FrameReader::default();
+    let mut reader = NoiseMessageReader::default();
     let mut got = Vec::new();
     let mut error = None;
     let mut pushed = 0;

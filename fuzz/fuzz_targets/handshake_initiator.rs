@@ -15,8 +15,8 @@
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use skychat_core::frame::{self, Decoded, Frame};
 use skychat_core::fuzzing::ScriptedPeer;
+use skychat_core::fuzzing::frame::{self, Decoded, Frame};
 use skychat_core::{ConnKind, Node, NodeConfig, Role, SecretKey};
 use skychat_fuzz::{Cursor, Exchange, Head, Pick};
 

@@ -6,7 +6,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use skychat_core::skywire::{SkywirePayload, ids};
+use skychat_core::SkywirePayload;
+use skychat_core::fuzzing::skywire::ids;
 
 fuzz_target!(|data: &[u8]| {
     let payload = SkywirePayload::parse(data);

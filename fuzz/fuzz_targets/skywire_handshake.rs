@@ -13,7 +13,7 @@
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
-use skychat_core::skywire::{PqPolicy, SkywireReceived, SkywireSecretKey, SkywireSession};
+use skychat_core::{PqPolicy, SkywireReceived, SkywireSecretKey, SkywireSession};
 use skychat_fuzz::{Cursor, Pick, chunks};
 
 fuzz_target!(|data: &[u8]| run(data));

@@ -14,10 +14,11 @@ use bytes::{BufMut, BytesMut};
 use chacha20poly1305::ChaCha20Poly1305;
 use chacha20poly1305::aead::{Aead, KeyInit};
 use libfuzzer_sys::fuzz_target;
-use skychat_core::skywire::chat::{ChatFrameError, ChatFrameReader};
-use skychat_core::skywire::record::{
-    MAX_BODY_LEN, MIN_RECORD_LEN, RecordError, RecordOpener, WireError, WireReader,
+use skychat_core::fuzzing::skywire::chat::ChatFrameReader;
+use skychat_core::fuzzing::skywire::record::{
+    MAX_BODY_LEN, MIN_RECORD_LEN, RecordOpener, WireReader,
 };
+use skychat_core::{ChatFrameError, RecordError, WireError};
 use skychat_fuzz::{Cursor, chunks};
 
 fuzz_target!(|data: &[u8]| run(data));

@@ -7,7 +7,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use skychat_core::skywire::SkywireKeyError;
+use skychat_core::SkywireKeyError;
 use skychat_core::{PublicKey, SecretKey, SkywirePublicKey, SkywireSecretKey};
 
 /// The environment variable that may hold the secret key.

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use skychat_core::skywire::PqPolicy;
+use skychat_core::PqPolicy;
 use skychat_core::{Event, NodeConfig, SecretKey};
 use skychat_driver::{DialError, DriverConfig};
 

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use skychat_core::skywire::PqPolicy;
+use skychat_core::PqPolicy;
 use skychat_core::{NodeConfig, PublicKey, Whitelist};
 use skychat_driver::DriverConfig;
 

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
+use skychat_core::PqPolicy;
 use skychat_core::PublicKey;
-use skychat_core::skywire::PqPolicy;
 
 use crate::address;
 use crate::cli::SendArgs;

@@ -950,7 +950,7 @@ fn dedup_marks_keep_only_the_newest_streams_per_peer() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = open(dir.path());
     let alice = peer(1);
-    let limit = skychat_core::dedup::MAX_STREAMS_PER_PEER as u64;
+    let limit = skychat_core::MAX_STREAMS_PER_PEER as u64;
     let ops: Vec<WriteOp> = (1..=limit + 5)
         .map(|stream| WriteOp::Incoming {
             peer: alice,

@@ -345,11 +345,6 @@ pub struct AwaitingMessage3 {
 }
 
 impl AwaitingMessage3 {
-    /// True if this responder answered an ML-KEM offer.
-    pub fn answered_pq(&self) -> bool {
-        self.shared.is_some()
-    }
-
     /// Reads message 3 (`s, se`, payload; a payload is ignored, as the Go code does) and
     /// finishes. The initiator's static key is authenticated from here on.
     pub fn read_message3(mut self, body: &[u8]) -> Result<Completed, HandshakeError> {

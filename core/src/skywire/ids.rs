@@ -39,6 +39,7 @@ pub fn message_id(wire: &str) -> Option<MessageId> {
 }
 
 /// True if the id string round-trips exactly through [`message_id`] and [`wire_id`].
+#[cfg(any(test, fuzzing, feature = "fuzzing"))]
 pub fn round_trips(wire: &str) -> bool {
     message_id(wire).is_some_and(|id| wire_id(id) == wire)
 }

@@ -27,9 +27,7 @@ mod symmetric;
 
 pub use chat::{ChatFrameError, MAX_CHAT_FRAME};
 pub use envelope::{ChatMsg, SkywirePayload};
-pub use handshake::{HandshakeError, HandshakeRandomness, PqPolicy};
+pub use handshake::{HandshakeError, PqPolicy};
 pub use keys::{SkywireKeyError, SkywirePublicKey, SkywireSecretKey};
-pub use pq::{MLKEM_CT_LEN, MLKEM_EK_LEN};
 pub use record::{RecordError, WireError};
 pub use session::{Established, SkywireError, SkywireReceived, SkywireSendError, SkywireSession};
-pub use symmetric::PROTOCOL_NAME;

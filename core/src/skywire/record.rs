@@ -217,11 +217,6 @@ impl RecordOpener {
         self.last_nonce = nonce;
         Ok(plain)
     }
-
-    /// The last accepted nonce.
-    pub fn last_nonce(&self) -> u64 {
-        self.last_nonce
-    }
 }
 
 #[cfg(test)]

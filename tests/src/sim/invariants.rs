@@ -16,7 +16,7 @@
 //! 4. redials keep to the backoff schedule: no hot loop, for failing and for rejecting peers.
 //!    An attempt turned away before message 2 (closed, or timed out, before the handshake
 //!    finished) is retried on the short schedule, which doubles from the initial delay to
-//!    [`turned_away_cap`] and restarts when a session with the peer authenticates; every other
+//!    [`NodeConfig::turned_away_cap`] and restarts when a session with the peer authenticates; every other
 //!    failure waits out the main backoff, which such retries do not grow;
 //! 5. a half-open connection is closed within the idle timeout (`IdleTimeout`, or
 //!    `HandshakeTimeout` if it had not authenticated) and the dialer redials. A Skywire session
@@ -26,7 +26,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use skychat_core::dial::turned_away_cap;
 use skychat_core::{
     CloseCode, CloseReason, ConnId, MessageId, NodeConfig, PublicKey, Role, Suite, Whitelist,
 };
@@ -320,7 +319,7 @@ impl Checker {
             let gap = now - last;
             if track.next_turned_away {
                 let factor = 2u32.saturating_pow(track.turned_away_streak.min(20));
-                let floor = (initial * factor).min(turned_away_cap(initial, max));
+                let floor = (initial * factor).min(self.config.turned_away_cap());
                 if gap < floor {
                     return Err(format!(
                         "node {node} retried {peer:?} after {gap:?}, but turned-away retry {} \

@@ -18,9 +18,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use skychat_core::session::SessionError;
-use skychat_core::skywire::{HandshakeError, SkywireError};
+use skychat_core::SessionError;
 use skychat_core::{CloseReason, ConnKind, Event, MessageId, PublicKey, Suite};
+use skychat_core::{HandshakeError, SkywireError};
 use skychat_driver::NodeHandle;
 
 use crate::address::PeerSpec;

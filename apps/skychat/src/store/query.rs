@@ -2,7 +2,7 @@
 //! outbox and dedup marks the node is restored from at startup.
 
 use rusqlite::{Row, params};
-use skychat_core::dedup::MAX_STREAMS_PER_PEER;
+use skychat_core::MAX_STREAMS_PER_PEER;
 use skychat_core::{ChatMessage, DedupRecord, MessageId, PublicKey};
 
 use super::error::{Result, StoreError};

@@ -2,7 +2,7 @@
 //! back to the file system. Messages still in the outbox (unacked outgoing) are never deleted.
 
 use rusqlite::TransactionBehavior;
-use skychat_core::dedup::MAX_STREAMS_PER_PEER;
+use skychat_core::MAX_STREAMS_PER_PEER;
 
 use super::Store;
 use super::error::Result;

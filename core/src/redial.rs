@@ -18,7 +18,7 @@ pub const TURNED_AWAY_FACTOR: u32 = 8;
 
 /// Reconnect state of one peer that the node keeps connected.
 #[derive(Debug, Clone)]
-pub struct DialSchedule {
+pub struct ReconnectSchedule {
     backoff: Duration,
     turned_away: Duration,
     /// The outbound connection being set up, from dial request until authenticated or closed.
@@ -34,7 +34,7 @@ pub enum DialAttempt {
     Handshaking(ConnId),
 }
 
-impl DialSchedule {
+impl ReconnectSchedule {
     /// A schedule starting at `initial` backoff.
     pub fn new(initial: Duration) -> Self {
         Self {
@@ -77,6 +77,7 @@ impl DialSchedule {
     }
 
     /// The backoff the next delay will be drawn from.
+    #[cfg(test)]
     pub fn backoff(&self) -> Duration {
         self.backoff
     }
@@ -105,7 +106,7 @@ mod tests {
     #[test]
     fn delays_double_to_the_cap_and_stay_within_jitter() {
         let mut rng = SeededRng::from_seed([3; 32]);
-        let mut schedule = DialSchedule::new(Duration::from_secs(1));
+        let mut schedule = ReconnectSchedule::new(Duration::from_secs(1));
         let max = Duration::from_secs(60);
         let mut expected = Duration::from_secs(1);
         for _ in 0..10 {
@@ -125,7 +126,7 @@ mod tests {
         let mut rng = SeededRng::from_seed([4; 32]);
         let initial = Duration::from_secs(1);
         let max = Duration::from_secs(60);
-        let mut schedule = DialSchedule::new(initial);
+        let mut schedule = ReconnectSchedule::new(initial);
         for base in [1, 2, 4, 8, 8, 8, 8, 8] {
             let base = Duration::from_secs(base);
             let delay = schedule.next_turned_away_delay(&mut rng, initial, max);
