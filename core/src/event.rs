@@ -23,6 +23,7 @@ pub enum ConnKind {
 
 /// Why a connection ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CloseReason {
     /// The host asked for it (for example at shutdown).
     ClosedByHost,
@@ -80,6 +81,7 @@ impl std::fmt::Display for CloseReason {
 
 /// Something that happened, for the host to act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// A session finished its handshake and may carry messages.
     Authenticated {
@@ -170,7 +172,8 @@ pub struct Transmit {
     pub data: Bytes,
 }
 
-/// One result of [`Node::poll_output`](crate::Node::poll_output).
+/// One result of [`Node::poll_output`](crate::Node::poll_output). Deliberately exhaustive: each
+/// variant is a duty of the host, and a new one must break every host that would not do it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
     /// Write these bytes.

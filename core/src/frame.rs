@@ -107,6 +107,7 @@ pub enum Decoded {
 
 /// A frame could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DecodeError {
     /// No bytes at all.
     Empty,

@@ -13,6 +13,7 @@ pub const LENGTH_PREFIX: usize = 2;
 
 /// The stream broke the framing rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FramingError {
     /// A length prefix of zero.
     ZeroLength,

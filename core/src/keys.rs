@@ -47,6 +47,7 @@ pub struct SecretKey([u8; KEY_LEN]);
 
 /// Why a key string was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum KeyParseError {
     /// The string is neither 64 (X25519) nor 66 (Skywire) characters long; for a secret key,
     /// not 64.
@@ -82,6 +83,7 @@ impl std::error::Error for KeyParseError {}
 
 /// Why a secret key string was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SecretKeyError {
     /// Not 64 characters.
     WrongLength {

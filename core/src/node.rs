@@ -45,6 +45,7 @@ const MAX_PENDING_READS: usize = 1024;
 
 /// A command the node refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CommandError {
     /// The body is larger than [`MAX_BODY_BYTES`].
     BodyTooLarge {

@@ -38,6 +38,7 @@ pub enum Received {
 /// The stream broke the protocol. Details stay local: the peer only ever sees the connection
 /// close (or, after the handshake, a close frame with a generic code).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SessionError {
     /// Bad length prefix.
     Framing(FramingError),

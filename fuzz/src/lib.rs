@@ -263,7 +263,7 @@ impl Observer {
                 assert_eq!(*was_authenticated, self.authenticated);
                 self.closed = true;
             }
-            Event::DialRequest { .. } => {}
+            _ => {}
         }
         self.events.push(event.clone());
     }

@@ -13,6 +13,7 @@ pub const MAX_CHAT_FRAME: usize = 65_536;
 
 /// A chat frame was refused; the connection is dropped, as the Go reader does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ChatFrameError {
     /// A frame of length 0.
     Empty,

@@ -20,6 +20,7 @@ pub struct ChatMsg {
 
 /// One chat frame's meaning.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SkywirePayload {
     /// Raw UTF-8 text: no id, so it cannot be acked.
     Text(String),

@@ -89,6 +89,7 @@ impl std::fmt::Debug for HandshakeRandomness {
 
 /// Why a handshake message was refused. Every one ends the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HandshakeError {
     /// The message is shorter than its tokens.
     TooShort {

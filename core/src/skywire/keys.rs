@@ -35,6 +35,7 @@ pub struct SkywireSecretKey {
 
 /// Why a Skywire key (hex or bytes) was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SkywireKeyError {
     /// The hex string has the wrong number of characters.
     WrongLength {

@@ -25,6 +25,7 @@ pub const MAX_RECORD_PLAINTEXT: usize = MAX_BODY_LEN - MIN_RECORD_LEN;
 
 /// The outer framing was broken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum WireError {
     /// A length prefix above what the current phase accepts (4094 at most).
     TooLong {
@@ -59,6 +60,7 @@ impl std::error::Error for WireError {}
 
 /// A transport record was refused. The connection is dead after any of these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RecordError {
     /// The nonce is not above the last accepted one.
     NonceNotIncreasing {

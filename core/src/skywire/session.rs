@@ -42,6 +42,7 @@ pub struct Established {
 
 /// Why the session ended. Details stay local; the peer sees only the connection close.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SkywireError {
     /// A length prefix outside the limits of the current phase.
     Wire(WireError),
@@ -68,6 +69,7 @@ impl std::error::Error for SkywireError {}
 
 /// Why a payload was not sent. Nothing was written in any of these cases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SkywireSendError {
     /// The handshake has not finished, or the session failed.
     NotEstablished,

@@ -705,6 +705,11 @@ impl World {
                     }
                 }
             }
+            other => {
+                return Err(format!(
+                    "node {i} reported an event the simulator does not know: {other:?}"
+                ));
+            }
         }
         Ok(())
     }

@@ -607,7 +607,7 @@ impl Service {
                     at_ms: now_ms(),
                 });
             }
-            Event::DialRequest { .. } => {}
+            _ => {}
         }
     }
 
