@@ -2,6 +2,11 @@
 //! outbox and the dedup state. It turns inputs (bytes, commands, time) into outputs (transmits,
 //! events, the next deadline).
 //!
+//! This file holds the [`Node`] and its input and output methods. Per-connection state and its
+//! timers (handshake deadline, liveness) live in `connection`, peer routing with redial (the
+//! sending session, persistent peers, the reconnect schedule) in `routing`, and what arrives on
+//! an authenticated session in `receive`.
+//!
 //! # Driving a node
 //! ```text
 //! loop {
@@ -18,15 +23,19 @@
 //! }
 //! ```
 
+mod connection;
+mod receive;
+mod routing;
+
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 use bytes::BytesMut;
 
 use crate::config::NodeConfig;
-use crate::dedup::{Dedup, DedupRecord, Verdict};
+use crate::dedup::{Dedup, DedupRecord};
 use crate::event::{CloseReason, ConnKind, Event, Output, Transmit};
-use crate::frame::{CloseCode, Decoded, Frame};
+use crate::frame::CloseCode;
 use crate::keys::{PublicKey, SecretKey, Suite};
 use crate::message::{ChatMessage, MAX_BODY_BYTES, MessageId};
 use crate::outbox::Outbox;
@@ -34,11 +43,12 @@ use crate::pending::{PendingInbound, Stage};
 use crate::redial::{DialAttempt, ReconnectSchedule};
 use crate::refusals::RefusalCounts;
 use crate::rng::SeededRng;
-use crate::session::Role;
-use crate::skywire::inbox::{InboxVerdict, SkywireInbox};
+use crate::skywire::inbox::SkywireInbox;
 use crate::skywire::{ChatMsg, MAX_CHAT_FRAME, SkywirePayload, ids};
 use crate::suite_session::{Incoming, LocalKeys, SuiteSession};
 use crate::timer::{ConnId, Timer, TimerTable};
+
+use connection::Connection;
 
 /// Read receipts waiting per peer before the oldest are dropped.
 const MAX_PENDING_READS: usize = 1024;
@@ -101,16 +111,6 @@ pub struct SessionInfo {
     pub authenticated: bool,
     /// Whether the node currently sends this peer's messages on it.
     pub sending: bool,
-}
-
-struct Connection {
-    session: SuiteSession,
-    kind: ConnKind,
-    tx: BytesMut,
-    opened_at: Duration,
-    established_at: Option<Duration>,
-    last_received: Duration,
-    ping_outstanding: bool,
 }
 
 /// The protocol state of one skychat node. See the module docs for the driving loop.
@@ -545,14 +545,7 @@ impl Node {
         self.advance(now);
         while let Some(timer) = self.timers.pop_expired(now) {
             match timer {
-                Timer::Handshake(conn) => {
-                    match self.pending_inbound.stage(conn) {
-                        Some(Stage::Silent) => self.refusals.first_bytes_timeout += 1,
-                        Some(_) => self.refusals.handshake_timeout += 1,
-                        None => {}
-                    }
-                    self.close_connection(now, conn, CloseReason::HandshakeTimeout, None);
-                }
+                Timer::Handshake(conn) => self.handshake_timed_out(now, conn),
                 Timer::Liveness(conn) => self.check_liveness(now, conn),
                 Timer::Redial(peer) => self.redial_due(peer),
             }
@@ -647,493 +640,8 @@ impl Node {
 
     // ----- internals ------------------------------------------------------------------------
 
-    /// Connections in their handshake that have sent or received handshake bytes: the ones
-    /// `max_pending_handshakes` bounds.
-    fn handshakes_under_way(&self) -> usize {
-        self.pending_handshakes - self.pending_inbound.silent()
-    }
-
     fn advance(&mut self, now: Duration) {
         self.now = self.now.max(now);
-    }
-
-    fn insert_connection(
-        &mut self,
-        now: Duration,
-        session: SuiteSession,
-        kind: ConnKind,
-        tx: BytesMut,
-    ) -> ConnId {
-        let conn = ConnId(self.next_conn);
-        self.next_conn += 1;
-        if !tx.is_empty() {
-            self.dirty.insert(conn);
-        }
-        self.conns.insert(
-            conn,
-            Connection {
-                session,
-                kind,
-                tx,
-                opened_at: now,
-                established_at: None,
-                last_received: now,
-                ping_outstanding: false,
-            },
-        );
-        self.pending_handshakes += 1;
-        self.timers
-            .set(Timer::Handshake(conn), now + self.config.handshake_timeout);
-        conn
-    }
-
-    fn on_authenticated(&mut self, now: Duration, conn: ConnId, peer: PublicKey) {
-        let c = self.conns.get_mut(&conn).expect("live connection");
-        let role = c.session.role();
-        let kind = c.kind;
-        self.pending_handshakes -= 1;
-        c.established_at = Some(now);
-        self.timers.cancel(Timer::Handshake(conn));
-        self.pending_inbound.remove(conn);
-        if role == Role::Responder && !self.config.whitelist.allows(&peer) {
-            self.refusals.not_whitelisted += 1;
-            self.events.push_back(Event::Rejected { conn, peer });
-            self.close_connection(
-                now,
-                conn,
-                CloseReason::NotAuthorized,
-                Some(CloseCode::NotAuthorized),
-            );
-            return;
-        }
-        let sessions = self.sessions_by_peer.entry(peer).or_default();
-        if sessions.len() >= self.config.max_sessions_per_peer {
-            if role == Role::Responder {
-                self.refusals.busy += 1;
-            }
-            self.close_connection(now, conn, CloseReason::Busy, Some(CloseCode::Busy));
-            return;
-        }
-        sessions.push(conn);
-        if let Some(schedule) = self.persistent.get_mut(&peer) {
-            schedule.reset_turned_away(self.config.reconnect_initial);
-            if schedule.attempt == Some(DialAttempt::Handshaking(conn)) {
-                schedule.attempt = None;
-            }
-        }
-        self.timers
-            .set(Timer::Liveness(conn), now + self.config.keepalive_interval);
-        self.events.push_back(Event::Authenticated {
-            conn,
-            peer,
-            role,
-            kind,
-        });
-        self.to_pump.insert(peer);
-    }
-
-    fn on_frame(&mut self, now: Duration, conn: ConnId, decoded: Decoded) {
-        let Some(peer) = self.conns.get(&conn).and_then(|c| c.session.remote()) else {
-            return;
-        };
-        let frame = match decoded {
-            Decoded::Frame(frame) => frame,
-            Decoded::UnknownKind(_) => return,
-        };
-        match frame {
-            Frame::Chat(message) => match self.dedup.receive(peer, message.id, conn) {
-                Verdict::Deliver => {
-                    self.events.push_back(Event::MessageReceived {
-                        conn,
-                        peer,
-                        message,
-                    });
-                }
-                Verdict::Duplicate => {
-                    self.to_pump.insert(peer);
-                }
-                Verdict::Gap => {}
-            },
-            Frame::Ack { stream, upto } => {
-                for acked in self.outbox.ack(&peer, stream, upto, now) {
-                    self.events.push_back(Event::MessageAcked {
-                        peer,
-                        id: acked.id,
-                        rtt: acked.rtt,
-                    });
-                }
-                self.to_pump.insert(peer);
-            }
-            Frame::Read { id } => self.events.push_back(Event::ReadReceipt { peer, id }),
-            Frame::Ping { nonce } => self.send_frame(conn, &Frame::Pong { nonce }),
-            Frame::Pong { .. } => {}
-            Frame::Close { code } => {
-                self.close_connection(now, conn, CloseReason::RemoteClosed(code), None);
-            }
-        }
-    }
-
-    fn on_skywire_payload(&mut self, now: Duration, conn: ConnId, payload: SkywirePayload) {
-        let Some(peer) = self.conns.get(&conn).and_then(|c| c.session.remote()) else {
-            return;
-        };
-        let text = match payload {
-            SkywirePayload::Message(ChatMsg {
-                id: wire_id,
-                body,
-                ack,
-                reply_to,
-            }) => {
-                let Some(id) = ids::message_id(&wire_id) else {
-                    return self.deliver_unacked_text(conn, peer, body);
-                };
-                match self.skywire_inbox.receive(peer, id, &wire_id, ack, conn) {
-                    InboxVerdict::Deliver => {
-                        let message = ChatMessage {
-                            id,
-                            sent_at_ms: 0,
-                            body,
-                            reply_to: ids::message_id(&reply_to),
-                        };
-                        self.events.push_back(Event::MessageReceived {
-                            conn,
-                            peer,
-                            message,
-                        });
-                    }
-                    InboxVerdict::Duplicate => {
-                        self.to_pump.insert(peer);
-                    }
-                }
-                return;
-            }
-            SkywirePayload::Ack { id } => {
-                if let Some(acked) =
-                    ids::message_id(&id).and_then(|id| self.outbox.ack_one(&peer, id, now))
-                {
-                    self.events.push_back(Event::MessageAcked {
-                        peer,
-                        id: acked.id,
-                        rtt: acked.rtt,
-                    });
-                    self.to_pump.insert(peer);
-                }
-                return;
-            }
-            SkywirePayload::Read { id } => {
-                if let Some(id) = ids::message_id(&id) {
-                    self.events.push_back(Event::ReadReceipt { peer, id });
-                }
-                return;
-            }
-            SkywirePayload::Delete { id } => {
-                if let Some(id) = ids::message_id(&id) {
-                    self.events.push_back(Event::MessageDeleted { peer, id });
-                }
-                return;
-            }
-            SkywirePayload::Text(text) => text,
-            SkywirePayload::Binary(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        };
-        self.deliver_unacked_text(conn, peer, text);
-    }
-
-    /// Raw text (or an envelope without a usable id): it cannot be acked or deduplicated, so it
-    /// gets a fresh id of its own and is delivered as it comes.
-    fn deliver_unacked_text(&mut self, conn: ConnId, peer: PublicKey, body: String) {
-        let id = MessageId {
-            stream: self.rng.next_u64() | 1 << 63,
-            seq: 1,
-        };
-        self.events.push_back(Event::MessageReceived {
-            conn,
-            peer,
-            message: ChatMessage {
-                id,
-                sent_at_ms: 0,
-                body,
-                reply_to: None,
-            },
-        });
-    }
-
-    /// Sends a native frame on `conn`. On a Skywire session only chat messages and read
-    /// receipts have a meaning (as envelopes); pings, pongs, cumulative acks and close frames
-    /// have none and are skipped.
-    fn send_frame(&mut self, conn: ConnId, frame: &Frame) {
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return;
-        };
-        if !c.session.is_skywire() {
-            if c.session.send_native(frame, &mut c.tx, &mut self.scratch) {
-                self.dirty.insert(conn);
-            }
-            return;
-        }
-        let payload = match frame {
-            Frame::Chat(message) => SkywirePayload::Message(ChatMsg {
-                id: ids::wire_id(message.id),
-                body: message.body.clone(),
-                ack: true,
-                reply_to: message.reply_to.map(ids::wire_id).unwrap_or_default(),
-            }),
-            Frame::Read { id } => {
-                let peer = c.session.remote();
-                let wire_id = peer
-                    .and_then(|p| self.skywire_inbox.wire_id(&p, *id))
-                    .map_or_else(|| ids::wire_id(*id), str::to_owned);
-                SkywirePayload::Read { id: wire_id }
-            }
-            Frame::Ack { .. } | Frame::Ping { .. } | Frame::Pong { .. } | Frame::Close { .. } => {
-                return;
-            }
-        };
-        self.send_payload(conn, &payload);
-    }
-
-    fn send_payload(&mut self, conn: ConnId, payload: &SkywirePayload) {
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return;
-        };
-        if c.session.send_skywire(payload, &mut c.tx) {
-            self.dirty.insert(conn);
-        } else if c.session.is_established() {
-            // Only nonce exhaustion gets here: a fresh session starts the nonces again.
-            let now = self.now;
-            self.close_connection(now, conn, CloseReason::ClosedByHost, None);
-        }
-    }
-
-    /// The session that carries `peer`'s messages: the earliest established one that is not
-    /// one-shot, or else the earliest one-shot. A newer session never displaces a live one.
-    fn sending_conn(&self, peer: &PublicKey) -> Option<ConnId> {
-        let sessions = self.sessions_by_peer.get(peer)?;
-        let preferred = |oneshot: bool| {
-            sessions
-                .iter()
-                .copied()
-                .find(|conn| (self.conns[conn].kind == ConnKind::OneShot) == oneshot)
-        };
-        preferred(false).or_else(|| preferred(true))
-    }
-
-    fn pump(&mut self) {
-        while let Some(peer) = self.to_pump.pop_first() {
-            self.pump_peer(peer);
-        }
-    }
-
-    fn pump_peer(&mut self, peer: PublicKey) {
-        let Some(sending) = self.sending_conn(&peer) else {
-            return;
-        };
-        let live = |node: &Self, conn: Option<ConnId>| {
-            conn.filter(|c| {
-                node.sessions_by_peer
-                    .get(&peer)
-                    .is_some_and(|s| s.contains(c))
-            })
-        };
-        for owed in self.skywire_inbox.take_owed_acks(&peer) {
-            let conn = live(self, Some(owed.conn)).unwrap_or(sending);
-            self.send_payload(conn, &SkywirePayload::Ack { id: owed.wire_id });
-        }
-        for ack in self.dedup.take_due_acks(&peer) {
-            let conn = live(self, ack.conn).unwrap_or(sending);
-            self.send_frame(
-                conn,
-                &Frame::Ack {
-                    stream: ack.stream,
-                    upto: ack.upto,
-                },
-            );
-        }
-        if let Some(reads) = self.reads.remove(&peer) {
-            for id in reads {
-                self.send_frame(sending, &Frame::Read { id });
-            }
-        }
-        let messages = self.outbox.take_sendable(
-            &peer,
-            sending,
-            self.config.max_in_flight_per_session,
-            self.now,
-        );
-        for message in messages {
-            self.send_frame(sending, &Frame::Chat(message));
-        }
-    }
-
-    fn check_liveness(&mut self, now: Duration, conn: ConnId) {
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return;
-        };
-        if c.session.is_skywire() {
-            return self.check_skywire_liveness(now, conn);
-        }
-        let silent = now.saturating_sub(c.last_received);
-        if silent >= self.config.idle_timeout {
-            self.close_connection(
-                now,
-                conn,
-                CloseReason::IdleTimeout,
-                Some(CloseCode::IdleTimeout),
-            );
-            return;
-        }
-        let next = if silent >= self.config.keepalive_interval {
-            if !c.ping_outstanding {
-                c.ping_outstanding = true;
-                let nonce = self.rng.next_u64();
-                self.send_frame(conn, &Frame::Ping { nonce });
-            }
-            self.conns[&conn].last_received + self.config.idle_timeout
-        } else {
-            c.last_received + self.config.keepalive_interval
-        };
-        self.timers.set(Timer::Liveness(conn), next);
-    }
-
-    /// The Skywire wire has no ping. A Go peer acks a `chat-msg` as soon as it has decoded it,
-    /// so a message unacked for the idle timeout, with nothing else received meanwhile, means
-    /// the session is dead. An idle session with nothing to send is left to TCP keepalive.
-    fn check_skywire_liveness(&mut self, now: Duration, conn: ConnId) {
-        let Some(c) = self.conns.get(&conn) else {
-            return;
-        };
-        let waiting_since = c
-            .session
-            .remote()
-            .and_then(|peer| self.outbox.oldest_unacked_on(&peer, conn));
-        let next = match waiting_since {
-            Some(sent) => {
-                let deadline = sent.max(c.last_received) + self.config.idle_timeout;
-                if now >= deadline {
-                    self.close_connection(now, conn, CloseReason::IdleTimeout, None);
-                    return;
-                }
-                deadline.min(now + self.config.keepalive_interval)
-            }
-            None => now + self.config.keepalive_interval,
-        };
-        self.timers.set(Timer::Liveness(conn), next);
-    }
-
-    fn redial_due(&mut self, peer: PublicKey) {
-        let connected = self
-            .sessions_by_peer
-            .get(&peer)
-            .is_some_and(|s| !s.is_empty());
-        let Some(schedule) = self.persistent.get_mut(&peer) else {
-            return;
-        };
-        if connected || schedule.attempt.is_some() {
-            return;
-        }
-        schedule.attempt = Some(DialAttempt::Requested);
-        self.events.push_back(Event::DialRequest { peer });
-    }
-
-    /// Sets the next dial of `peer`: on the short turned-away schedule if the last attempt was
-    /// closed or timed out before message 2, else on the main backoff.
-    fn schedule_redial(&mut self, now: Duration, peer: PublicKey, turned_away: bool) {
-        let Some(schedule) = self.persistent.get_mut(&peer) else {
-            return;
-        };
-        let (initial, max) = (self.config.reconnect_initial, self.config.reconnect_max);
-        let delay = if turned_away {
-            schedule.next_turned_away_delay(&mut self.rng, initial, max)
-        } else {
-            schedule.next_delay(&mut self.rng, max)
-        };
-        self.timers.set(Timer::Redial(peer), now + delay);
-    }
-
-    fn close_connection(
-        &mut self,
-        now: Duration,
-        conn: ConnId,
-        reason: CloseReason,
-        send_close: Option<CloseCode>,
-    ) {
-        if let Some(code) = send_close {
-            self.send_frame(conn, &Frame::Close { code });
-        }
-        let Some(mut c) = self.conns.remove(&conn) else {
-            return;
-        };
-        self.dirty.remove(&conn);
-        if !c.tx.is_empty() {
-            self.final_transmits.push_back(Transmit {
-                conn,
-                data: c.tx.split().freeze(),
-            });
-        }
-        self.timers.cancel(Timer::Handshake(conn));
-        self.timers.cancel(Timer::Liveness(conn));
-        self.pending_inbound.remove(conn);
-        let authenticated = c.established_at.is_some() && reason != CloseReason::NotAuthorized;
-        if c.established_at.is_none() {
-            self.pending_handshakes -= 1;
-        }
-        let peer = c.session.remote().filter(|_| c.session.is_established());
-        if let Some(peer) = peer {
-            if let Some(sessions) = self.sessions_by_peer.get_mut(&peer) {
-                sessions.retain(|s| *s != conn);
-                if sessions.is_empty() {
-                    self.sessions_by_peer.remove(&peer);
-                }
-            }
-            self.outbox.connection_lost(&peer, conn);
-            self.to_pump.insert(peer);
-        }
-        if let Some(remote) = c.session.remote() {
-            self.after_connection_lost(now, remote, conn, &c, &reason);
-        }
-        self.events.push_back(Event::ConnectionClosed {
-            conn,
-            peer,
-            was_authenticated: authenticated,
-            reason,
-        });
-    }
-
-    fn after_connection_lost(
-        &mut self,
-        now: Duration,
-        peer: PublicKey,
-        conn: ConnId,
-        c: &Connection,
-        reason: &CloseReason,
-    ) {
-        let still_connected = self
-            .sessions_by_peer
-            .get(&peer)
-            .is_some_and(|s| !s.is_empty());
-        let initial = self.config.reconnect_initial;
-        let stable_after = self.config.reconnect_stable_after;
-        let Some(schedule) = self.persistent.get_mut(&peer) else {
-            return;
-        };
-        let was_attempt = schedule.attempt == Some(DialAttempt::Handshaking(conn));
-        if was_attempt {
-            schedule.attempt = None;
-        }
-        if still_connected || schedule.attempt.is_some() {
-            return;
-        }
-        if c.established_at
-            .is_some_and(|at| now.saturating_sub(at) >= stable_after)
-        {
-            schedule.reset(initial);
-        }
-        let turned_away = was_attempt
-            && c.established_at.is_none()
-            && matches!(
-                reason,
-                CloseReason::HandshakeIncomplete | CloseReason::HandshakeTimeout
-            );
-        self.schedule_redial(now, peer, turned_away);
     }
 }
 
