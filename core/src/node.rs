@@ -314,7 +314,8 @@ impl Node {
     }
 
     /// Lets the held message `id` to `peer` go out. Returns whether it was held.
-    pub fn release_message(&mut self, peer: PublicKey, id: MessageId) -> bool {
+    pub fn release_message(&mut self, now: Duration, peer: PublicKey, id: MessageId) -> bool {
+        self.advance(now);
         let released = self.outbox.release(&peer, id);
         if released {
             self.to_pump.insert(peer);
@@ -327,7 +328,13 @@ impl Node {
     /// persisted), and gives their ids back: the next message to `peer` gets `id`, so the stream
     /// has no gap. Returns the ids dropped, oldest first; empty if `id` is not held or a later
     /// message was already released (then nothing changes).
-    pub fn withdraw_message(&mut self, peer: PublicKey, id: MessageId) -> Vec<MessageId> {
+    pub fn withdraw_message(
+        &mut self,
+        now: Duration,
+        peer: PublicKey,
+        id: MessageId,
+    ) -> Vec<MessageId> {
+        self.advance(now);
         self.outbox.withdraw(&peer, id)
     }
 
@@ -374,18 +381,21 @@ impl Node {
 
     /// Puts a persisted, unacked message back in the outbox after a restart. Restore messages in
     /// the order they were first accepted, before sending new ones.
-    pub fn restore_outbox(&mut self, peer: PublicKey, message: ChatMessage) {
+    pub fn restore_outbox(&mut self, now: Duration, peer: PublicKey, message: ChatMessage) {
+        self.advance(now);
         self.outbox.push(peer, message);
         self.to_pump.insert(peer);
     }
 
     /// Restores a persisted dedup mark after a restart.
-    pub fn restore_dedup(&mut self, record: DedupRecord) {
+    pub fn restore_dedup(&mut self, now: Duration, record: DedupRecord) {
+        self.advance(now);
         self.dedup.restore(record);
     }
 
     /// The host has durably stored message `id` from `peer`. The ack to the sender follows.
-    pub fn confirm_stored(&mut self, peer: PublicKey, id: MessageId) {
+    pub fn confirm_stored(&mut self, now: Duration, peer: PublicKey, id: MessageId) {
+        self.advance(now);
         let ack_due = match peer.suite() {
             Suite::Native => self.dedup.confirm_stored(&peer, id),
             Suite::Skywire => self.skywire_inbox.confirm_stored(&peer, id),
@@ -417,7 +427,8 @@ impl Node {
 
     /// Tells `peer` that its message `id` was read. Sent now if a session is up, else when one
     /// comes up.
-    pub fn send_read_receipt(&mut self, peer: PublicKey, id: MessageId) {
+    pub fn send_read_receipt(&mut self, now: Duration, peer: PublicKey, id: MessageId) {
+        self.advance(now);
         let reads = self.reads.entry(peer).or_default();
         if reads.len() >= MAX_PENDING_READS {
             reads.pop_front();

@@ -77,7 +77,7 @@ impl Wire {
                         moved = true;
                     }
                     Output::Event(Event::MessageReceived { peer, message, .. }) => {
-                        self.b.confirm_stored(peer, message.id);
+                        self.b.confirm_stored(Duration::ZERO, peer, message.id);
                         self.received.push(message);
                     }
                     Output::Event(_) => {}
@@ -113,9 +113,9 @@ fn a_held_message_is_sent_only_once_released_and_blocks_later_ones() {
     assert!(wire.received.is_empty(), "{:?}", wire.received);
     assert_eq!(wire.a.queued_for(&wire.b_pk), 2);
 
-    assert!(wire.a.release_message(wire.b_pk, first.id));
+    assert!(wire.a.release_message(Duration::ZERO, wire.b_pk, first.id));
     assert!(
-        !wire.a.release_message(wire.b_pk, first.id),
+        !wire.a.release_message(Duration::ZERO, wire.b_pk, first.id),
         "released twice"
     );
     wire.settle();
@@ -131,15 +131,16 @@ fn a_withdrawn_message_is_never_sent_and_its_id_is_reused_without_a_gap() {
     let kept = wire.hold("kept").unwrap();
     let dropped = wire.hold("dropped").unwrap();
     let after = wire.hold("after").unwrap();
-    assert!(wire.a.release_message(wire.b_pk, kept.id));
+    assert!(wire.a.release_message(Duration::ZERO, wire.b_pk, kept.id));
     assert_eq!(
-        wire.a.withdraw_message(wire.b_pk, dropped.id),
+        wire.a
+            .withdraw_message(Duration::ZERO, wire.b_pk, dropped.id),
         [dropped.id, after.id]
     );
     assert_eq!(wire.a.queued_for(&wire.b_pk), 1);
     let next = wire.hold("next").unwrap();
     assert_eq!(next.id, dropped.id, "the withdrawn id is given back");
-    assert!(wire.a.release_message(wire.b_pk, next.id));
+    assert!(wire.a.release_message(Duration::ZERO, wire.b_pk, next.id));
     wire.settle();
     assert_eq!(wire.bodies(), ["kept", "next"]);
     assert_eq!(wire.received[1].id.seq, wire.received[0].id.seq + 1);
@@ -149,15 +150,23 @@ fn a_withdrawn_message_is_never_sent_and_its_id_is_reused_without_a_gap() {
 fn withdrawing_refuses_when_a_later_message_was_released_or_sent() {
     let mut wire = Wire::new();
     let sent = wire.hold("sent").unwrap();
-    assert!(wire.a.release_message(wire.b_pk, sent.id));
+    assert!(wire.a.release_message(Duration::ZERO, wire.b_pk, sent.id));
     wire.settle();
-    assert!(wire.a.withdraw_message(wire.b_pk, sent.id).is_empty());
+    assert!(
+        wire.a
+            .withdraw_message(Duration::ZERO, wire.b_pk, sent.id)
+            .is_empty()
+    );
 
     let early = wire.hold("early").unwrap();
     let late = wire.hold("late").unwrap();
-    assert!(wire.a.release_message(wire.b_pk, late.id));
-    assert!(wire.a.withdraw_message(wire.b_pk, early.id).is_empty());
-    assert!(wire.a.release_message(wire.b_pk, early.id));
+    assert!(wire.a.release_message(Duration::ZERO, wire.b_pk, late.id));
+    assert!(
+        wire.a
+            .withdraw_message(Duration::ZERO, wire.b_pk, early.id)
+            .is_empty()
+    );
+    assert!(wire.a.release_message(Duration::ZERO, wire.b_pk, early.id));
     wire.settle();
     assert_eq!(wire.bodies(), ["sent", "early", "late"]);
 }
@@ -171,13 +180,16 @@ fn held_messages_count_against_the_outbox_limit_until_withdrawn() {
     }
     assert_eq!(wire.hold("one too many"), Err(CommandError::OutboxFull));
     assert_eq!(
-        wire.a.withdraw_message(wire.b_pk, held[0].id).len(),
+        wire.a
+            .withdraw_message(Duration::ZERO, wire.b_pk, held[0].id)
+            .len(),
         OUTBOX_LIMIT
     );
     assert_eq!(wire.a.queued_total(), 0);
     assert!(wire.hold("room again").is_ok());
     assert_eq!(
-        wire.a.withdraw_message(wire.a_pk, held[0].id),
+        wire.a
+            .withdraw_message(Duration::ZERO, wire.a_pk, held[0].id),
         [],
         "nothing is held for another peer"
     );
@@ -229,14 +241,14 @@ proptest! {
                 Step::Release => {
                     if !held.is_empty() {
                         let message = held.remove(0);
-                        prop_assert!(wire.a.release_message(wire.b_pk, message.id));
+                        prop_assert!(wire.a.release_message(Duration::ZERO, wire.b_pk, message.id));
                         released.push(message.body);
                     }
                 }
                 Step::Withdraw(n) => {
                     if !held.is_empty() {
                         let from = n % held.len();
-                        let gone = wire.a.withdraw_message(wire.b_pk, held[from].id);
+                        let gone = wire.a.withdraw_message(Duration::ZERO, wire.b_pk, held[from].id);
                         let expected: Vec<_> = held.drain(from..).map(|m| m.id).collect();
                         prop_assert_eq!(gone, expected);
                     }
@@ -245,7 +257,7 @@ proptest! {
             }
         }
         for message in std::mem::take(&mut held) {
-            prop_assert!(wire.a.release_message(wire.b_pk, message.id));
+            prop_assert!(wire.a.release_message(Duration::ZERO, wire.b_pk, message.id));
             released.push(message.body);
         }
         wire.settle();

@@ -44,7 +44,7 @@ fn message_is_delivered_then_acked_only_after_storage() {
     );
     assert_eq!(pair.a.queued_for(&b_pk), 1);
 
-    pair.b.confirm_stored(a_pk, sent.id);
+    pair.b.confirm_stored(pair.now, a_pk, sent.id);
     pair.drive();
     assert!(
         pair.a_events

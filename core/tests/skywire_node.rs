@@ -96,7 +96,7 @@ fn two_nodes_chat_over_the_skywire_suite_with_acks_after_storage() {
     assert_eq!(got[0].1.body, "hello over skywire");
     assert!(acked(&pair.a_events).is_empty(), "no ack before storage");
 
-    pair.b.confirm_stored(skywire_pk(1), sent.id);
+    pair.b.confirm_stored(pair.now, skywire_pk(1), sent.id);
     pair.drive();
     assert_eq!(acked(&pair.a_events), [sent.id]);
     assert_eq!(pair.a.queued_for(&skywire_pk(2)), 0);
@@ -407,7 +407,8 @@ fn a_go_message_is_stored_before_its_ack_and_deduplicated_by_id() {
     assert_eq!(got[0].0, GoPeer::go_pk());
     assert_eq!(got[0].1.id.to_hex(), id, "the Go id keeps its form");
 
-    go.node.confirm_stored(GoPeer::go_pk(), got[0].1.id);
+    go.node
+        .confirm_stored(Duration::ZERO, GoPeer::go_pk(), got[0].1.id);
     assert_eq!(go.pump(), [SkywirePayload::Ack { id: id.into() }]);
     assert_eq!(
         go.send(go_message(id, "ping")),
@@ -429,7 +430,8 @@ fn raw_text_reads_deletes_and_acks_from_a_go_peer_reach_the_host() {
     let got = received(&go.events);
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].1.body, "plain hello");
-    go.node.confirm_stored(GoPeer::go_pk(), got[0].1.id);
+    go.node
+        .confirm_stored(Duration::ZERO, GoPeer::go_pk(), got[0].1.id);
     assert_eq!(go.pump(), [], "raw text cannot be acked");
 
     // Our message out, acked by id; then the Go peer reads and deletes it.
@@ -461,7 +463,8 @@ fn raw_text_reads_deletes_and_acks_from_a_go_peer_reach_the_host() {
     // Our read receipt for a Go message names it by the Go id.
     go.send(go_message("cd7d000000000001", "pong"));
     let theirs = received(&go.events).last().unwrap().1.id;
-    go.node.send_read_receipt(GoPeer::go_pk(), theirs);
+    go.node
+        .send_read_receipt(Duration::ZERO, GoPeer::go_pk(), theirs);
     assert_eq!(
         go.pump(),
         [SkywirePayload::Read {

@@ -209,10 +209,10 @@ pub fn run() -> Result<Outcome, String> {
         let mut host = Host::new(listener_node, listener_tx);
         let mut received = None;
         let mut close = None;
-        host.run(&listener_rx, limit, |node, _now, event| match event {
+        host.run(&listener_rx, limit, |node, now, event| match event {
             Event::MessageReceived { peer, message, .. } => {
                 // Store the message durably here, then confirm; the ack follows.
-                node.confirm_stored(*peer, message.id);
+                node.confirm_stored(now, *peer, message.id);
                 received = Some(message.clone());
                 false
             }

@@ -34,6 +34,7 @@ pub mod tcp;
 pub mod conformance;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use skychat_core::Node;
 
@@ -54,10 +55,10 @@ const INPUT_QUEUE: usize = 1024;
 pub fn start<R: Runtime>(runtime: R, config: DriverConfig) -> NodeHandle {
     let mut node = Node::new(config.identity, config.node, config.seed);
     for (peer, message) in config.restore_outbox {
-        node.restore_outbox(peer, message);
+        node.restore_outbox(Duration::ZERO, peer, message);
     }
     for record in config.restore_dedup {
-        node.restore_dedup(record);
+        node.restore_dedup(Duration::ZERO, record);
     }
     let public = node.public_key();
     let skywire_public = node.skywire_public_key();

@@ -263,19 +263,19 @@ impl<R: Runtime> RunLoop<R> {
             }
             Command::Release(messages) => {
                 for (peer, id) in messages {
-                    self.node.release_message(peer, id);
+                    self.node.release_message(now, peer, id);
                 }
             }
             Command::Withdraw(messages) => {
                 // Newest first: withdrawing one message also withdraws the later ones of its
                 // peer, which then need no call of their own.
                 for (peer, id) in messages.into_iter().rev() {
-                    self.node.withdraw_message(peer, id);
+                    self.node.withdraw_message(now, peer, id);
                 }
             }
-            Command::ConfirmStored(peer, id) => self.node.confirm_stored(peer, id),
+            Command::ConfirmStored(peer, id) => self.node.confirm_stored(now, peer, id),
             Command::StorageFailed(peer, id) => self.node.storage_failed(now, peer, id),
-            Command::ReadReceipt(peer, id) => self.node.send_read_receipt(peer, id),
+            Command::ReadReceipt(peer, id) => self.node.send_read_receipt(now, peer, id),
             Command::Close(conn) => self.node.close(now, conn),
             Command::Sessions(reply) => {
                 let _ = reply.try_send(self.node.sessions());

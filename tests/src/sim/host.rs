@@ -103,14 +103,17 @@ impl Host {
         }
         let mut node = Node::new(self.secret.clone(), self.config.clone(), seed);
         for (peer, message) in &self.persisted.outbox {
-            node.restore_outbox(*peer, message.clone());
+            node.restore_outbox(now, *peer, message.clone());
         }
         for (&(peer, stream), &stored) in &self.persisted.marks {
-            node.restore_dedup(DedupRecord {
-                peer,
-                stream,
-                stored,
-            });
+            node.restore_dedup(
+                now,
+                DedupRecord {
+                    peer,
+                    stream,
+                    stored,
+                },
+            );
         }
         for peer in &self.persistent {
             node.add_persistent_peer(now, *peer);
@@ -190,8 +193,8 @@ impl Host {
     }
 
     /// Tells the node that message `id` from `peer` is stored, and remembers having told it.
-    pub fn confirm_stored(&mut self, peer: PublicKey, id: MessageId) {
-        self.node().confirm_stored(peer, id);
+    pub fn confirm_stored(&mut self, now: Duration, peer: PublicKey, id: MessageId) {
+        self.node().confirm_stored(now, peer, id);
         self.persisted.confirmed.insert((peer, id));
     }
 }

@@ -326,9 +326,11 @@ impl World {
                 if self.hosts[node].incarnation != incarnation || self.down[node] {
                     return Ok(());
                 }
-                self.hosts[node].confirm_stored(peer, id);
+                self.hosts[node].confirm_stored(self.now, peer, id);
                 if self.rng.chance(30) {
-                    self.hosts[node].node().send_read_receipt(peer, id);
+                    self.hosts[node]
+                        .node()
+                        .send_read_receipt(self.now, peer, id);
                 }
                 self.drain(node)
             }
@@ -391,7 +393,9 @@ impl World {
             .map_err(|e| format!("node {from} refused a message: {e}"))?;
         self.drain(from)?;
         if store_fails {
-            let withdrawn = self.hosts[from].node().withdraw_message(to, message.id);
+            let withdrawn = self.hosts[from]
+                .node()
+                .withdraw_message(self.now, to, message.id);
             if withdrawn != [message.id] {
                 return Err(format!(
                     "node {from} withdrew {withdrawn:?} instead of {:?}",
@@ -403,7 +407,10 @@ impl World {
         }
         self.checker.accepted(from, &to, message.id);
         self.hosts[from].persist_accepted(to, message.clone());
-        if !self.hosts[from].node().release_message(to, message.id) {
+        if !self.hosts[from]
+            .node()
+            .release_message(self.now, to, message.id)
+        {
             return Err(format!("node {from} had not held {:?}", message.id));
         }
         self.drain(from)
