@@ -1,4 +1,4 @@
-//! What the node tells its host: transmits, events, and the next deadline.
+//! What the node tells its host: transmits, dials, events, and the next deadline.
 
 use std::time::Duration;
 
@@ -155,12 +155,6 @@ pub enum Event {
         /// Why.
         reason: CloseReason,
     },
-    /// Dial this persistent peer now, then call [`Node::connect`](crate::Node::connect) with the
-    /// new connection or [`Node::dial_failed`](crate::Node::dial_failed).
-    DialRequest {
-        /// The peer to dial.
-        peer: PublicKey,
-    },
 }
 
 /// Bytes to write to one connection's socket, in order.
@@ -180,6 +174,14 @@ pub enum Output {
     Transmit(Transmit),
     /// Act on this event.
     Event(Event),
+    /// Dial this persistent peer now (the host keeps the addresses), then call
+    /// [`Node::connect`](crate::Node::connect) with [`ConnKind::Persistent`] once connected, or
+    /// [`Node::dial_failed`](crate::Node::dial_failed). A duty of the host, not news for the
+    /// application: that is why it is not an [`Event`].
+    Dial {
+        /// The peer to dial.
+        peer: PublicKey,
+    },
     /// Nothing more to do until this instant (or until the next input, if `None`): call
     /// [`Node::handle_timeout`](crate::Node::handle_timeout) then.
     Timeout(Option<Duration>),

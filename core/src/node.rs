@@ -1,6 +1,6 @@
 //! The node: this host's identity and every connection it has, the peers it keeps connected, the
 //! outbox and the dedup state. It turns inputs (bytes, commands, time) into outputs (transmits,
-//! events, the next deadline).
+//! dials, events, the next deadline).
 //!
 //! This file holds the [`Node`] and its input and output methods. Per-connection state and its
 //! timers (handshake deadline, liveness) live in `connection`, peer routing with redial (the
@@ -8,14 +8,20 @@
 //! an authenticated session in `receive`.
 //!
 //! # Driving a node
+//! Every input method takes `now`. There is one output method, [`Node::poll_output`]: call it
+//! after every input (or batch of inputs) until it returns [`Output::Timeout`]. Its outputs are
+//! of two kinds: the host's own duties ([`Output::Transmit`]: write bytes; [`Output::Dial`]: open
+//! a connection to a persistent peer; [`Output::Timeout`]: when to call
+//! [`Node::handle_timeout`]) and application news ([`Output::Event`]), which the host passes on.
 //! ```text
 //! loop {
-//!     // 1. feed whatever happened: node.handle_receive / accept / connect / send_message /
-//!     //    confirm_stored / handle_socket_closed / handle_timeout ...
+//!     // 1. feed whatever happened: node.handle_receive / accept / connect / dial_failed /
+//!     //    send_message / confirm_stored / handle_socket_closed / handle_timeout ...
 //!     // 2. drain outputs until Timeout:
 //!     loop {
 //!         match node.poll_output() {
 //!             Output::Transmit(t) => write t.data to the socket of t.conn,
+//!             Output::Dial { peer } => start dialing peer (later: connect or dial_failed),
 //!             Output::Event(e) => act on e,
 //!             Output::Timeout(at) => { sleep until `at` or the next input; break }
 //!         }
@@ -129,7 +135,7 @@ pub struct Node {
     dedup: Dedup,
     reads: BTreeMap<PublicKey, VecDeque<MessageId>>,
     timers: TimerTable,
-    events: VecDeque<Event>,
+    events: OutputQueue,
     final_transmits: VecDeque<Transmit>,
     dirty: BTreeSet<ConnId>,
     to_pump: BTreeSet<PublicKey>,
@@ -170,7 +176,7 @@ impl Node {
             dedup: Dedup::default(),
             reads: BTreeMap::new(),
             timers: TimerTable::default(),
-            events: VecDeque::new(),
+            events: OutputQueue::default(),
             final_transmits: VecDeque::new(),
             dirty: BTreeSet::new(),
             to_pump: BTreeSet::new(),
@@ -245,7 +251,7 @@ impl Node {
 
     /// Registers a connection the host dialed to `peer`, pinning its key, and queues handshake
     /// message 1 of the suite the key selects. Use [`ConnKind::Persistent`] after a
-    /// [`Event::DialRequest`].
+    /// [`Output::Dial`].
     pub fn connect(&mut self, now: Duration, peer: PublicKey, kind: ConnKind) -> ConnId {
         self.advance(now);
         let seed = self.rng.fork_seed();
@@ -274,7 +280,7 @@ impl Node {
         conn
     }
 
-    /// The host could not dial `peer` after a [`Event::DialRequest`]. Schedules a retry.
+    /// The host could not dial `peer` after an [`Output::Dial`]. Schedules a retry.
     pub fn dial_failed(&mut self, now: Duration, peer: PublicKey) {
         self.advance(now);
         if let Some(schedule) = self.persistent.get_mut(&peer) {
@@ -584,8 +590,8 @@ impl Node {
                 return Output::Transmit(Transmit { conn, data });
             }
         }
-        if let Some(event) = self.events.pop_front() {
-            return Output::Event(event);
+        if let Some(output) = self.events.pop_front() {
+            return output;
         }
         Output::Timeout(self.timers.next_deadline())
     }
@@ -653,6 +659,24 @@ impl Node {
 
     fn advance(&mut self, now: Duration) {
         self.now = self.now.max(now);
+    }
+}
+
+/// Events and dials for the host, in the order they happened.
+#[derive(Default)]
+struct OutputQueue(VecDeque<Output>);
+
+impl OutputQueue {
+    fn push_back(&mut self, event: Event) {
+        self.0.push_back(Output::Event(event));
+    }
+
+    fn push_dial(&mut self, peer: PublicKey) {
+        self.0.push_back(Output::Dial { peer });
+    }
+
+    fn pop_front(&mut self) -> Option<Output> {
+        self.0.pop_front()
     }
 }
 

@@ -67,6 +67,7 @@ impl Wire {
                     }
                     Output::Event(Event::MessageAcked { .. }) => self.acked += 1,
                     Output::Event(_) => {}
+                    Output::Dial { peer } => panic!("unexpected dial of {peer:?}"),
                     Output::Timeout(_) => break,
                 }
             }
@@ -81,6 +82,7 @@ impl Wire {
                         self.received.push(message);
                     }
                     Output::Event(_) => {}
+                    Output::Dial { peer } => panic!("unexpected dial of {peer:?}"),
                     Output::Timeout(_) => break,
                 }
             }

@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use skychat_core::{
-    CloseReason, CommandError, ConnId, ConnKind, Event, Node, NodeConfig, Output, SecretKey,
+    CloseReason, CommandError, ConnId, ConnKind, Event, Node, NodeConfig, Output, PublicKey,
+    SecretKey,
 };
 
 fn key(byte: u8) -> SecretKey {
@@ -26,7 +27,20 @@ fn drain(node: &mut Node) -> Drained {
         match node.poll_output() {
             Output::Transmit(t) => writes.push((t.conn, t.data.to_vec())),
             Output::Event(e) => events.push(e),
+            Output::Dial { peer } => panic!("unexpected dial of {peer:?}"),
             Output::Timeout(at) => return (writes, events, at),
+        }
+    }
+}
+
+/// Drains `node`, returning the peers it asked to dial.
+fn dials(node: &mut Node) -> Vec<PublicKey> {
+    let mut peers = Vec::new();
+    loop {
+        match node.poll_output() {
+            Output::Dial { peer } => peers.push(peer),
+            Output::Timeout(_) => return peers,
+            Output::Transmit(_) | Output::Event(_) => {}
         }
     }
 }
@@ -172,13 +186,11 @@ fn dial_times(until: Duration, turn_away: impl Fn(&mut Node, Duration, ConnId)) 
     let mut requests = Vec::new();
     loop {
         node.handle_timeout(now);
-        let (_, events, _) = drain(&mut node);
-        for event in events {
-            if matches!(event, Event::DialRequest { .. }) {
-                requests.push(now);
-                let conn = node.connect(now, peer, ConnKind::Persistent);
-                turn_away(&mut node, now, conn);
-            }
+        for dialed in dials(&mut node) {
+            assert_eq!(dialed, peer);
+            requests.push(now);
+            let conn = node.connect(now, peer, ConnKind::Persistent);
+            turn_away(&mut node, now, conn);
         }
         match drain(&mut node).2 {
             Some(at) if at <= until => now = now.max(at),
@@ -230,19 +242,14 @@ fn turned_away_retries_leave_the_main_backoff_where_it_was() {
     let mut now = Duration::ZERO;
     for _ in 0..10 {
         node.handle_timeout(now);
-        let (_, events, _) = drain(&mut node);
-        assert!(
-            events
-                .iter()
-                .any(|e| matches!(e, Event::DialRequest { .. }))
-        );
+        assert_eq!(dials(&mut node), [peer]);
         let conn = node.connect(now, peer, ConnKind::Persistent);
         node.handle_socket_closed(now, conn);
         now = drain(&mut node).2.expect("a redial");
     }
     // Now the host cannot reach the peer at all: the main backoff starts at 1 s, not grown.
     node.handle_timeout(now);
-    drain(&mut node);
+    assert_eq!(dials(&mut node), [peer]);
     node.dial_failed(now, peer);
     let next = drain(&mut node).2.expect("a redial");
     let wait = next - now;

@@ -366,6 +366,7 @@ impl GoPeer {
                     }
                 }
                 Output::Event(e) => self.events.push(e),
+                Output::Dial { peer } => panic!("unexpected dial of {peer:?}"),
                 Output::Timeout(_) => break,
             }
         }

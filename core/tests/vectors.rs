@@ -390,6 +390,7 @@ fn drain(node: &mut Node) -> (Vec<u8>, Vec<Event>) {
         match node.poll_output() {
             Output::Transmit(t) => wire.extend_from_slice(&t.data),
             Output::Event(e) => events.push(e),
+            Output::Dial { peer } => panic!("unexpected dial of {peer:?}"),
             Output::Timeout(_) => return (wire, events),
         }
     }

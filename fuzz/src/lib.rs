@@ -195,6 +195,7 @@ impl Observer {
                     sent.extend_from_slice(&t.data);
                 }
                 Output::Event(event) => self.check_event(&event),
+                Output::Dial { peer } => panic!("a dial with no persistent peer: {peer:?}"),
                 Output::Timeout(_) => {
                     // A close queued its final transmit before the event: it was drained above.
                     self.transmitted += sent.len();

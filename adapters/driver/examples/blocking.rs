@@ -103,6 +103,13 @@ impl Host {
                         self.node.handle_socket_closed(now, transmit.conn);
                     }
                 }
+                Output::Dial { peer } => {
+                    // A host with persistent peers looks up the peer's address, dials it on a
+                    // thread, and reports back with `connect` (kind `Persistent`) or
+                    // `dial_failed`. This example keeps no persistent peers and no addresses.
+                    let now = self.now();
+                    self.node.dial_failed(now, peer);
+                }
                 Output::Event(event) => {
                     // The final transmit for a closed connection came before this event.
                     if let Event::ConnectionClosed { conn, .. } = &event

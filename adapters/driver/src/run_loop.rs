@@ -311,6 +311,10 @@ impl<R: Runtime> RunLoop<R> {
                         let _ = writer.try_send(Write::Data(transmit.data));
                     }
                 }
+                Output::Dial { peer } => match self.addresses.get(&peer) {
+                    Some(addr) => self.spawn_dial(peer, addr.clone(), DialPurpose::Persistent),
+                    None => self.node.dial_failed(self.now(), peer),
+                },
                 Output::Event(event) => {
                     self.on_event(&event);
                     let _ = self.events.try_send(event);
@@ -331,10 +335,6 @@ impl<R: Runtime> RunLoop<R> {
 
     fn on_event(&mut self, event: &Event) {
         match event {
-            Event::DialRequest { peer } => match self.addresses.get(peer) {
-                Some(addr) => self.spawn_dial(*peer, addr.clone(), DialPurpose::Persistent),
-                None => self.node.dial_failed(self.now(), *peer),
-            },
             Event::Authenticated { conn, .. } => {
                 if let Some(reply) = self.one_shots.remove(conn) {
                     let _ = reply.try_send(Ok(*conn));

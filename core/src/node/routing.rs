@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::Node;
 use super::connection::Connection;
-use crate::event::{CloseReason, ConnKind, Event};
+use crate::event::{CloseReason, ConnKind};
 use crate::frame::Frame;
 use crate::keys::PublicKey;
 use crate::redial::DialAttempt;
@@ -86,7 +86,7 @@ impl Node {
             return;
         }
         schedule.attempt = Some(DialAttempt::Requested);
-        self.events.push_back(Event::DialRequest { peer });
+        self.events.push_dial(peer);
     }
 
     /// Sets the next dial of `peer`: on the short turned-away schedule if the last attempt was

@@ -109,6 +109,7 @@ impl Pair {
                         moved = true;
                     }
                     Output::Event(e) => self.a_events.push(e),
+                    Output::Dial { peer } => panic!("unexpected dial of {peer:?}"),
                     Output::Timeout(at) => {
                         self.a_deadline = at;
                         break;
@@ -125,6 +126,7 @@ impl Pair {
                         }
                     }
                     Output::Event(e) => self.b_events.push(e),
+                    Output::Dial { peer } => panic!("unexpected dial of {peer:?}"),
                     Output::Timeout(at) => {
                         self.b_deadline = at;
                         break;

@@ -548,8 +548,47 @@ impl World {
         for output in self.hosts[i].drain()? {
             match output {
                 Output::Transmit(t) => self.transmit(i, t)?,
+                Output::Dial { peer } => self.dial(i, peer)?,
                 Output::Event(e) => self.event(i, e)?,
                 Output::Timeout(_) => unreachable!("drain stops at the timeout"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Node `i` asked its host to dial `peer`.
+    fn dial(&mut self, i: usize, peer: PublicKey) -> Result<(), String> {
+        self.transcript.record(
+            self.now,
+            i,
+            format!("{:?}", Output::Dial { peer }).as_bytes(),
+        );
+        let now = self.now;
+        let incarnation = self.hosts[i].incarnation;
+        self.checker.dial_requested(i, incarnation, peer, now)?;
+        if (i == OUTSIDER || i == MISPINNED) && self.refused[i] >= ADVERSARY_ATTEMPTS {
+            self.schedule(now, Action::Retire { node: i });
+            return Ok(());
+        }
+        match self.scenario.address_of(&peer) {
+            Some(target) if !self.down[target] && !self.net.partitioned(now, i, target) => {
+                let delay = self.net.one_way(now, i, target);
+                let action = Action::Connect {
+                    dialer: i,
+                    incarnation,
+                    peer,
+                    target,
+                };
+                self.schedule(now + delay, action);
+            }
+            _ => {
+                let delay = self.rng.between(Duration::ZERO, Duration::from_secs(1));
+                let action = Action::DialFailed {
+                    dialer: i,
+                    incarnation,
+                    peer,
+                };
+                self.schedule(now + delay, action);
             }
         }
         Ok(())
@@ -681,34 +720,6 @@ impl World {
                     self.net.conn_mut(key).ends[side].closed = true;
                     if let Some(at) = self.net.arrival(now, key, 1 - side) {
                         self.schedule(at, Action::Fin { key, to: 1 - side });
-                    }
-                }
-            }
-            Event::DialRequest { peer } => {
-                self.checker.dial_requested(i, incarnation, peer, now)?;
-                if (i == OUTSIDER || i == MISPINNED) && self.refused[i] >= ADVERSARY_ATTEMPTS {
-                    self.schedule(now, Action::Retire { node: i });
-                    return Ok(());
-                }
-                match self.scenario.address_of(&peer) {
-                    Some(target) if !self.down[target] && !self.net.partitioned(now, i, target) => {
-                        let delay = self.net.one_way(now, i, target);
-                        let action = Action::Connect {
-                            dialer: i,
-                            incarnation,
-                            peer,
-                            target,
-                        };
-                        self.schedule(now + delay, action);
-                    }
-                    _ => {
-                        let delay = self.rng.between(Duration::ZERO, Duration::from_secs(1));
-                        let action = Action::DialFailed {
-                            dialer: i,
-                            incarnation,
-                            peer,
-                        };
-                        self.schedule(now + delay, action);
                     }
                 }
             }
