@@ -1,6 +1,6 @@
 //! The sans-IO protocol core of skychat.
 //!
-//! Bytes and time go in; bytes to send, events and the next deadline come out. Nothing here
+//! Bytes and time go in; bytes to send, peers to dial, events and the next deadline come out. Nothing here
 //! touches sockets, threads, files, clocks or OS randomness: the host passes `now` (a monotonic
 //! [`Duration`](std::time::Duration) since an origin of its choosing) into every call and a seed
 //! into [`Node::new`]. The same inputs always give the same outputs.
@@ -12,11 +12,11 @@
 //! exists only with `--cfg fuzzing` or the `fuzzing` feature.
 //!
 //! Inside, `node` owns the [`Node`] and its input and output methods, with per-connection state
-//! and timers in `node::connection` and peer routing with redial in `node::routing`; `session`,
-//! `suite_session`, `handshake`, `framing`, `frame`, `message` and `skywire` are the wire;
-//! `outbox` and `dedup` are delivery; `timer`, `redial`, `pending`, `refusals`, `whitelist` and
-//! `config` are timers, reconnect backoff and inbound policy. `docs/architecture.md` has the
-//! table.
+//! and timers in `node::connection`, peer routing with redial in `node::routing`, and what
+//! arrives on an authenticated session in `node::receive`. `session`, `suite_session`,
+//! `handshake`, `framing`, `frame`, `message` and `skywire` are the wire; `outbox` and `dedup`
+//! are delivery; `timer`, `redial`, `pending`, `refusals`, `whitelist` and `config` are timers,
+//! reconnect backoff and inbound policy. `docs/architecture.md` has the table.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -13,7 +13,7 @@ pub const MAX_BODY_BYTES: usize = 64_000;
 /// sender always opens a new stream, ids never repeat even when the sender lost all its state.
 ///
 /// Stream 0 is never drawn: it holds the Go skychat's 16-hex ids (an 8-byte number) as the
-/// sequence, so that they keep their form (see [`crate::skywire::ids`]).
+/// sequence, so that they keep their form (see the Skywire suite's `ids` module).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct MessageId {
     /// The sender's stream for this peer.

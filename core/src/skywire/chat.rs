@@ -17,7 +17,7 @@ pub const MAX_CHAT_FRAME: usize = 65_536;
 pub enum ChatFrameError {
     /// A frame of length 0.
     Empty,
-    /// A frame longer than [`MAX_CHAT_FRAME`].
+    /// A frame longer than `MAX_CHAT_FRAME`.
     TooLong {
         /// The announced length.
         len: u64,

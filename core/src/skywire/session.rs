@@ -112,7 +112,7 @@ pub struct SkywireSession {
 
 impl SkywireSession {
     /// Starts an initiator pinned to `remote` and appends message 1 to `tx`. All randomness
-    /// comes from `seed` (see [`HandshakeRandomness::from_seed`]).
+    /// comes from `seed` (see `HandshakeRandomness::from_seed`).
     pub fn initiator(
         local: &SkywireSecretKey,
         remote: &SkywirePublicKey,
