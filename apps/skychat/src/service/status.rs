@@ -1,0 +1,290 @@
+//! The `/status` document: who this node is, how it runs, its peers with what waits for each,
+//! and its counters. Built from the node's own state, one node query (its refusals) and one
+//! store query (the outbox per peer), however many peers there are.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+
+use serde::Serialize;
+use skychat_core::{ConnKind, PublicKey, RefusalCounts};
+
+use super::feed::FeedStats;
+use super::{Mode, Service, ServiceError};
+
+/// The `/status` document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeStatus {
+    /// This node's native key.
+    pub public_key: String,
+    /// The key Go peers know this node by: the Skywire key of the same secret.
+    pub visor_pk: String,
+    /// The native key again.
+    pub native_pk: String,
+    /// The Skywire key, once known.
+    pub skywire_pk: Option<String>,
+    /// Both dial strings, with `--tcp-listen`.
+    pub dial: Option<Dial>,
+    /// How the node runs.
+    pub mode: Mode,
+    /// The HTTP surface's bound address.
+    pub http_addr: Option<String>,
+    /// The TCP-direct listener's bound address.
+    pub tcp_listen: Option<String>,
+    /// Keys allowed inbound.
+    pub whitelist: Vec<String>,
+    /// Every peer that is connected, configured or has messages waiting.
+    pub peers: Vec<PeerStatus>,
+    /// Peers with at least one live session.
+    pub active_peer_conns: usize,
+    /// Message counters.
+    pub counters: StatusCounters,
+    /// Skywire-suite handshakes without the post-quantum hybrid.
+    pub post_quantum: PostQuantum,
+    /// Inbound connections refused, by reason.
+    pub refused: Refused,
+    /// Messages received and stored.
+    pub inbound_msg_count: u64,
+    /// Messages accepted for sending.
+    pub outbound_msg_count: u64,
+    /// Live-stream subscribers.
+    pub sse_subscribers: usize,
+    /// The event feed's ids and size.
+    pub event_feed: FeedStatus,
+    /// Log lines dropped because the log could not keep up.
+    pub log_lines_dropped: u64,
+    /// Always true: messages are stored.
+    pub persistence_enabled: bool,
+    /// Always false: pairing needs a visor.
+    pub pairing_enabled: bool,
+    /// The chat frame version.
+    pub frame_proto_version: u32,
+    /// The status document's version.
+    pub schema_version: &'static str,
+    /// Seconds since the service started.
+    pub uptime_sec: u64,
+    /// The same, under the Go app's name.
+    pub app_uptime_sec: u64,
+}
+
+/// Both dial strings of this node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Dial {
+    /// `tcp://<native_pk>@host:port`.
+    pub native: String,
+    /// `tcp://<skywire_pk>@host:port`.
+    pub skywire: String,
+}
+
+/// One peer in `/status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PeerStatus {
+    /// Its key, in hex.
+    pub pk: String,
+    /// `connected` or `disconnected`.
+    pub state: &'static str,
+    /// Always `tcp-direct`.
+    pub transport: &'static str,
+    /// Live sessions.
+    pub sessions: usize,
+    /// Whether one of them was accepted rather than dialled.
+    pub inbound: bool,
+    /// Whether it is a `--tcp-peer`.
+    pub persistent: bool,
+    /// The `--tcp-peer` address.
+    pub addr: Option<String>,
+    /// Messages for it not yet acked.
+    pub queued: u64,
+}
+
+/// The message counters of `/status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusCounters {
+    /// Messages received and stored.
+    #[serde(rename = "in")]
+    pub incoming: u64,
+    /// Messages accepted for sending.
+    #[serde(rename = "out")]
+    pub outgoing: u64,
+    /// Acks received.
+    pub acked: u64,
+    /// Messages waiting for an ack now.
+    pub queued: u64,
+    /// Sends refused because the store could not record them.
+    pub failed: u64,
+    /// Incoming messages that could not be stored.
+    pub dropped: u64,
+    /// Inbound connections from keys not on the whitelist.
+    pub rejected: u64,
+    /// Incoming messages their sender deleted.
+    pub deleted: u64,
+}
+
+/// Post-quantum handshake counters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PostQuantum {
+    /// `--require-pq`.
+    pub required: bool,
+    /// Handshakes completed without the hybrid.
+    pub downgrades: u64,
+    /// Handshakes refused for that under `--require-pq`.
+    pub refused_classical: u64,
+}
+
+/// Inbound connections refused, by reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refused {
+    /// All of them.
+    pub total: u64,
+    /// Evicted while idle at the pending-handshake cap.
+    pub evicted_idle: u64,
+    /// Evicted while in their handshake at the cap.
+    pub evicted_pending: u64,
+    /// Refused at the connection cap.
+    pub at_capacity: u64,
+    /// Sent nothing in time.
+    pub first_bytes_timeout: u64,
+    /// Did not finish the handshake in time.
+    pub handshake_timeout: u64,
+    /// Broke the protocol.
+    pub protocol_violation: u64,
+    /// Not on the whitelist.
+    pub not_whitelisted: u64,
+    /// Refused while the node was busy.
+    pub busy: u64,
+}
+
+impl From<RefusalCounts> for Refused {
+    fn from(r: RefusalCounts) -> Self {
+        Self {
+            total: r.total(),
+            evicted_idle: r.evicted_idle,
+            evicted_pending: r.evicted_pending,
+            at_capacity: r.at_capacity,
+            first_bytes_timeout: r.first_bytes_timeout,
+            handshake_timeout: r.handshake_timeout,
+            protocol_violation: r.protocol_violation,
+            not_whitelisted: r.not_whitelisted,
+            busy: r.busy,
+        }
+    }
+}
+
+/// The event feed's ids and size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FeedStatus {
+    /// The oldest id this run can issue or has issued.
+    pub first_id: u64,
+    /// The latest id issued.
+    pub last_id: u64,
+    /// Events kept for resuming.
+    pub kept: usize,
+    /// Their JSON bytes.
+    pub kept_bytes: usize,
+}
+
+impl From<FeedStats> for FeedStatus {
+    fn from(stats: FeedStats) -> Self {
+        Self {
+            first_id: stats.base + 1,
+            last_id: stats.head,
+            kept: stats.kept,
+            kept_bytes: stats.kept_bytes,
+        }
+    }
+}
+
+impl Service {
+    /// The `/status` document. Fails only when the store cannot be read.
+    pub async fn status(&self) -> Result<NodeStatus, ServiceError> {
+        let inner = &self.0;
+        let info = &inner.info;
+        let queued: BTreeMap<PublicKey, u64> = inner
+            .storage
+            .read(|store| store.outbox_counts())
+            .await??
+            .into_iter()
+            .collect();
+        let sessions = inner.peers.snapshot();
+        let mut keys: Vec<PublicKey> = sessions.keys().copied().collect();
+        keys.extend(info.tcp_peers.iter().map(|p| p.pk));
+        keys.extend(queued.keys().copied());
+        keys.sort_unstable();
+        keys.dedup();
+        let peers = keys
+            .into_iter()
+            .map(|pk| {
+                let kinds = sessions.get(&pk).map(Vec::as_slice).unwrap_or_default();
+                let persistent = info.tcp_peers.iter().find(|p| p.pk == pk);
+                PeerStatus {
+                    pk: pk.to_hex(),
+                    state: if kinds.is_empty() {
+                        "disconnected"
+                    } else {
+                        "connected"
+                    },
+                    transport: "tcp-direct",
+                    sessions: kinds.len(),
+                    inbound: kinds.contains(&ConnKind::Inbound),
+                    persistent: persistent.is_some(),
+                    addr: persistent.map(|p| p.addr.clone()),
+                    queued: queued.get(&pk).copied().unwrap_or(0),
+                }
+            })
+            .collect();
+        let refused = inner.node.refusals().await;
+        let c = &inner.counters;
+        let load = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
+        let uptime = inner.started.elapsed().as_secs();
+        let pk = self.public_key().to_hex();
+        let keys = inner.public_keys.get();
+        let skywire_pk = keys.map(|k| k.skywire.to_hex());
+        Ok(NodeStatus {
+            // The Go skychat reports its visor's key here: the Skywire key of the same secret.
+            visor_pk: skywire_pk.clone().unwrap_or_else(|| pk.clone()),
+            native_pk: pk.clone(),
+            public_key: pk,
+            skywire_pk,
+            dial: keys.zip(info.tcp_listen).map(|(k, listen)| Dial {
+                native: k.native_dial(listen),
+                skywire: k.skywire_dial(listen),
+            }),
+            mode: info.mode,
+            http_addr: inner
+                .http_addr
+                .get()
+                .or(info.http_addr.as_ref())
+                .map(|a| a.to_string()),
+            tcp_listen: info.tcp_listen.map(|a| a.to_string()),
+            whitelist: info.whitelist.iter().map(|k| k.to_hex()).collect(),
+            peers,
+            active_peer_conns: inner.peers.connected_count(),
+            counters: StatusCounters {
+                incoming: load(&c.incoming),
+                outgoing: load(&c.outgoing),
+                acked: load(&c.acked),
+                queued: queued.values().sum(),
+                failed: load(&c.failed),
+                dropped: load(&c.dropped),
+                rejected: load(&c.rejected),
+                deleted: load(&c.deleted),
+            },
+            post_quantum: PostQuantum {
+                required: inner.require_pq.load(Ordering::Relaxed),
+                downgrades: load(&c.downgrades),
+                refused_classical: load(&c.pq_refused),
+            },
+            refused: refused.into(),
+            inbound_msg_count: load(&c.incoming),
+            outbound_msg_count: load(&c.outgoing),
+            sse_subscribers: inner.subscribers.load(Ordering::Relaxed),
+            event_feed: inner.feed.stats().into(),
+            log_lines_dropped: crate::logging::dropped_lines(),
+            persistence_enabled: true,
+            pairing_enabled: false,
+            frame_proto_version: 1,
+            schema_version: "v1",
+            uptime_sec: uptime,
+            app_uptime_sec: uptime,
+        })
+    }
+}
