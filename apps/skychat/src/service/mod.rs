@@ -256,7 +256,11 @@ impl Service {
             reply,
         };
         let stopped = ServiceError::ShuttingDown;
-        self.0.sends.send(request).await.map_err(|_| stopped.clone())?;
+        self.0
+            .sends
+            .send(request)
+            .await
+            .map_err(|_| stopped.clone())?;
         let message = match answer.recv().await.map_err(|_| stopped)?? {
             Accepted::New(message) => message,
             Accepted::Existing(stored) => {

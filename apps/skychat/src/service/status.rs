@@ -288,3 +288,100 @@ impl Service {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use skychat_core::{NodeConfig, SecretKey};
+    use skychat_driver::DriverConfig;
+
+    use super::*;
+    use crate::address::PeerSpec;
+    use crate::service::storage::Storage;
+    use crate::service::{NodeInfo, SendOutcome};
+    use crate::store::{Store, StoreOptions};
+
+    fn key(n: u16) -> PublicKey {
+        let mut bytes = [7; 32];
+        bytes[..2].copy_from_slice(&n.to_be_bytes());
+        PublicKey::native(bytes)
+    }
+
+    fn service(dir: &std::path::Path, tcp_peers: Vec<PeerSpec>) -> Service {
+        let node = skychat_smol::start(DriverConfig {
+            identity: SecretKey::from_bytes([31; 32]),
+            node: NodeConfig::default(),
+            seed: [6; 32],
+            restore_outbox: Vec::new(),
+            restore_dedup: Vec::new(),
+            tcp_keepalive: None,
+        });
+        let store = Store::open(dir, StoreOptions::default()).expect("open the store");
+        let (completions, _) = async_channel::unbounded();
+        let info = NodeInfo {
+            mode: Mode::Standalone,
+            http_addr: None,
+            tcp_listen: None,
+            tcp_peers,
+            whitelist: Vec::new(),
+        };
+        Service::new(node, Storage::start(store, completions), info)
+    }
+
+    #[test]
+    fn status_counts_every_peers_outbox_with_one_store_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let configured = PeerSpec {
+            pk: key(9_999),
+            addr: "127.0.0.1:9".into(),
+        };
+        let service = service(dir.path(), vec![configured.clone()]);
+        let peers: Vec<PublicKey> = (0..300).map(key).collect();
+        smol::block_on(async {
+            smol::spawn(service.clone().run_committer()).detach();
+            // Peer i gets i % 3 + 1 messages, all queued: nobody is connected.
+            let sends: Vec<_> = peers
+                .iter()
+                .enumerate()
+                .flat_map(|(i, peer)| std::iter::repeat_n(*peer, i % 3 + 1))
+                .map(|peer| {
+                    let service = service.clone();
+                    smol::spawn(async move {
+                        service.send(peer, "waiting".into(), None, None, None).await
+                    })
+                })
+                .collect();
+            for send in sends {
+                assert!(matches!(send.await, Ok(SendOutcome::Queued { .. })));
+            }
+
+            let reads = service.0.storage.reads();
+            let status = service.status().await.expect("status");
+            assert_eq!(service.0.storage.reads() - reads, 1, "one store read");
+
+            assert_eq!(status.peers.len(), peers.len() + 1, "{:?}", status.peers);
+            for (i, peer) in peers.iter().enumerate() {
+                let entry = status
+                    .peers
+                    .iter()
+                    .find(|p| p.pk == peer.to_hex())
+                    .expect("every peer with messages waiting is listed");
+                assert_eq!(entry.queued, i as u64 % 3 + 1, "{entry:?}");
+                assert_eq!(entry.state, "disconnected");
+                assert!(!entry.persistent);
+            }
+            let entry = status
+                .peers
+                .iter()
+                .find(|p| p.pk == configured.pk.to_hex())
+                .expect("the configured peer is listed");
+            assert_eq!(
+                (entry.queued, entry.persistent, entry.addr.as_deref()),
+                (0, true, Some("127.0.0.1:9"))
+            );
+            assert_eq!(status.counters.queued, 100 + 200 + 300);
+            assert_eq!(status.counters.outgoing, 600);
+            assert_eq!(status.mode, Mode::Standalone);
+            service.shutdown().await;
+        });
+    }
+}
