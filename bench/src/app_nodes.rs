@@ -80,7 +80,7 @@ impl AppPair {
                 .keep_connected(receiver.service.public_key(), addr.to_string())
                 .await;
             let deadline = std::time::Instant::now() + Duration::from_secs(30);
-            while sender.service.status().await.map(|s| s.active_peer_conns) != Ok(1) {
+            while sender.service.status().await.active_peer_conns != 1 {
                 assert!(std::time::Instant::now() < deadline, "no session in 30 s");
                 smol::Timer::after(Duration::from_millis(5)).await;
             }

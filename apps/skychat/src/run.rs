@@ -258,6 +258,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     let restore_outbox = store
         .outbox()
         .map_err(|e| Failure::runtime(format!("store: {e}")))?;
+    let restored_recipients: Vec<PublicKey> =
+        restore_outbox.iter().map(|(peer, _)| *peer).collect();
     let restore_dedup = store
         .dedup_records()
         .map_err(|e| Failure::runtime(format!("store: {e}")))?;
@@ -335,6 +337,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             whitelist: settings.whitelist.clone(),
         };
         let service = Service::new(node.clone(), storage.clone(), info.clone());
+        service.note_restored_outbox(restored_recipients);
         let http_addr = http::serve_on(service.clone(), http_listener, token.clone(), http_gate)
             .map_err(|e| {
                 Failure::runtime(format!("--addr {}: cannot serve: {e}", settings.http_addr))

@@ -99,13 +99,10 @@ async fn index(_: Request<Service>) -> tide::Result {
 }
 
 async fn status(request: Request<Service>) -> tide::Result {
-    respond(
-        request
-            .state()
-            .status()
-            .await
-            .map(|status| render::json(StatusCode::Ok, &status)),
-    )
+    Ok(render::json(
+        StatusCode::Ok,
+        &request.state().status().await,
+    ))
 }
 
 #[derive(Deserialize)]

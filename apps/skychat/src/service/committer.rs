@@ -165,6 +165,12 @@ impl Service {
             })
             .collect();
         let held = self.0.node.hold(drafts).await;
+        // Counted before the release, so that no ack of them can be seen first.
+        for (request, outcome) in new.iter().zip(&held) {
+            if outcome.is_ok() {
+                self.0.queued.add(request.recipient, 1);
+            }
+        }
         let mut results: Vec<Result<Accepted, ServiceError>> = Vec::with_capacity(new.len());
         let mut ops = Vec::new();
         let mut accepted: Vec<(usize, PublicKey, ChatMessage)> = Vec::new();
@@ -212,6 +218,9 @@ impl Service {
                 self.0.node.release(ids).await;
             }
             Err(error) => {
+                for (peer, _) in &ids {
+                    self.0.queued.remove(*peer, 1);
+                }
                 self.0.node.withdraw(ids).await;
                 counters
                     .failed

@@ -10,6 +10,7 @@ pub mod committer;
 mod error;
 pub mod feed;
 pub mod peers;
+pub mod queued;
 pub mod status;
 pub mod storage;
 pub mod view;
@@ -33,6 +34,7 @@ use acks::AckWaiters;
 use committer::{Accepted, SendRequest};
 use feed::Feed;
 use peers::PeerTable;
+use queued::QueuedCounts;
 use storage::{Completion, Storage, now_ms};
 
 pub use error::ServiceError;
@@ -148,6 +150,8 @@ struct Inner {
     feed: Feed,
     counters: Counters,
     subscribers: AtomicUsize,
+    /// Messages in the node's outbox per peer, for `/status`.
+    queued: QueuedCounts,
     /// Send requests on their way to the committer ([`Service::run_committer`]).
     sends: async_channel::Sender<SendRequest>,
     send_queue: std::sync::Mutex<Option<async_channel::Receiver<SendRequest>>>,
@@ -178,12 +182,22 @@ impl Service {
             feed: Feed::default(),
             counters: Counters::default(),
             subscribers: AtomicUsize::new(0),
+            queued: QueuedCounts::default(),
         }))
     }
 
     /// This node's public key.
     pub fn public_key(&self) -> PublicKey {
         self.0.node.public_key()
+    }
+
+    /// Counts the messages the node's outbox was restored with at start, one entry per message,
+    /// for `/status`. Call it before [`Service::run_events`] starts, so that no ack of them is
+    /// seen first.
+    pub fn note_restored_outbox(&self, recipients: impl IntoIterator<Item = PublicKey>) {
+        for peer in recipients {
+            self.0.queued.add(peer, 1);
+        }
     }
 
     /// Records both public keys of this node's secret, for `/status`.
@@ -444,8 +458,9 @@ impl Service {
             }
             Event::MessageAcked { peer, id, .. } => {
                 inner.counters.acked.fetch_add(1, Ordering::Relaxed);
-                // Submitted before the waiter wakes, so that a read after the answer (such as
-                // `/status` counting the outbox) sees the ack.
+                inner.queued.remove(peer, 1);
+                // Submitted before the waiter wakes, so that a read of the store after the
+                // answer (such as `/history`) sees the ack.
                 inner.storage.submit(WriteOp::Acked {
                     peer,
                     id,

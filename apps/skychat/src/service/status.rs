@@ -1,15 +1,15 @@
 //! The `/status` document: who this node is, how it runs, its peers with what waits for each,
-//! and its counters. Built from the node's own state, one node query (its refusals) and one
-//! store query (the outbox per peer), however many peers there are.
+//! and its counters. Built from the service's own state (sessions, outbox counts per peer,
+//! counters) and one node query (its refusals), however many peers there are; it never waits
+//! for the store.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
 use serde::Serialize;
 use skychat_core::{ConnKind, PublicKey, RefusalCounts};
 
 use super::feed::FeedStats;
-use super::{Mode, Service, ServiceError};
+use super::{Mode, Service};
 
 /// The `/status` document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -194,16 +194,11 @@ impl From<FeedStats> for FeedStatus {
 }
 
 impl Service {
-    /// The `/status` document. Fails only when the store cannot be read.
-    pub async fn status(&self) -> Result<NodeStatus, ServiceError> {
+    /// The `/status` document.
+    pub async fn status(&self) -> NodeStatus {
         let inner = &self.0;
         let info = &inner.info;
-        let queued: BTreeMap<PublicKey, u64> = inner
-            .storage
-            .read(|store| store.outbox_counts())
-            .await??
-            .into_iter()
-            .collect();
+        let queued = inner.queued.snapshot();
         let sessions = inner.peers.snapshot();
         let mut keys: Vec<PublicKey> = sessions.keys().copied().collect();
         keys.extend(info.tcp_peers.iter().map(|p| p.pk));
@@ -238,7 +233,7 @@ impl Service {
         let pk = self.public_key().to_hex();
         let keys = inner.public_keys.get();
         let skywire_pk = keys.map(|k| k.skywire.to_hex());
-        Ok(NodeStatus {
+        NodeStatus {
             // The Go skychat reports its visor's key here: the Skywire key of the same secret.
             visor_pk: skywire_pk.clone().unwrap_or_else(|| pk.clone()),
             native_pk: pk.clone(),
@@ -285,7 +280,7 @@ impl Service {
             schema_version: "v1",
             uptime_sec: uptime,
             app_uptime_sec: uptime,
-        })
+        }
     }
 }
 
@@ -297,7 +292,7 @@ mod tests {
     use super::*;
     use crate::address::PeerSpec;
     use crate::service::storage::Storage;
-    use crate::service::{NodeInfo, SendOutcome};
+    use crate::service::{NodeInfo, SendOutcome, ServiceError};
     use crate::store::{Store, StoreOptions};
 
     fn key(n: u16) -> PublicKey {
@@ -306,7 +301,7 @@ mod tests {
         PublicKey::native(bytes)
     }
 
-    fn service(dir: &std::path::Path, tcp_peers: Vec<PeerSpec>) -> Service {
+    fn service(dir: &std::path::Path, options: StoreOptions, tcp_peers: Vec<PeerSpec>) -> Service {
         let node = skychat_smol::start(DriverConfig {
             identity: SecretKey::from_bytes([31; 32]),
             node: NodeConfig::default(),
@@ -315,7 +310,7 @@ mod tests {
             restore_dedup: Vec::new(),
             tcp_keepalive: None,
         });
-        let store = Store::open(dir, StoreOptions::default()).expect("open the store");
+        let store = Store::open(dir, options).expect("open the store");
         let (completions, _) = async_channel::unbounded();
         let info = NodeInfo {
             mode: Mode::Standalone,
@@ -328,13 +323,17 @@ mod tests {
     }
 
     #[test]
-    fn status_counts_every_peers_outbox_with_one_store_read() {
+    fn status_counts_every_peers_outbox_without_a_store_read_or_a_node_query_per_peer() {
         let dir = tempfile::tempdir().unwrap();
         let configured = PeerSpec {
             pk: key(9_999),
             addr: "127.0.0.1:9".into(),
         };
-        let service = service(dir.path(), vec![configured.clone()]);
+        let service = service(
+            dir.path(),
+            StoreOptions::default(),
+            vec![configured.clone()],
+        );
         let peers: Vec<PublicKey> = (0..300).map(key).collect();
         smol::block_on(async {
             smol::spawn(service.clone().run_committer()).detach();
@@ -355,8 +354,8 @@ mod tests {
             }
 
             let reads = service.0.storage.reads();
-            let status = service.status().await.expect("status");
-            assert_eq!(service.0.storage.reads() - reads, 1, "one store read");
+            let status = service.status().await;
+            assert_eq!(service.0.storage.reads(), reads, "no store read");
 
             assert_eq!(status.peers.len(), peers.len() + 1, "{:?}", status.peers);
             for (i, peer) in peers.iter().enumerate() {
@@ -366,6 +365,11 @@ mod tests {
                     .find(|p| p.pk == peer.to_hex())
                     .expect("every peer with messages waiting is listed");
                 assert_eq!(entry.queued, i as u64 % 3 + 1, "{entry:?}");
+                let in_node = service.0.node.queued_for(*peer).await;
+                assert_eq!(
+                    entry.queued, in_node as u64,
+                    "as the node counts: {entry:?}"
+                );
                 assert_eq!(entry.state, "disconnected");
                 assert!(!entry.persistent);
             }
@@ -381,6 +385,31 @@ mod tests {
             assert_eq!(status.counters.queued, 100 + 200 + 300);
             assert_eq!(status.counters.outgoing, 600);
             assert_eq!(status.mode, Mode::Standalone);
+            service.shutdown().await;
+        });
+    }
+
+    #[test]
+    fn messages_refused_by_a_full_store_are_not_counted_as_queued() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = StoreOptions {
+            max_db_bytes: Some(1),
+            ..StoreOptions::default()
+        };
+        let service = service(dir.path(), options, Vec::new());
+        let peer = key(1);
+        smol::block_on(async {
+            smol::spawn(service.clone().run_committer()).detach();
+            let big = "b".repeat(60_000);
+            let refused = service.send(peer, big, None, None, None).await;
+            assert!(
+                matches!(refused, Err(ServiceError::StorageFull(_))),
+                "{refused:?}"
+            );
+            let status = service.status().await;
+            assert_eq!(status.counters.queued, 0);
+            assert!(status.peers.is_empty(), "{:?}", status.peers);
+            assert_eq!(service.0.node.queued_for(peer).await, 0);
             service.shutdown().await;
         });
     }

@@ -1,5 +1,5 @@
-//! Reads: conversation history in pages, the list of conversations, status counts, the outbox
-//! per peer, and the outbox and dedup marks the node is restored from at startup.
+//! Reads: conversation history in pages, the list of conversations, status counts, and the
+//! outbox and dedup marks the node is restored from at startup.
 
 use rusqlite::{Row, params};
 use skychat_core::dedup::MAX_STREAMS_PER_PEER;
@@ -147,23 +147,6 @@ impl Store {
             .into_iter()
             .map(|stored| (stored.peer, stored.message))
             .collect())
-    }
-
-    /// Per peer, the outgoing messages still in the outbox (not yet acked), in one query; peers
-    /// with none are left out; ordered by the key's hex form.
-    pub fn outbox_counts(&self) -> Result<Vec<(PublicKey, u64)>> {
-        let mut statement = self.conn.prepare_cached(
-            "SELECT peer, count(*) FROM messages WHERE in_outbox = 1 GROUP BY peer ORDER BY peer",
-        )?;
-        let mut rows = statement.query([])?;
-        let mut counts = Vec::new();
-        while let Some(row) = rows.next()? {
-            counts.push((
-                parse_peer(&row.get::<_, String>(0)?)?,
-                from_sql(row.get(1)?),
-            ));
-        }
-        Ok(counts)
     }
 
     /// The dedup marks, for restoring the node at startup: per peer at most the
