@@ -17,6 +17,7 @@ use crate::service::Service;
 
 pub use auth::Token;
 pub use connection::{Gate, connection_cap};
+pub use render::error_status;
 pub use routes::{MAX_WAIT_MS, MessageSend, parse_message_request};
 
 /// Binds the HTTP listener, before anything is served on it.
