@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use skychat::service::storage::Storage;
-use skychat::service::{NodeInfo, Service};
+use skychat::service::{Mode, NodeInfo, Service};
 use skychat::store::{Store, StoreOptions};
 use skychat_core::PublicKey;
 
@@ -31,7 +31,7 @@ impl AppNode {
         let (completions_tx, completions) = async_channel::unbounded();
         let storage = Storage::start(store, completions_tx);
         let info = NodeInfo {
-            mode: "standalone",
+            mode: Mode::Standalone,
             http_addr: None,
             tcp_listen: None,
             tcp_peers: Vec::new(),
@@ -80,7 +80,7 @@ impl AppPair {
                 .keep_connected(receiver.service.public_key(), addr.to_string())
                 .await;
             let deadline = std::time::Instant::now() + Duration::from_secs(30);
-            while sender.service.status().await["active_peer_conns"] != 1 {
+            while sender.service.status().await.active_peer_conns != 1 {
                 assert!(std::time::Instant::now() < deadline, "no session in 30 s");
                 smol::Timer::after(Duration::from_millis(5)).await;
             }

@@ -17,7 +17,7 @@ use crate::data_dir::{DataDirLock, RunOnlyDir};
 use crate::http::{self, Token};
 use crate::identity::{self, Source};
 use crate::service::storage::{Storage, now_ms};
-use crate::service::{NodeInfo, Service};
+use crate::service::{Mode, NodeInfo, Service};
 use crate::store::{Durability, Owner, Store, StoreError, StoreOptions};
 
 /// How often retention runs.
@@ -53,7 +53,7 @@ impl Failure {
 /// The checked node settings.
 #[derive(Debug)]
 pub struct Settings {
-    mode: &'static str,
+    mode: Mode,
     http_addr: SocketAddr,
     tcp_listen: Option<SocketAddr>,
     whitelist: Vec<PublicKey>,
@@ -122,9 +122,9 @@ pub fn check(cli: &Cli, proc_config: Option<&str>) -> Result<Settings, Failure> 
     }
     Ok(Settings {
         mode: if cli.standalone {
-            "standalone"
+            Mode::Standalone
         } else {
-            "embedded"
+            Mode::Embedded
         },
         http_addr,
         tcp_listen,
@@ -159,7 +159,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     let settings = check(&cli, proc_config.as_deref())?;
     let identity = match identity::resolve_from_env(cli.sk.as_deref(), cli.config.as_deref()) {
         Ok(identity) => identity,
-        Err(identity::IdentityError::Missing) if settings.mode == "standalone" => {
+        Err(identity::IdentityError::Missing) if settings.mode == Mode::Standalone => {
             let secret = crate::keyfile::ephemeral().map_err(Failure::runtime)?;
             identity::Identity::new(secret, Source::Ephemeral)
                 .map_err(|e| Failure::runtime(format!("ephemeral key: {e}")))?
@@ -200,7 +200,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     if settings.tcp_listen.is_none() && !settings.whitelist.is_empty() {
         log::warn!("--tcp-whitelist has no effect without --tcp-listen");
     }
-    if settings.mode == "embedded" {
+    if settings.mode == Mode::Embedded {
         log::warn!(
             "embedded mode: visor mesh relaying (skynet/dmsg) is not available in this build; \
              serving TCP-direct and HTTP only"
@@ -258,7 +258,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     let restore_outbox = store
         .outbox()
         .map_err(|e| Failure::runtime(format!("store: {e}")))?;
-    let outbox_peers: Vec<PublicKey> = restore_outbox.iter().map(|(peer, _)| *peer).collect();
+    let restored_recipients: Vec<PublicKey> =
+        restore_outbox.iter().map(|(peer, _)| *peer).collect();
     let restore_dedup = store
         .dedup_records()
         .map_err(|e| Failure::runtime(format!("store: {e}")))?;
@@ -336,7 +337,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             whitelist: settings.whitelist.clone(),
         };
         let service = Service::new(node.clone(), storage.clone(), info.clone());
-        service.note_recipients(outbox_peers);
+        service.note_restored_outbox(restored_recipients);
         let http_addr = http::serve_on(service.clone(), http_listener, token.clone(), http_gate)
             .map_err(|e| {
                 Failure::runtime(format!("--addr {}: cannot serve: {e}", settings.http_addr))

@@ -1,11 +1,13 @@
-//! The HTTP control surface on tide. Handlers are thin: they parse, call the service, and shape
-//! JSON. Connections are accepted here, with TCP_NODELAY set (tide's own listener leaves Nagle
-//! on, which holds every response for ~40 ms), admitted against a cap on concurrent connections,
-//! and served one by one under the limits of [`connection`].
+//! The HTTP control surface on tide. Handlers are thin: they parse, call the service, and render
+//! its typed answer as JSON (`render`, which also maps each service error to its status).
+//! Connections are accepted here, with TCP_NODELAY set (tide's own listener leaves Nagle on,
+//! which holds every response for ~40 ms), admitted against a cap on concurrent connections, and
+//! served one by one under the limits of [`connection`].
 
 mod auth;
 pub mod baseline;
 pub mod connection;
+mod render;
 mod routes;
 mod sse;
 
@@ -15,6 +17,7 @@ use crate::service::Service;
 
 pub use auth::Token;
 pub use connection::{Gate, connection_cap};
+pub use render::error_status;
 pub use routes::{MAX_WAIT_MS, MessageSend, parse_message_request};
 
 /// Binds the HTTP listener, before anything is served on it.

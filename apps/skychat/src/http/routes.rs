@@ -1,17 +1,18 @@
-//! The routes. Each handler parses its input, calls the service, and shapes the JSON answer;
-//! every error answer is `{"error": "..."}` with the status that fits.
+//! The routes. Each handler parses its input, calls the service, and renders its typed answer
+//! ([`render`](super::render)); every error answer is `{"error": "..."}` with the status that
+//! fits.
 
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use skychat_core::{MessageId, PublicKey};
 use tide::{Request, Response, StatusCode};
 
 use super::auth::{self, Token};
+use super::render::{self, error, service_error};
 use super::sse::{self, Shape};
-use crate::service::{SendOutcome, Service, ServiceError, status_label};
-use crate::store::Status;
+use crate::service::{Mode, Service, ServiceError};
 
 /// Largest accepted request body. Above the message limit, to leave room for JSON escaping.
 pub const MAX_REQUEST_BODY: usize = 512 * 1024;
@@ -79,7 +80,7 @@ impl tide::Middleware<Service> for RequireToken {
             return Ok(next.run(request).await);
         }
         let mut response = error(
-            401,
+            StatusCode::Unauthorized,
             "authentication required: send Authorization: Bearer <token from the token file>",
         );
         response.insert_header("WWW-Authenticate", "Bearer realm=\"skychat\"");
@@ -90,23 +91,6 @@ impl tide::Middleware<Service> for RequireToken {
     }
 }
 
-fn error(status: u16, message: &str) -> Response {
-    let mut response =
-        Response::new(StatusCode::try_from(status).unwrap_or(StatusCode::InternalServerError));
-    response.set_body(json!({ "error": message }));
-    response
-}
-
-fn json_response(status: u16, body: Value) -> Response {
-    let mut response = Response::new(StatusCode::try_from(status).unwrap_or(StatusCode::Ok));
-    response.set_body(body);
-    response
-}
-
-fn service_error(e: ServiceError) -> Response {
-    error(e.http_status(), e.message())
-}
-
 async fn index(_: Request<Service>) -> tide::Result {
     let mut response = Response::new(StatusCode::Ok);
     response.set_content_type(tide::http::mime::HTML);
@@ -115,7 +99,10 @@ async fn index(_: Request<Service>) -> tide::Result {
 }
 
 async fn status(request: Request<Service>) -> tide::Result {
-    Ok(json_response(200, request.state().status().await))
+    Ok(render::json(
+        StatusCode::Ok,
+        &request.state().status().await,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -217,7 +204,7 @@ fn parse_id(field: &str, text: &str) -> Result<MessageId, ServiceError> {
 
 /// Turns a handler's result into the response, errors as JSON.
 fn respond(result: Result<Response, ServiceError>) -> tide::Result {
-    Ok(result.unwrap_or_else(service_error))
+    Ok(result.unwrap_or_else(|e| service_error(&e)))
 }
 
 async fn message(mut request: Request<Service>) -> tide::Result {
@@ -320,33 +307,8 @@ async fn send_message(request: &mut Request<Service>) -> Result<Response, Servic
             idempotency_key,
         )
         .await?;
-    let recipient = send.recipient;
-    Ok(match outcome {
-        SendOutcome::Acked { id, ms } => json_response(
-            200,
-            json!({
-                "acked": true,
-                "status": status_label(&recipient, Status::Acked),
-                "id": id.to_hex(),
-                "ms": ms,
-            }),
-        ),
-        SendOutcome::Timeout { id, ms } => json_response(
-            504,
-            json!({"acked": false, "id": id.to_hex(), "reason": "timeout", "ms": ms, "queued": true}),
-        ),
-        SendOutcome::Queued { id } => {
-            json_response(202, json!({"queued": true, "id": id.to_hex()}))
-        }
-        SendOutcome::Sent { id } => json_response(
-            200,
-            json!({"queued": false, "sent": true, "id": id.to_hex()}),
-        ),
-        SendOutcome::Replayed { id, status } => json_response(
-            200,
-            json!({"id": id.to_hex(), "replayed": true, "status": status_label(&recipient, status)}),
-        ),
-    })
+    let (status, body) = render::send_outcome(&send.recipient, &outcome);
+    Ok(render::json(status, &body))
 }
 
 fn query(request: &Request<Service>, name: &str) -> Option<String> {
@@ -382,10 +344,9 @@ async fn history_page(request: &Request<Service>) -> Result<Response, ServiceErr
         .transpose()
         .map_err(|_| bad("invalid before: use the row cursor of a history entry"))?;
     let mut page = request.state().history(peer, limit, before).await?;
-    let next = page.last().and_then(|m| m["row"].as_i64());
-    page.reverse();
-    let mut response = json_response(200, Value::Array(page));
-    if let Some(next) = next {
+    page.messages.reverse();
+    let mut response = render::json(StatusCode::Ok, &page.messages);
+    if let Some(next) = page.next_cursor {
         response.insert_header("X-Next-Before", next.to_string());
     }
     Ok(response)
@@ -394,12 +355,12 @@ async fn history_page(request: &Request<Service>) -> Result<Response, ServiceErr
 async fn history_peers(request: Request<Service>) -> tide::Result {
     let detail = query(&request, "detail").is_some_and(|v| v != "0" && v != "false");
     respond(request.state().history_peers().await.map(|peers| {
-        let peers = if detail {
-            peers
+        if detail {
+            render::json(StatusCode::Ok, &peers)
         } else {
-            peers.into_iter().map(|p| p["peer"].clone()).collect()
-        };
-        json_response(200, Value::Array(peers))
+            let keys: Vec<&str> = peers.iter().map(|p| p.peer.as_str()).collect();
+            render::json(StatusCode::Ok, &keys)
+        }
     }))
 }
 
@@ -411,7 +372,7 @@ async fn search_hits(request: &Request<Service>) -> Result<Response, ServiceErro
     let q = query(request, "q").ok_or_else(|| bad("missing q: the text to search for"))?;
     let limit = parse_limit(request, 50)?;
     let hits = request.state().search(q, limit).await?;
-    Ok(json_response(200, Value::Array(hits)))
+    Ok(render::json(StatusCode::Ok, &hits))
 }
 
 #[derive(Deserialize)]
@@ -455,7 +416,7 @@ async fn stream(request: Request<Service>, shape: Shape) -> tide::Result {
             Ok(n) => n,
             Err(_) => {
                 return Ok(error(
-                    400,
+                    StatusCode::BadRequest,
                     "invalid since / Last-Event-ID: expected a sequence number",
                 ));
             }
@@ -479,12 +440,12 @@ async fn stream(request: Request<Service>, shape: Shape) -> tide::Result {
 
 async fn no_visor(request: Request<Service>) -> tide::Result {
     let why = match request.state().mode() {
-        "standalone" => "this node runs standalone",
-        _ => "this build does not connect to the visor's RPC yet",
+        Mode::Standalone => "this node runs standalone",
+        Mode::Embedded => "this build does not connect to the visor's RPC yet",
     };
     let path = request.url().path();
     Ok(error(
-        503,
+        StatusCode::ServiceUnavailable,
         &format!("{path} needs a visor to relay through (pair-RPC); {why}"),
     ))
 }

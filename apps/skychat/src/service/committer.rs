@@ -50,7 +50,7 @@ impl SendRequest {
         if self.same_message(stored.peer, &stored.message) {
             Ok(Accepted::Existing(stored.clone()))
         } else {
-            Err(ServiceError::Unprocessable(format!(
+            Err(ServiceError::Conflict(format!(
                 "idempotency key {:?} was already used for message {} with another recipient, \
                  body or reply_to; use a new key for a new message",
                 self.idempotency_key.as_deref().unwrap_or_default(),
@@ -165,6 +165,12 @@ impl Service {
             })
             .collect();
         let held = self.0.node.hold(drafts).await;
+        // Counted before the release, so that no ack of them can be seen first.
+        for (request, outcome) in new.iter().zip(&held) {
+            if outcome.is_ok() {
+                self.0.queued.add(request.recipient, 1);
+            }
+        }
         let mut results: Vec<Result<Accepted, ServiceError>> = Vec::with_capacity(new.len());
         let mut ops = Vec::new();
         let mut accepted: Vec<(usize, PublicKey, ChatMessage)> = Vec::new();
@@ -196,7 +202,6 @@ impl Service {
             .iter()
             .map(|(_, peer, message)| (*peer, message.id))
             .collect();
-        self.note_recipients(ids.iter().map(|(peer, _)| *peer));
         let counters = &self.0.counters;
         match self.0.storage.write_all(ops).await {
             Ok(applied) => {
@@ -213,6 +218,9 @@ impl Service {
                 self.0.node.release(ids).await;
             }
             Err(error) => {
+                for (peer, _) in &ids {
+                    self.0.queued.remove(*peer, 1);
+                }
                 self.0.node.withdraw(ids).await;
                 counters
                     .failed
@@ -245,10 +253,9 @@ fn not_accepted(error: ServiceError) -> ServiceError {
     const NOTE: &str = "; the message was NOT accepted: it was not stored and will not be sent, \
                         so it is safe to retry";
     match error {
-        ServiceError::InsufficientStorage(text) => {
-            ServiceError::InsufficientStorage(format!("{text}{NOTE}"))
-        }
-        ServiceError::Unavailable(text) => ServiceError::Unavailable(format!("{text}{NOTE}")),
+        ServiceError::StorageFull(_)
+        | ServiceError::StorageUnavailable(_)
+        | ServiceError::Unavailable(_) => error.with_note(NOTE),
         ServiceError::BadRequest(text) | ServiceError::Internal(text) => {
             ServiceError::Internal(format!("{text}{NOTE}"))
         }
@@ -282,7 +289,7 @@ mod tests {
         let store = Store::open(dir, options).expect("open the store");
         let (completions, _) = async_channel::unbounded();
         let info = NodeInfo {
-            mode: "standalone",
+            mode: crate::service::Mode::Standalone,
             http_addr: None,
             tcp_listen: None,
             tcp_peers: Vec::new(),
@@ -340,8 +347,8 @@ mod tests {
                 other => panic!("expected the first message, got {other:?}"),
             }
             match other_answer.try_recv().expect("answered") {
-                Err(ServiceError::Unprocessable(text)) => assert!(text.contains("k1"), "{text}"),
-                other => panic!("expected 422, got {other:?}"),
+                Err(ServiceError::Conflict(text)) => assert!(text.contains("k1"), "{text}"),
+                other => panic!("expected a conflict, got {other:?}"),
             }
             let plain = new_message(&plain_answer);
             assert_eq!(plain.id.seq, message.id.seq + 1);
@@ -375,10 +382,10 @@ mod tests {
             service.commit(vec![first, second]).await;
             for answer in [first_answer, second_answer] {
                 match answer.try_recv().expect("answered") {
-                    Err(ServiceError::InsufficientStorage(text)) => {
+                    Err(ServiceError::StorageFull(text)) => {
                         assert!(text.contains("NOT accepted"), "{text}");
                     }
-                    other => panic!("expected 507, got {other:?}"),
+                    other => panic!("expected a full store, got {other:?}"),
                 }
             }
             assert_eq!(service.0.node.queued_for(peer).await, 0);

@@ -2,24 +2,29 @@
 //! persistence and ack waits (through [`committer`]), history and search, status, read
 //! receipts, and the event loop that stores incoming messages before the node acks them (and
 //! records a Skywire peer's deletions). Messages are shown with this node's key in the peer's
-//! suite, and a Skywire peer's ack as "delivered" ([`status_label`]). Nothing here knows about
-//! tide.
+//! suite, and a Skywire peer's ack as "delivered" ([`status_label`]). Every call returns typed
+//! values ([`view`], [`status`]) or a [`ServiceError`]; nothing here knows about tide or HTTP.
 
 pub mod acks;
 pub mod committer;
+mod error;
 pub mod feed;
 pub mod peers;
+pub mod queued;
+pub mod status;
 pub mod storage;
+pub mod view;
 
-use std::collections::BTreeSet;
+use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 use skychat_core::SessionError;
-use skychat_core::{CloseReason, ConnKind, Event, MessageId, PublicKey, Suite};
+use skychat_core::{CloseReason, Event, MessageId, PublicKey};
 use skychat_core::{HandshakeError, SkywireError};
 use skychat_driver::NodeHandle;
 
@@ -29,16 +34,47 @@ use acks::AckWaiters;
 use committer::{Accepted, SendRequest};
 use feed::Feed;
 use peers::PeerTable;
+use queued::QueuedCounts;
 use storage::{Completion, Storage, now_ms};
+
+pub use error::ServiceError;
+pub use status::NodeStatus;
+pub use view::{Conversation, HistoryPage, MessageView, OwnKeys, status_label};
 
 /// The longest an HTTP caller may wait for an ack.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
 
+/// How the node runs: on its own, or inside a Skywire visor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// On its own (`--standalone`): no visor to relay through.
+    Standalone,
+    /// Started as a visor app, without `--standalone`.
+    Embedded,
+}
+
+impl Mode {
+    /// `standalone` or `embedded`, as `/status` shows it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Standalone => "standalone",
+            Self::Embedded => "embedded",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Static facts about this node, for `/status`.
 #[derive(Debug, Clone)]
 pub struct NodeInfo {
-    /// `standalone` or `embedded`.
-    pub mode: &'static str,
+    /// How the node runs.
+    pub mode: Mode,
     /// The HTTP surface's bound address.
     pub http_addr: Option<SocketAddr>,
     /// The TCP-direct listener's bound address.
@@ -47,66 +83,6 @@ pub struct NodeInfo {
     pub tcp_peers: Vec<PeerSpec>,
     /// Keys allowed inbound.
     pub whitelist: Vec<PublicKey>,
-}
-
-/// A failed service call, classified for the caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ServiceError {
-    /// The request is malformed (400).
-    BadRequest(String),
-    /// The message is too large (413).
-    TooLarge(String),
-    /// Nothing to find (404).
-    NotFound(String),
-    /// Well-formed but contradicting what is stored, such as an idempotency key reused for
-    /// another message (422).
-    Unprocessable(String),
-    /// Temporarily unable: database busy, outbox full, no visor (503).
-    Unavailable(String),
-    /// The disk is full (507).
-    InsufficientStorage(String),
-    /// Anything else (500).
-    Internal(String),
-}
-
-impl ServiceError {
-    /// The HTTP status that fits.
-    pub fn http_status(&self) -> u16 {
-        match self {
-            Self::BadRequest(_) => 400,
-            Self::NotFound(_) => 404,
-            Self::TooLarge(_) => 413,
-            Self::Unprocessable(_) => 422,
-            Self::Unavailable(_) => 503,
-            Self::InsufficientStorage(_) => 507,
-            Self::Internal(_) => 500,
-        }
-    }
-
-    /// The human-readable reason.
-    pub fn message(&self) -> &str {
-        match self {
-            Self::BadRequest(m)
-            | Self::TooLarge(m)
-            | Self::NotFound(m)
-            | Self::Unprocessable(m)
-            | Self::Unavailable(m)
-            | Self::InsufficientStorage(m)
-            | Self::Internal(m) => m,
-        }
-    }
-}
-
-impl From<StoreError> for ServiceError {
-    fn from(error: StoreError) -> Self {
-        let text = format!("store: {error}");
-        match error.http_status() {
-            507 => Self::InsufficientStorage(text),
-            503 => Self::Unavailable(text),
-            400 => Self::BadRequest(text),
-            _ => Self::Internal(text),
-        }
-    }
 }
 
 /// What happened to a sent message.
@@ -174,9 +150,8 @@ struct Inner {
     feed: Feed,
     counters: Counters,
     subscribers: AtomicUsize,
-    /// Peers that may have messages waiting in the outbox, so that `/status` shows them even
-    /// when they are neither connected nor configured.
-    recipients: std::sync::Mutex<BTreeSet<PublicKey>>,
+    /// Messages in the node's outbox per peer, for `/status`.
+    queued: QueuedCounts,
     /// Send requests on their way to the committer ([`Service::run_committer`]).
     sends: async_channel::Sender<SendRequest>,
     send_queue: std::sync::Mutex<Option<async_channel::Receiver<SendRequest>>>,
@@ -207,7 +182,7 @@ impl Service {
             feed: Feed::default(),
             counters: Counters::default(),
             subscribers: AtomicUsize::new(0),
-            recipients: std::sync::Mutex::new(BTreeSet::new()),
+            queued: QueuedCounts::default(),
         }))
     }
 
@@ -216,13 +191,13 @@ impl Service {
         self.0.node.public_key()
     }
 
-    /// Records peers with messages in the outbox (those restored at start), for `/status`.
-    pub fn note_recipients(&self, peers: impl IntoIterator<Item = PublicKey>) {
-        self.0
-            .recipients
-            .lock()
-            .expect("recipients lock")
-            .extend(peers);
+    /// Counts the messages the node's outbox was restored with at start, one entry per message,
+    /// for `/status`. Call it before [`Service::run_events`] starts, so that no ack of them is
+    /// seen first.
+    pub fn note_restored_outbox(&self, recipients: impl IntoIterator<Item = PublicKey>) {
+        for peer in recipients {
+            self.0.queued.add(peer, 1);
+        }
     }
 
     /// Records both public keys of this node's secret, for `/status`.
@@ -253,8 +228,8 @@ impl Service {
         let _ = self.0.http_addr.set(addr);
     }
 
-    /// `standalone` or `embedded`.
-    pub fn mode(&self) -> &'static str {
+    /// How the node runs.
+    pub fn mode(&self) -> Mode {
         self.0.info.mode
     }
 
@@ -294,9 +269,13 @@ impl Service {
             idempotency_key,
             reply,
         };
-        let stopped = || ServiceError::Unavailable("the node is shutting down".into());
-        self.0.sends.send(request).await.map_err(|_| stopped())?;
-        let message = match answer.recv().await.map_err(|_| stopped())?? {
+        let stopped = ServiceError::ShuttingDown;
+        self.0
+            .sends
+            .send(request)
+            .await
+            .map_err(|_| stopped.clone())?;
+        let message = match answer.recv().await.map_err(|_| stopped)?? {
             Accepted::New(message) => message,
             Accepted::Existing(stored) => {
                 return Ok(SendOutcome::Replayed {
@@ -332,48 +311,54 @@ impl Service {
         })
     }
 
-    /// A page of history, newest first.
+    /// A page of history, newest first: up to `limit` messages with `peer` (or everyone),
+    /// older than the cursor `before`.
     pub async fn history(
         &self,
         peer: Option<PublicKey>,
         limit: usize,
         before: Option<i64>,
-    ) -> Result<Vec<Value>, ServiceError> {
+    ) -> Result<HistoryPage, ServiceError> {
         let me = self.own_keys();
         let page = self
             .0
             .storage
             .read(move |s| s.history(peer, limit, before))
             .await??;
-        Ok(page.iter().map(|m| message_json(&me, m)).collect())
+        Ok(HistoryPage {
+            next_cursor: page.last().map(|m| m.row),
+            messages: page.iter().map(|m| MessageView::new(&me, m)).collect(),
+        })
     }
 
     /// Conversations, most recent first.
-    pub async fn history_peers(&self) -> Result<Vec<Value>, ServiceError> {
+    pub async fn history_peers(&self) -> Result<Vec<Conversation>, ServiceError> {
         let peers = self.0.storage.read(|s| s.peers()).await??;
         Ok(peers
-            .iter()
-            .map(|p| {
-                json!({
-                    "peer": p.peer.to_hex(),
-                    "last_message_at": p.last_message_at_ms,
-                    "count": p.count,
-                    "unread": p.unread,
-                    "connected": self.0.peers.is_connected(&p.peer),
-                })
+            .into_iter()
+            .map(|p| Conversation {
+                peer: p.peer.to_hex(),
+                last_message_at_ms: p.last_message_at_ms,
+                count: p.count,
+                unread: p.unread,
+                connected: self.0.peers.is_connected(&p.peer),
             })
             .collect())
     }
 
-    /// Full-text search over history.
-    pub async fn search(&self, query: String, limit: usize) -> Result<Vec<Value>, ServiceError> {
+    /// Full-text search over history, best matches first.
+    pub async fn search(
+        &self,
+        query: String,
+        limit: usize,
+    ) -> Result<Vec<MessageView>, ServiceError> {
         let me = self.own_keys();
         let hits = self
             .0
             .storage
             .read(move |s| s.search(&query, limit))
             .await??;
-        Ok(hits.iter().map(|m| message_json(&me, m)).collect())
+        Ok(hits.iter().map(|m| MessageView::new(&me, m)).collect())
     }
 
     /// Marks incoming messages as read here and sends read receipts to their sender.
@@ -391,95 +376,6 @@ impl Service {
             self.0.node.send_read_receipt(peer, id).await;
         }
         Ok(())
-    }
-
-    /// The `/status` document.
-    pub async fn status(&self) -> Value {
-        let node = &self.0.node;
-        let info = &self.0.info;
-        let sessions = self.0.peers.snapshot();
-        let mut keys: BTreeSet<PublicKey> = sessions.keys().copied().collect();
-        keys.extend(info.tcp_peers.iter().map(|p| p.pk));
-        let recipients = self.0.recipients.lock().expect("recipients lock").clone();
-        keys.extend(recipients.iter().copied());
-        let mut peers = Vec::new();
-        let mut queued_total = 0;
-        for pk in keys {
-            let queued = node.queued_for(pk).await;
-            queued_total += queued;
-            let kinds = sessions.get(&pk).cloned().unwrap_or_default();
-            let persistent = info.tcp_peers.iter().find(|p| p.pk == pk);
-            if queued == 0 && kinds.is_empty() && persistent.is_none() {
-                // A past recipient with nothing waiting: not worth listing.
-                continue;
-            }
-            peers.push(json!({
-                "pk": pk.to_hex(),
-                "state": if kinds.is_empty() { "disconnected" } else { "connected" },
-                "transport": "tcp-direct",
-                "sessions": kinds.len(),
-                "inbound": kinds.contains(&ConnKind::Inbound),
-                "persistent": persistent.is_some(),
-                "addr": persistent.map(|p| p.addr.clone()),
-                "queued": queued,
-            }));
-        }
-        let refused = node.refusals().await;
-        let c = &self.0.counters;
-        let uptime = self.0.started.elapsed().as_secs();
-        let pk = self.public_key().to_hex();
-        let skywire_pk = self.0.public_keys.get().map(|k| k.skywire.to_hex());
-        json!({
-            "public_key": pk,
-            // The Go skychat reports its visor's key here: the Skywire key of the same secret.
-            "visor_pk": skywire_pk.clone().unwrap_or_else(|| pk.clone()),
-            "native_pk": pk,
-            "skywire_pk": skywire_pk,
-            "dial": self.0.public_keys.get().zip(info.tcp_listen).map(|(k, a)| k.dial_json(a)),
-            "mode": info.mode,
-            "http_addr": self.0.http_addr.get().or(info.http_addr.as_ref()).map(|a| a.to_string()),
-            "tcp_listen": info.tcp_listen.map(|a| a.to_string()),
-            "whitelist": info.whitelist.iter().map(|k| k.to_hex()).collect::<Vec<_>>(),
-            "peers": peers,
-            "active_peer_conns": self.0.peers.connected_count(),
-            "counters": {
-                "in": c.incoming.load(Ordering::Relaxed),
-                "out": c.outgoing.load(Ordering::Relaxed),
-                "acked": c.acked.load(Ordering::Relaxed),
-                "queued": queued_total,
-                "failed": c.failed.load(Ordering::Relaxed),
-                "dropped": c.dropped.load(Ordering::Relaxed),
-                "rejected": c.rejected.load(Ordering::Relaxed),
-                "deleted": c.deleted.load(Ordering::Relaxed),
-            },
-            "post_quantum": {
-                "required": self.0.require_pq.load(Ordering::Relaxed),
-                "downgrades": c.downgrades.load(Ordering::Relaxed),
-                "refused_classical": c.pq_refused.load(Ordering::Relaxed),
-            },
-            "refused": {
-                "total": refused.total(),
-                "evicted_idle": refused.evicted_idle,
-                "evicted_pending": refused.evicted_pending,
-                "at_capacity": refused.at_capacity,
-                "first_bytes_timeout": refused.first_bytes_timeout,
-                "handshake_timeout": refused.handshake_timeout,
-                "protocol_violation": refused.protocol_violation,
-                "not_whitelisted": refused.not_whitelisted,
-                "busy": refused.busy,
-            },
-            "inbound_msg_count": c.incoming.load(Ordering::Relaxed),
-            "outbound_msg_count": c.outgoing.load(Ordering::Relaxed),
-            "sse_subscribers": self.0.subscribers.load(Ordering::Relaxed),
-            "event_feed": feed_json(self.0.feed.stats()),
-            "log_lines_dropped": crate::logging::dropped_lines(),
-            "persistence_enabled": true,
-            "pairing_enabled": false,
-            "frame_proto_version": 1,
-            "schema_version": "v1",
-            "uptime_sec": uptime,
-            "app_uptime_sec": uptime,
-        })
     }
 
     /// Consumes the node's events until it stops: stores incoming messages (the node acks after
@@ -562,12 +458,15 @@ impl Service {
             }
             Event::MessageAcked { peer, id, .. } => {
                 inner.counters.acked.fetch_add(1, Ordering::Relaxed);
-                inner.acks.acked(id);
+                inner.queued.remove(peer, 1);
+                // Submitted before the waiter wakes, so that a read of the store after the
+                // answer (such as `/history`) sees the ack.
                 inner.storage.submit(WriteOp::Acked {
                     peer,
                     id,
                     at_ms: now_ms(),
                 });
+                inner.acks.acked(id);
                 inner.feed.publish(
                     "status",
                     json!({
@@ -710,15 +609,6 @@ impl Service {
     }
 }
 
-fn feed_json(stats: feed::FeedStats) -> Value {
-    json!({
-        "first_id": stats.base + 1,
-        "last_id": stats.head,
-        "kept": stats.kept,
-        "kept_bytes": stats.kept_bytes,
-    })
-}
-
 fn stored_out(peer: PublicKey, message: &skychat_core::ChatMessage) -> StoredMessage {
     StoredMessage {
         row: 0,
@@ -734,61 +624,9 @@ fn stored_out(peer: PublicKey, message: &skychat_core::ChatMessage) -> StoredMes
     }
 }
 
-/// This node's key in each suite: a conversation names this side by the key of the peer's suite.
-#[derive(Debug, Clone, Copy)]
-pub struct OwnKeys {
-    /// The native (X25519) key.
-    pub native: PublicKey,
-    /// The Skywire (secp256k1) key, once known.
-    pub skywire: Option<PublicKey>,
-}
-
-impl OwnKeys {
-    /// The key `peer` knows this node by.
-    pub fn for_peer(&self, peer: &PublicKey) -> PublicKey {
-        match peer.suite() {
-            Suite::Skywire => self.skywire.unwrap_or(self.native),
-            Suite::Native => self.native,
-        }
-    }
-}
-
-/// How a delivery state is shown for a message with `peer`. A Skywire-suite peer (a Go skychat)
-/// acks a message once it has decoded it, before it stores it, so its ack shows as `delivered`;
-/// a native peer acks after storing, which shows as `acked`. The store keeps `acked` for both.
-pub fn status_label(peer: &PublicKey, status: Status) -> &'static str {
-    match (status, peer.suite()) {
-        (Status::Acked, Suite::Skywire) => "delivered",
-        (status, _) => status.as_str(),
-    }
-}
-
-/// The JSON form of a stored message, in the Go chat line shape plus delivery state.
-pub fn message_json(own: &OwnKeys, m: &StoredMessage) -> Value {
-    let outgoing = m.direction == crate::store::Direction::Out;
-    let me = own.for_peer(&m.peer);
-    json!({
-        "id": m.message.id.to_hex(),
-        "peer": m.peer.to_hex(),
-        "suite": m.peer.suite().to_string(),
-        "sender": if outgoing { me.to_hex() } else { m.peer.to_hex() },
-        "from": if outgoing { me.to_hex() } else { m.peer.to_hex() },
-        "to": if outgoing { m.peer.to_hex() } else { me.to_hex() },
-        "dir": if outgoing { "out" } else { "in" },
-        "outgoing": outgoing,
-        "message": m.message.body,
-        "text": m.message.body,
-        "len": m.message.body.len(),
-        "network": "tcp-direct",
-        "reply_to": m.message.reply_to.map(|r| r.to_hex()),
-        "sent_at": m.message.sent_at_ms,
-        "timestamp": m.stored_at_ms,
-        "status": status_label(&m.peer, m.status),
-        "acked_at": m.acked_at_ms,
-        "read_at": m.read_at_ms,
-        "deleted_at": m.deleted_at_ms,
-        "row": m.row,
-    })
+/// The JSON form of a stored message for the live feed: [`MessageView`]'s.
+fn message_json(own: &OwnKeys, m: &StoredMessage) -> serde_json::Value {
+    serde_json::to_value(MessageView::new(own, m)).unwrap_or_default()
 }
 
 async fn async_io_timer(wait: Duration) {

@@ -28,6 +28,9 @@ pub type Completion = (WriteOp, Result<Applied, StoreError>);
 pub struct Storage {
     jobs: async_channel::Sender<Job>,
     thread: std::sync::Arc<std::sync::Mutex<Option<std::thread::JoinHandle<()>>>>,
+    /// Reads asked for so far, for tests that count a call's queries.
+    #[cfg(test)]
+    reads: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Storage {
@@ -41,6 +44,8 @@ impl Storage {
         Self {
             jobs,
             thread: std::sync::Arc::new(std::sync::Mutex::new(Some(thread))),
+            #[cfg(test)]
+            reads: std::sync::Arc::default(),
         }
     }
 
@@ -75,12 +80,21 @@ impl Storage {
         &self,
         read: impl FnOnce(&mut Store) -> T + Send + 'static,
     ) -> Result<T, StoreError> {
+        #[cfg(test)]
+        self.reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (reply, result) = async_channel::bounded(1);
         let job = Job::Read(Box::new(move |store| {
             let _ = reply.try_send(read(store));
         }));
         self.jobs.send(job).await.map_err(|_| stopped())?;
         result.recv().await.map_err(|_| stopped())
+    }
+
+    /// Reads asked for so far.
+    #[cfg(test)]
+    pub fn reads(&self) -> usize {
+        self.reads.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Stops the thread and waits until every queued write is committed.

@@ -45,11 +45,20 @@ impl StoreError {
     /// invalid query, 500 otherwise.
     pub fn http_status(&self) -> u16 {
         match self {
-            Self::DiskFull(_) => 507,
+            _ if self.is_disk_full() => 507,
             Self::Busy(_) => 503,
             Self::InvalidQuery(_) => 400,
-            Self::Io { source, .. } if source.kind() == io::ErrorKind::StorageFull => 507,
             _ => 500,
+        }
+    }
+
+    /// Whether the disk (or the database's size limit) is full: a [`StoreError::DiskFull`], or
+    /// a data directory that could not be written for want of space.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            Self::DiskFull(_) => true,
+            Self::Io { source, .. } => source.kind() == io::ErrorKind::StorageFull,
+            _ => false,
         }
     }
 }

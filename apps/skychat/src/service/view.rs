@@ -1,0 +1,211 @@
+//! What history, search and the conversation list hand back: stored messages as clients see
+//! them (in the Go chat line shape plus delivery state), a page of history with its paging
+//! cursor, and one conversation. Each serializes to the JSON the HTTP surface and the live feed
+//! show.
+
+use serde::Serialize;
+use skychat_core::{PublicKey, Suite};
+
+use crate::store::{Direction, Status, StoredMessage};
+
+/// This node's key in each suite: a conversation names this side by the key of the peer's suite.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnKeys {
+    /// The native (X25519) key.
+    pub native: PublicKey,
+    /// The Skywire (secp256k1) key, once known.
+    pub skywire: Option<PublicKey>,
+}
+
+impl OwnKeys {
+    /// The key `peer` knows this node by.
+    pub fn for_peer(&self, peer: &PublicKey) -> PublicKey {
+        match peer.suite() {
+            Suite::Skywire => self.skywire.unwrap_or(self.native),
+            Suite::Native => self.native,
+        }
+    }
+}
+
+/// How a delivery state is shown for a message with `peer`. A Skywire-suite peer (a Go skychat)
+/// acks a message once it has decoded it, before it stores it, so its ack shows as `delivered`;
+/// a native peer acks after storing, which shows as `acked`. The store keeps `acked` for both.
+pub fn status_label(peer: &PublicKey, status: Status) -> &'static str {
+    match (status, peer.suite()) {
+        (Status::Acked, Suite::Skywire) => "delivered",
+        (status, _) => status.as_str(),
+    }
+}
+
+/// A stored message as clients see it. Keys and ids are lowercase hex, times ms since the Unix
+/// epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MessageView {
+    /// The message id.
+    pub id: String,
+    /// The other side of the conversation.
+    pub peer: String,
+    /// The peer's suite: `native` or `skywire`.
+    pub suite: String,
+    /// Who wrote it (this node by the key the peer knows it by, or the peer).
+    pub sender: String,
+    /// The same as `sender`, under the Go chat line's name.
+    pub from: String,
+    /// Who it is for.
+    pub to: String,
+    /// `in` or `out`.
+    pub dir: &'static str,
+    /// Whether this node sent it.
+    pub outgoing: bool,
+    /// The text.
+    pub message: String,
+    /// The same text, under the Go chat line's name.
+    pub text: String,
+    /// The text's length in bytes.
+    pub len: usize,
+    /// Always `tcp-direct`.
+    pub network: &'static str,
+    /// The message it answers.
+    pub reply_to: Option<String>,
+    /// When the sender sent it.
+    pub sent_at: u64,
+    /// When it was stored here.
+    pub timestamp: u64,
+    /// Its delivery state ([`status_label`]).
+    pub status: &'static str,
+    /// Outgoing: when the peer's ack arrived.
+    pub acked_at: Option<u64>,
+    /// When it was read.
+    pub read_at: Option<u64>,
+    /// Incoming: when its sender deleted it.
+    pub deleted_at: Option<u64>,
+    /// Its row: the history paging cursor.
+    pub row: i64,
+}
+
+impl MessageView {
+    /// `m` as shown to this node (`own`).
+    pub fn new(own: &OwnKeys, m: &StoredMessage) -> Self {
+        let outgoing = m.direction == Direction::Out;
+        let me = own.for_peer(&m.peer).to_hex();
+        let peer = m.peer.to_hex();
+        let (from, to) = if outgoing {
+            (me, peer.clone())
+        } else {
+            (peer.clone(), me)
+        };
+        Self {
+            id: m.message.id.to_hex(),
+            peer,
+            suite: m.peer.suite().to_string(),
+            sender: from.clone(),
+            from,
+            to,
+            dir: m.direction.as_str(),
+            outgoing,
+            message: m.message.body.clone(),
+            text: m.message.body.clone(),
+            len: m.message.body.len(),
+            network: "tcp-direct",
+            reply_to: m.message.reply_to.map(|r| r.to_hex()),
+            sent_at: m.message.sent_at_ms,
+            timestamp: m.stored_at_ms,
+            status: status_label(&m.peer, m.status),
+            acked_at: m.acked_at_ms,
+            read_at: m.read_at_ms,
+            deleted_at: m.deleted_at_ms,
+            row: m.row,
+        }
+    }
+}
+
+/// One page of history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryPage {
+    /// The messages, newest first.
+    pub messages: Vec<MessageView>,
+    /// The cursor of the page before this one (the row of its oldest message), or `None` for an
+    /// empty page: there is nothing older.
+    pub next_cursor: Option<i64>,
+}
+
+/// One conversation of the conversation list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Conversation {
+    /// The peer, in hex.
+    pub peer: String,
+    /// When its newest message was stored.
+    #[serde(rename = "last_message_at")]
+    pub last_message_at_ms: u64,
+    /// Messages stored with it, both ways.
+    pub count: u64,
+    /// Incoming messages not read here yet.
+    pub unread: u64,
+    /// Whether a session with it is up.
+    pub connected: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use skychat_core::{ChatMessage, MessageId};
+
+    use super::*;
+
+    fn key(byte: u8) -> PublicKey {
+        PublicKey::native([byte; 32])
+    }
+
+    #[test]
+    fn an_outgoing_message_renders_every_field_under_its_name() {
+        let own = OwnKeys {
+            native: key(1),
+            skywire: None,
+        };
+        let id: MessageId = "0102030405060708090a0b0c0d0e0f10".parse().unwrap();
+        let stored = StoredMessage {
+            row: 7,
+            peer: key(2),
+            direction: Direction::Out,
+            message: ChatMessage {
+                id,
+                sent_at_ms: 100,
+                body: "hé".into(),
+                reply_to: None,
+            },
+            stored_at_ms: 101,
+            status: Status::Acked,
+            acked_at_ms: Some(102),
+            read_at_ms: None,
+            in_outbox: false,
+            deleted_at_ms: None,
+        };
+        let me = key(1).to_hex();
+        let peer = key(2).to_hex();
+        assert_eq!(
+            serde_json::to_value(MessageView::new(&own, &stored)).unwrap(),
+            json!({
+                "id": "0102030405060708090a0b0c0d0e0f10",
+                "peer": peer,
+                "suite": "native",
+                "sender": me,
+                "from": me,
+                "to": peer,
+                "dir": "out",
+                "outgoing": true,
+                "message": "hé",
+                "text": "hé",
+                "len": 3,
+                "network": "tcp-direct",
+                "reply_to": null,
+                "sent_at": 100,
+                "timestamp": 101,
+                "status": "acked",
+                "acked_at": 102,
+                "read_at": null,
+                "deleted_at": null,
+                "row": 7,
+            })
+        );
+    }
+}
