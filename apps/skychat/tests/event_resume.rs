@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use socket2::{Domain, Socket, Type};
 
+use serde_json::json;
+use support::http;
 use support::node::{Args, Keys, Node, keygen};
 use support::scratch::Scratch;
 use support::sse::{Event, Stream};
@@ -42,10 +44,12 @@ fn publish(node: &Node, count: usize) -> Vec<String> {
             .map(|w| {
                 scope.spawn(move || {
                     let to = offline_peer(w);
+                    let mut client = http::KeepAlive::connect(node.http);
                     (w as usize..count)
                         .step_by(4)
                         .map(|i| {
-                            let response = node.send(&to, &format!("event {i}"), None);
+                            let body = json!({ "recipient": to, "message": format!("event {i}") });
+                            let response = client.post_json("/message", &body.to_string());
                             assert_eq!(response.status, 202, "{response:?}");
                             response.json["id"].as_str().expect("id").to_string()
                         })
