@@ -135,21 +135,21 @@ pub struct PostQuantum {
 pub struct Refused {
     /// All of them.
     pub total: u64,
-    /// Evicted while idle at the pending-handshake cap.
+    /// Evicted at the cap of silent connections, before sending a byte.
     pub evicted_idle: u64,
-    /// Evicted while in their handshake at the cap.
+    /// Evicted at the pending-handshake cap part way through the handshake.
     pub evicted_pending: u64,
-    /// Refused at the connection cap.
+    /// Refused at once: the node takes no silent connections at all.
     pub at_capacity: u64,
-    /// Sent nothing in time.
+    /// Sent nothing within the first-bytes deadline.
     pub first_bytes_timeout: u64,
-    /// Did not finish the handshake in time.
+    /// Started but did not finish the handshake in time.
     pub handshake_timeout: u64,
-    /// Broke the protocol.
+    /// Broke the protocol before authenticating.
     pub protocol_violation: u64,
-    /// Not on the whitelist.
+    /// Authenticated with a key that is not on the whitelist.
     pub not_whitelisted: u64,
-    /// Refused while the node was busy.
+    /// Authenticated, but the peer already had the most sessions allowed.
     pub busy: u64,
 }
 
