@@ -33,7 +33,7 @@ pub(crate) enum Command {
     ),
     Release(Vec<(PublicKey, MessageId)>),
     Withdraw(Vec<(PublicKey, MessageId)>),
-    ConfirmStored(PublicKey, MessageId),
+    ConfirmStored(Vec<(PublicKey, MessageId)>),
     StorageFailed(PublicKey, MessageId),
     ReadReceipt(PublicKey, MessageId),
     Close(ConnId),
@@ -185,7 +185,15 @@ impl NodeHandle {
 
     /// Tells the node that message `id` from `peer` is durably stored; the sender gets its ack.
     pub async fn confirm_stored(&self, peer: PublicKey, id: MessageId) {
-        self.tell(Command::ConfirmStored(peer, id)).await;
+        self.confirm_stored_many(vec![(peer, id)]).await;
+    }
+
+    /// [`NodeHandle::confirm_stored`] for a batch of messages at once (one command for a whole
+    /// store commit): each sender gets its acks, in the order given.
+    pub async fn confirm_stored_many(&self, messages: Vec<(PublicKey, MessageId)>) {
+        if !messages.is_empty() {
+            self.tell(Command::ConfirmStored(messages)).await;
+        }
     }
 
     /// Tells the node that message `id` from `peer` could not be stored: it stays unacked and

@@ -273,7 +273,11 @@ impl<R: Runtime> RunLoop<R> {
                     self.node.withdraw_message(now, peer, id);
                 }
             }
-            Command::ConfirmStored(peer, id) => self.node.confirm_stored(now, peer, id),
+            Command::ConfirmStored(messages) => {
+                for (peer, id) in messages {
+                    self.node.confirm_stored(now, peer, id);
+                }
+            }
             Command::StorageFailed(peer, id) => self.node.storage_failed(now, peer, id),
             Command::ReadReceipt(peer, id) => self.node.send_read_receipt(now, peer, id),
             Command::Close(conn) => self.node.close(now, conn),
