@@ -10,6 +10,8 @@
 use std::future::Future;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use async_std::net::{TcpListener, TcpStream, ToSocketAddrs};
@@ -22,6 +24,7 @@ pub struct AsyncStdRuntime;
 impl Runtime for AsyncStdRuntime {
     type TcpStream = TcpStream;
     type TcpListener = TcpListener;
+    type Timer = async_io::Timer;
 
     fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
         async_std::task::spawn(task);
@@ -29,6 +32,18 @@ impl Runtime for AsyncStdRuntime {
 
     fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> + Send + 'static {
         async_std::task::sleep(deadline.saturating_duration_since(Instant::now()))
+    }
+
+    fn timer(&self) -> async_io::Timer {
+        async_io::Timer::never()
+    }
+
+    fn set_timer(timer: &mut async_io::Timer, deadline: Instant) {
+        timer.set_at(deadline);
+    }
+
+    fn poll_timer(timer: &mut async_io::Timer, cx: &mut Context<'_>) -> Poll<()> {
+        Pin::new(timer).poll(cx).map(drop)
     }
 
     async fn resolve(&self, host_port: String) -> io::Result<Vec<SocketAddr>> {

@@ -1,49 +1,21 @@
-//! The node handle: the host's side of the run loop. Every method sends one command to the task
-//! that owns the node and, where there is an answer, waits for it.
+//! The node handle: the host's side of a node. Calls that change or read the node do so directly,
+//! under the node's lock, and wake the driver task to carry out what they produced (quinn's
+//! lock-and-wake): none waits for the driver. Only [`NodeHandle::listen`],
+//! [`NodeHandle::dial_once`] and [`NodeHandle::shutdown`] wait, for what only sockets can tell.
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use async_channel::{Receiver, Sender};
+use async_channel::Receiver;
 use skychat_core::{
     ChatMessage, CommandError, ConnId, DedupRecord, Event, MessageId, PublicKey, RefusalCounts,
     SessionInfo,
 };
 
 use crate::error::DialError;
-
-/// A request to the run loop. `reply` senders are answered once; dropping one unanswered means the
-/// node has shut down.
-pub(crate) enum Command {
-    Listen(SocketAddr, Sender<io::Result<SocketAddr>>),
-    KeepConnected(PublicKey, String),
-    DialOnce(PublicKey, String, Sender<Result<ConnId, DialError>>),
-    Send {
-        peer: PublicKey,
-        body: String,
-        reply_to: Option<MessageId>,
-        sent_at_ms: u64,
-        reply: Sender<Result<ChatMessage, CommandError>>,
-    },
-    Hold(
-        Vec<Draft>,
-        u64,
-        Sender<Vec<Result<ChatMessage, CommandError>>>,
-    ),
-    Release(Vec<(PublicKey, MessageId)>),
-    Withdraw(Vec<(PublicKey, MessageId)>),
-    ConfirmStored(Vec<(PublicKey, MessageId)>),
-    StorageFailed(PublicKey, MessageId),
-    ReadReceipt(PublicKey, MessageId),
-    Close(ConnId),
-    Sessions(Sender<Vec<SessionInfo>>),
-    QueuedFor(PublicKey, Sender<usize>),
-    Outbox(Sender<Vec<(PublicKey, ChatMessage)>>),
-    Dedup(Sender<Vec<DedupRecord>>),
-    Refusals(Sender<RefusalCounts>),
-    Shutdown(Sender<()>),
-}
+use crate::shared::{HandleGuard, Request, Shared};
 
 /// A message to queue held with [`NodeHandle::hold`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +33,9 @@ pub struct Draft {
 pub struct NodeHandle {
     pub(crate) public: PublicKey,
     pub(crate) skywire_public: Option<PublicKey>,
-    pub(crate) commands: Sender<Command>,
+    pub(crate) shared: Arc<Shared>,
+    /// Shuts the node down when the last clone goes.
+    pub(crate) _guard: Arc<HandleGuard>,
     pub(crate) events: Receiver<Event>,
 }
 
@@ -76,6 +50,16 @@ fn shut_down() -> io::Error {
     io::Error::other("the node has shut down")
 }
 
+/// Returns `value` after yielding to the executor once. A call refused at once (after shutdown,
+/// or by a full outbox) would otherwise complete without ever returning `Pending`, and a host
+/// that retries it in a loop would hold its executor thread forever: every task on that thread,
+/// the node's driver included, would starve, and a `select` around the loop would never poll
+/// its other branch.
+async fn refused<T>(value: T) -> T {
+    futures_lite::future::yield_now().await;
+    value
+}
+
 impl NodeHandle {
     /// This node's native public key (64 hex).
     pub fn public_key(&self) -> PublicKey {
@@ -88,36 +72,23 @@ impl NodeHandle {
         self.skywire_public
     }
 
-    /// Sends `command` to the run loop; `false` if the node has shut down. Refused at once by a
-    /// closed channel, a command would complete without ever returning `Pending`, and a host
-    /// that retries it in a loop (a dial loop ignoring errors, say) would then hold its executor
-    /// thread forever: every task on that thread, the node's own included, would starve, and
-    /// a `select` around the loop would never poll its other branch. So a refused command
-    /// yields to the executor once before it fails.
-    async fn submit(&self, command: Command) -> bool {
-        if self.commands.send(command).await.is_ok() {
-            return true;
+    /// Hands `request` to the driver and waits for its answer; `None` if the node has shut down.
+    async fn ask<T>(&self, make: impl FnOnce(async_channel::Sender<T>) -> Request) -> Option<T> {
+        if self.shared.read(|_| ()).is_none() {
+            return refused(None).await;
         }
-        futures_lite::future::yield_now().await;
-        false
-    }
-
-    async fn ask<T>(&self, make: impl FnOnce(Sender<T>) -> Command) -> Option<T> {
-        let (tx, rx) = async_channel::bounded(1);
-        if !self.submit(make(tx)).await {
-            return None;
+        let (reply, answer) = async_channel::bounded(1);
+        self.shared.wakeup.request(make(reply));
+        match answer.recv().await {
+            Ok(answer) => Some(answer),
+            Err(_) => refused(None).await,
         }
-        rx.recv().await.ok()
-    }
-
-    async fn tell(&self, command: Command) {
-        self.submit(command).await;
     }
 
     /// Listens for inbound connections on `addr` and returns the bound address (useful with
     /// port 0). Accept errors are logged and retried; the listener runs until shutdown.
     pub async fn listen(&self, addr: SocketAddr) -> io::Result<SocketAddr> {
-        self.ask(|reply| Command::Listen(addr, reply))
+        self.ask(|reply| Request::Listen(addr, reply))
             .await
             .unwrap_or_else(|| Err(shut_down()))
     }
@@ -125,21 +96,24 @@ impl NodeHandle {
     /// Keeps `peer` connected at `addr` (`"host:port"`, resolved at every dial), redialing with
     /// backoff whenever no session is up. Calling it again for the same peer updates the address.
     pub async fn keep_connected(&self, peer: PublicKey, addr: String) {
-        self.tell(Command::KeepConnected(peer, addr)).await;
+        self.shared.change(|state, now| {
+            state.addresses.insert(peer, addr);
+            state.node.add_persistent_peer(now, peer);
+        });
     }
 
     /// Dials `peer` at `addr` once. Returns the connection once the handshake has authenticated
     /// the peer, or why it failed. The connection is used for sending to `peer` while no other
     /// session is up; close it with [`NodeHandle::close`] when done.
     pub async fn dial_once(&self, peer: PublicKey, addr: String) -> Result<ConnId, DialError> {
-        self.ask(|reply| Command::DialOnce(peer, addr, reply))
+        self.ask(|reply| Request::DialOnce(peer, addr, reply))
             .await
             .unwrap_or_else(|| Err(DialError::Io(shut_down())))
     }
 
-    /// Queues `body` for `peer` and returns the message with its id. It is delivered, exactly
-    /// once and in order, whenever a session with `peer` is up. After shutdown every send is
-    /// refused with [`CommandError::OutboxFull`].
+    /// Queues `body` for `peer` and returns the message with its id, without waiting for the
+    /// driver. It is delivered, exactly once and in order, whenever a session with `peer` is up.
+    /// After shutdown every send is refused with [`CommandError::OutboxFull`].
     pub async fn send(
         &self,
         peer: PublicKey,
@@ -147,15 +121,18 @@ impl NodeHandle {
         reply_to: Option<MessageId>,
     ) -> Result<ChatMessage, CommandError> {
         let sent_at_ms = wall_clock_ms();
-        self.ask(|reply| Command::Send {
-            peer,
-            body,
-            reply_to,
-            sent_at_ms,
-            reply,
-        })
-        .await
-        .unwrap_or(Err(CommandError::OutboxFull))
+        let sent = self
+            .shared
+            .change(|state, now| {
+                state
+                    .node
+                    .send_message(now, peer, body, reply_to, sent_at_ms)
+            })
+            .unwrap_or(Err(CommandError::OutboxFull));
+        match sent {
+            Ok(message) => Ok(message),
+            Err(e) => refused(Err(e)).await,
+        }
     }
 
     /// Queues `drafts` held, in order, and returns each one's message with its id, or why it
@@ -166,21 +143,45 @@ impl NodeHandle {
     pub async fn hold(&self, drafts: Vec<Draft>) -> Vec<Result<ChatMessage, CommandError>> {
         let count = drafts.len();
         let sent_at_ms = wall_clock_ms();
-        self.ask(|reply| Command::Hold(drafts, sent_at_ms, reply))
-            .await
-            .unwrap_or_else(|| vec![Err(CommandError::OutboxFull); count])
+        let held: Vec<_> = self
+            .shared
+            .change(|state, now| {
+                drafts
+                    .into_iter()
+                    .map(|d| {
+                        state
+                            .node
+                            .hold_message(now, d.peer, d.body, d.reply_to, sent_at_ms)
+                    })
+                    .collect()
+            })
+            .unwrap_or_else(|| vec![Err(CommandError::OutboxFull); count]);
+        if held.iter().all(Result::is_err) {
+            return refused(held).await;
+        }
+        held
     }
 
     /// Lets held messages go out (see `Node::release_message`), in the order given.
     pub async fn release(&self, messages: Vec<(PublicKey, MessageId)>) {
-        self.tell(Command::Release(messages)).await;
+        self.shared.change(|state, now| {
+            for (peer, id) in messages {
+                state.node.release_message(now, peer, id);
+            }
+        });
     }
 
     /// Drops held messages that could not be persisted; they are never sent and their ids are
     /// given back (see `Node::withdraw_message`). Withdrawing a message also withdraws every
     /// later held message to the same peer, so withdraw only what no later release depends on.
     pub async fn withdraw(&self, messages: Vec<(PublicKey, MessageId)>) {
-        self.tell(Command::Withdraw(messages)).await;
+        self.shared.change(|state, now| {
+            // Newest first: withdrawing one message also withdraws the later ones of its
+            // peer, which then need no call of their own.
+            for (peer, id) in messages.into_iter().rev() {
+                state.node.withdraw_message(now, peer, id);
+            }
+        });
     }
 
     /// Tells the node that message `id` from `peer` is durably stored; the sender gets its ack.
@@ -188,59 +189,72 @@ impl NodeHandle {
         self.confirm_stored_many(vec![(peer, id)]).await;
     }
 
-    /// [`NodeHandle::confirm_stored`] for a batch of messages at once (one command for a whole
+    /// [`NodeHandle::confirm_stored`] for a batch of messages at once (one call for a whole
     /// store commit): each sender gets its acks, in the order given.
     pub async fn confirm_stored_many(&self, messages: Vec<(PublicKey, MessageId)>) {
-        if !messages.is_empty() {
-            self.tell(Command::ConfirmStored(messages)).await;
+        if messages.is_empty() {
+            return;
         }
+        self.shared.change(|state, now| {
+            for (peer, id) in messages {
+                state.node.confirm_stored(now, peer, id);
+            }
+        });
     }
 
     /// Tells the node that message `id` from `peer` could not be stored: it stays unacked and
     /// the node makes the sender resend it (see `Node::storage_failed`).
     pub async fn storage_failed(&self, peer: PublicKey, id: MessageId) {
-        self.tell(Command::StorageFailed(peer, id)).await;
+        self.shared
+            .change(|state, now| state.node.storage_failed(now, peer, id));
     }
 
     /// Tells `peer` that its message `id` was read.
     pub async fn send_read_receipt(&self, peer: PublicKey, id: MessageId) {
-        self.tell(Command::ReadReceipt(peer, id)).await;
+        self.shared
+            .change(|state, now| state.node.send_read_receipt(now, peer, id));
     }
 
     /// Closes connection `conn` with a close frame.
     pub async fn close(&self, conn: ConnId) {
-        self.tell(Command::Close(conn)).await;
+        self.shared.change(|state, now| state.node.close(now, conn));
     }
 
     /// Every live connection.
     pub async fn sessions(&self) -> Vec<SessionInfo> {
-        self.ask(Command::Sessions).await.unwrap_or_default()
+        self.shared.read(|node| node.sessions()).unwrap_or_default()
     }
 
     /// Messages for `peer` not yet acked.
     pub async fn queued_for(&self, peer: PublicKey) -> usize {
-        self.ask(|reply| Command::QueuedFor(peer, reply))
-            .await
-            .unwrap_or(0)
+        self.shared.read(|node| node.queued_for(&peer)).unwrap_or(0)
     }
 
     /// Every unacked message, per peer in sending order: what a host persists to restore with
     /// [`crate::DriverConfig::restore_outbox`].
     pub async fn outbox_entries(&self) -> Vec<(PublicKey, ChatMessage)> {
-        self.ask(Command::Outbox).await.unwrap_or_default()
+        self.shared
+            .read(|node| {
+                node.outbox_entries()
+                    .map(|(peer, message)| (*peer, message.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The dedup marks: what a host persists to restore with
     /// [`crate::DriverConfig::restore_dedup`].
     pub async fn dedup_records(&self) -> Vec<DedupRecord> {
-        self.ask(Command::Dedup).await.unwrap_or_default()
+        self.shared
+            .read(|node| node.dedup_records())
+            .unwrap_or_default()
     }
 
     /// Inbound connections the node has refused since it started, by reason (evicted at the
     /// pending-handshake cap, no first bytes, handshake timeout, not whitelisted, ...). The
     /// driver logs a summary of them at most once per 10 s instead of a line per refusal.
     pub async fn refusals(&self) -> RefusalCounts {
-        self.ask(Command::Refusals).await.unwrap_or_default()
+        self.shared.read(|node| node.refusals()).unwrap_or_default()
     }
 
     /// Every core event, in order. There is one stream per node: give it to one consumer. It
@@ -254,6 +268,9 @@ impl NodeHandle {
     /// bounded by the close flush limit (2 s after the stop), so this returns soon after that
     /// even if a peer has stopped reading.
     pub async fn shutdown(&self) {
-        let _ = self.ask(Command::Shutdown).await;
+        let (reply, done) = async_channel::bounded::<()>(1);
+        if self.shared.wakeup.stop(Some(reply)) {
+            let _ = done.recv().await;
+        }
     }
 }

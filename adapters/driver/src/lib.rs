@@ -1,16 +1,20 @@
 //! The runtime-neutral driver of the skychat core.
 //!
-//! [`start`] puts a [`skychat_core::Node`] in a task of its own and returns a [`NodeHandle`] for
-//! the host. Around the node, the driver does the host duties the core leaves to it: listening,
-//! dialing the peers it asks for, one reader and one writer task per connection, closing sockets,
-//! and sleeping until the node's next deadline. Everything it needs from an async runtime is the
-//! small [`Runtime`] trait; `skychat-smol` and `skychat-async-std` implement it.
+//! [`start`] puts a [`skychat_core::Node`] in the care of one task and returns a [`NodeHandle`]
+//! for the host. That task, the driver, owns every connection's socket: it polls the sockets
+//! itself, feeds what they read into the node, writes the node's transmits at once, and sleeps
+//! until the node's next deadline on one resettable timer. Handles call into the node directly
+//! under a lock and wake the driver, so sending a message costs no round trip between tasks.
+//! Listeners and dials are tasks of their own that hand new connections to the driver.
+//! Everything the driver needs from an async runtime is the small [`Runtime`] trait;
+//! `skychat-smol` and `skychat-async-std` implement it.
 //!
 //! - [`runtime`]: the trait a runtime implements.
 //! - [`handle`]: the [`NodeHandle`] the host uses.
 //! - [`config`], [`error`]: what [`start`] takes, and why a dial failed.
-//! - `run_loop`: the task that owns the node.
-//! - `connection`, `listener`, `dial`: the socket tasks.
+//! - `driver`: the task that owns the sockets; `socket`: one connection's socket and its
+//!   unwritten bytes; `shared`: the node and wake-ups shared by handles and the driver.
+//! - `listener`, `dial`: the tasks that make connections.
 //! - `refusal_log`: the rate-limited summary of refused inbound connections.
 //! - [`tcp`]: socket options set through `socket2`.
 //! - [`fd_limit`]: raising the open-file limit, which bounds how many connections a node holds.
@@ -18,15 +22,16 @@
 #![warn(missing_docs)]
 
 pub mod config;
-mod connection;
 mod dial;
+mod driver;
 pub mod error;
 pub mod fd_limit;
 pub mod handle;
 mod listener;
 mod refusal_log;
-mod run_loop;
 pub mod runtime;
+mod shared;
+mod socket;
 mod tasks;
 pub mod tcp;
 
@@ -43,15 +48,16 @@ pub use error::DialError;
 pub use handle::{Draft, NodeHandle};
 pub use runtime::Runtime;
 
-use run_loop::RunLoop;
+use driver::Driver;
+use shared::{HandleGuard, Shared};
 use tasks::TaskContext;
 
-/// Queued socket inputs before readers wait: backpressure from a busy node to its sockets.
+/// Connections from listeners and dials queued before those tasks wait: backpressure from a busy
+/// node to a flood of new connections.
 const INPUT_QUEUE: usize = 1024;
 
 /// Starts a node on `runtime` and returns its handle. The node restores the given outbox and
-/// dedup state, then waits for commands; call [`NodeHandle::listen`] and
-/// [`NodeHandle::keep_connected`] to connect it.
+/// dedup state; call [`NodeHandle::listen`] and [`NodeHandle::keep_connected`] to connect it.
 pub fn start<R: Runtime>(runtime: R, config: DriverConfig) -> NodeHandle {
     let mut node = Node::new(config.identity, config.node, config.seed);
     for (peer, message) in config.restore_outbox {
@@ -62,8 +68,8 @@ pub fn start<R: Runtime>(runtime: R, config: DriverConfig) -> NodeHandle {
     }
     let public = node.public_key();
     let skywire_public = node.skywire_public_key();
+    let shared = Arc::new(Shared::new(node));
     let (input_tx, input_rx) = async_channel::bounded(INPUT_QUEUE);
-    let (command_tx, command_rx) = async_channel::bounded(INPUT_QUEUE);
     let (event_tx, event_rx) = async_channel::unbounded();
     let (stop_tx, stop_rx) = async_channel::bounded(1);
     let (alive_tx, alive_rx) = async_channel::bounded(1);
@@ -74,21 +80,22 @@ pub fn start<R: Runtime>(runtime: R, config: DriverConfig) -> NodeHandle {
         stop: stop_rx,
         alive: alive_tx,
     };
-    let run_loop = RunLoop::new(
-        node,
+    let driver = Driver::new(
+        shared.clone(),
+        &*runtime,
         ctx,
-        input_rx,
-        command_rx,
-        event_tx,
         stop_tx,
         alive_rx,
+        input_rx,
+        event_tx,
         config.tcp_keepalive,
     );
-    runtime.spawn(run_loop.run());
+    runtime.spawn(driver.run());
     NodeHandle {
         public,
         skywire_public,
-        commands: command_tx,
+        _guard: Arc::new(HandleGuard(shared.wakeup.clone())),
+        shared,
         events: event_rx,
     }
 }

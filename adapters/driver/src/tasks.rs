@@ -1,17 +1,16 @@
-//! What every background task of a node shares: the runtime, the way back to the run loop, the
-//! stop signal and the token that shutdown waits on.
+//! What every background task of a node (listeners, dials) shares: the runtime, the way back to
+//! the driver task, the stop signal and the token that shutdown waits on.
 
 use std::future::Future;
 use std::sync::Arc;
 
 use async_channel::{Receiver, Sender};
-use bytes::Bytes;
 use skychat_core::{ConnId, PublicKey};
 
 use crate::error::DialError;
 use crate::runtime::Runtime;
 
-/// Something that happened on a socket, for the run loop.
+/// A new connection, for the driver task.
 pub(crate) enum Input<S> {
     /// A listener accepted this connection.
     Accepted(S),
@@ -21,10 +20,6 @@ pub(crate) enum Input<S> {
         purpose: DialPurpose,
         result: Result<S, DialError>,
     },
-    /// Bytes arrived on a connection.
-    Received(ConnId, Vec<u8>),
-    /// A connection reached end of stream or failed.
-    SocketClosed(ConnId),
 }
 
 /// Why a dial was made.
@@ -35,15 +30,7 @@ pub(crate) enum DialPurpose {
     OneShot(Sender<Result<ConnId, DialError>>),
 }
 
-/// What the run loop asks a connection's writer to do.
-pub(crate) enum Write {
-    /// Write these bytes.
-    Data(Bytes),
-    /// Write what is queued, then close the socket.
-    Close,
-}
-
-/// Shared by the run loop and every task it spawns.
+/// Shared by the driver task and every task it spawns.
 pub(crate) struct TaskContext<R: Runtime> {
     pub runtime: Arc<R>,
     pub input: Sender<Input<R::TcpStream>>,

@@ -7,6 +7,8 @@
 use std::future::Future;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use skychat_driver::{DriverConfig, NodeHandle, Runtime};
@@ -19,6 +21,7 @@ pub struct SmolRuntime;
 impl Runtime for SmolRuntime {
     type TcpStream = TcpStream;
     type TcpListener = TcpListener;
+    type Timer = smol::Timer;
 
     fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
         smol::spawn(task).detach();
@@ -29,6 +32,18 @@ impl Runtime for SmolRuntime {
         async move {
             timer.await;
         }
+    }
+
+    fn timer(&self) -> smol::Timer {
+        smol::Timer::never()
+    }
+
+    fn set_timer(timer: &mut smol::Timer, deadline: Instant) {
+        timer.set_at(deadline);
+    }
+
+    fn poll_timer(timer: &mut smol::Timer, cx: &mut Context<'_>) -> Poll<()> {
+        Pin::new(timer).poll(cx).map(drop)
     }
 
     async fn resolve(&self, host_port: String) -> io::Result<Vec<SocketAddr>> {
