@@ -8,12 +8,14 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use skychat_core::{Event, NodeConfig, PublicKey, SecretKey, Suite, Whitelist};
-use skychat_driver::{DriverConfig, NodeHandle};
+use skychat_driver::{Draft, DriverConfig, NodeHandle};
 
 /// Messages sent and not yet acked before the pipelined sender waits (below the outbox limit).
 const WINDOW: usize = 8192;
-/// Concurrent senders in the pipeline.
-const SENDERS: usize = 256;
+/// Messages per `send_many` call of the pipelined sender, as the baseline seals 64 per write.
+const SEND_BATCH: usize = 64;
+/// Stored messages confirmed per `confirm_stored_many` call at most.
+const CONFIRM_BATCH: usize = 1024;
 
 /// The secret key number `n` (deterministic, distinct per `n`).
 pub fn secret(n: u32) -> SecretKey {
@@ -88,13 +90,24 @@ impl Adapter {
     }
 }
 
-/// Confirms every received message as stored at once, until the node stops.
+/// Confirms every received message as stored at once, until the node stops: everything queued
+/// when it wakes, in one `confirm_stored_many` call, as a host that stores in batches does.
 pub async fn confirm_all(node: NodeHandle) {
     let events = node.events();
-    while let Ok(event) = events.recv().await {
-        if let Event::MessageReceived { peer, message, .. } = event {
-            node.confirm_stored(peer, message.id).await;
+    while let Ok(first) = events.recv().await {
+        let mut stored = Vec::new();
+        let mut next = Some(first);
+        while let Some(event) = next {
+            if let Event::MessageReceived { peer, message, .. } = event {
+                stored.push((peer, message.id));
+            }
+            next = if stored.len() < CONFIRM_BATCH {
+                events.try_recv().ok()
+            } else {
+                None
+            };
         }
+        node.confirm_stored_many(stored).await;
     }
 }
 
@@ -144,7 +157,7 @@ impl Pair {
         let body = "x".repeat(size);
         self.adapter.block_on(async {
             let started = Instant::now();
-            pipeline(self.adapter, &self.sender, self.peer, count, &body).await;
+            pipeline(&self.sender, self.peer, count, &body).await;
             count as f64 / started.elapsed().as_secs_f64()
         })
     }
@@ -207,38 +220,33 @@ async fn async_io_timer(d: Duration) {
     smol::Timer::after(d).await;
 }
 
-/// Sends `count` copies of `body` to `peer` from `SENDERS` concurrent sender tasks spawned on
-/// `adapter`, keeping at most `WINDOW` unacked, and returns once every one is acked (which is
-/// also when every sender is done).
-pub async fn pipeline(
-    adapter: Adapter,
-    sender: &NodeHandle,
-    peer: PublicKey,
-    count: usize,
-    body: &str,
-) {
-    let (gate, tokens) = async_channel::bounded::<()>(WINDOW);
+/// Sends `count` copies of `body` to `peer` in `send_many` batches of [`SEND_BATCH`], keeping at
+/// most [`WINDOW`] unacked, and returns once every one is acked.
+pub async fn pipeline(sender: &NodeHandle, peer: PublicKey, count: usize, body: &str) {
     let events = sender.events();
-    for i in 0..SENDERS {
-        let (gate, sender, body) = (gate.clone(), sender.clone(), body.to_owned());
-        let share = count / SENDERS + usize::from(i < count % SENDERS);
-        adapter.spawn(async move {
-            for _ in 0..share {
-                gate.send(()).await.expect("gate");
-                sender.send(peer, body.clone(), None).await.expect("send");
-            }
-        });
-    }
+    let draft = Draft {
+        peer,
+        body: body.to_owned(),
+        reply_to: None,
+    };
     within(async {
-        let mut acked = 0;
+        let (mut sent, mut acked) = (0, 0);
         while acked < count {
-            match events.recv().await.expect("node stopped") {
-                Event::MessageAcked { .. } => {
-                    acked += 1;
-                    let _ = tokens.try_recv();
+            while sent < count && sent - acked < WINDOW {
+                let batch = SEND_BATCH.min(count - sent).min(WINDOW - (sent - acked));
+                for result in sender.send_many(vec![draft.clone(); batch]).await {
+                    result.expect("send");
                 }
-                Event::ConnectionClosed { reason, .. } => panic!("session closed: {reason}"),
-                _ => {}
+                sent += batch;
+            }
+            let mut next = Some(events.recv().await.expect("node stopped"));
+            while let Some(event) = next {
+                match event {
+                    Event::MessageAcked { .. } => acked += 1,
+                    Event::ConnectionClosed { reason, .. } => panic!("session closed: {reason}"),
+                    _ => {}
+                }
+                next = events.try_recv().ok();
             }
         }
     })

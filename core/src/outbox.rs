@@ -194,25 +194,49 @@ impl Outbox {
         let Some(queue) = self.peers.get_mut(peer) else {
             return Vec::new();
         };
+        let acks = |p: &Pending| p.message.id.stream == stream && p.message.id.seq <= upto;
+        let rtt = |p: &Pending| {
+            p.last_sent
+                .map_or(Duration::ZERO, |at| now.saturating_sub(at))
+        };
         let mut acked = Vec::new();
-        let mut kept = VecDeque::with_capacity(queue.queue.len());
-        let mut sent_removed = 0;
-        for (index, pending) in queue.queue.drain(..).enumerate() {
-            let id = pending.message.id;
-            if id.stream == stream && id.seq <= upto {
-                if index < queue.sent {
-                    sent_removed += 1;
-                }
-                let rtt = pending
-                    .last_sent
-                    .map_or(Duration::ZERO, |at| now.saturating_sub(at));
-                acked.push(Acked { id, rtt });
-            } else {
-                kept.push_back(pending);
-            }
+        // Acks usually cover the front of the queue: take it off in place.
+        while let Some(front) = queue.queue.front()
+            && acks(front)
+        {
+            acked.push(Acked {
+                id: front.message.id,
+                rtt: rtt(front),
+            });
+            queue.queue.pop_front();
+            queue.sent = queue.sent.saturating_sub(1);
         }
-        queue.queue = kept;
-        queue.sent -= sent_removed;
+        // Within a stream, sequence numbers grow along the queue: if the stream's first message
+        // left is not acked, none after it is.
+        let rest_acked = queue
+            .queue
+            .iter()
+            .find(|p| p.message.id.stream == stream)
+            .is_some_and(acks);
+        if rest_acked {
+            let mut kept = VecDeque::with_capacity(queue.queue.len());
+            let mut sent_removed = 0;
+            for (index, pending) in queue.queue.drain(..).enumerate() {
+                if acks(&pending) {
+                    if index < queue.sent {
+                        sent_removed += 1;
+                    }
+                    acked.push(Acked {
+                        id: pending.message.id,
+                        rtt: rtt(&pending),
+                    });
+                } else {
+                    kept.push_back(pending);
+                }
+            }
+            queue.queue = kept;
+            queue.sent -= sent_removed;
+        }
         self.total -= acked.len();
         acked
     }
@@ -297,6 +321,44 @@ mod tests {
             [3, 4, 5]
         );
         assert_eq!(outbox.total(), 3);
+    }
+
+    #[test]
+    fn an_ack_reaches_messages_queued_behind_another_streams() {
+        // Restored messages of an earlier stream (a previous run) wait ahead of the new ones.
+        let peer = PublicKey::native([9; 32]);
+        let mut outbox = Outbox::default();
+        for seq in 1..=2 {
+            outbox.push(peer, message(MessageId { stream: 5, seq }));
+        }
+        for _ in 0..3 {
+            let id = outbox.next_id(peer, || 6);
+            outbox.push(peer, message(id));
+        }
+        let now = Duration::ZERO;
+        assert_eq!(outbox.take_sendable(&peer, ConnId(1), 10, now).len(), 5);
+        let acked = outbox.ack(&peer, 6, 2, now);
+        let ids = |acked: &[Acked]| {
+            acked
+                .iter()
+                .map(|a| (a.id.stream, a.id.seq))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&acked), [(6, 1), (6, 2)]);
+        let acked = outbox.ack(&peer, 5, 1, now);
+        assert_eq!(ids(&acked), [(5, 1)]);
+        assert_eq!(outbox.len_for(&peer), 2);
+        assert_eq!(outbox.total(), 2);
+        // Both left were sent on this connection: nothing goes out again on it.
+        assert!(outbox.take_sendable(&peer, ConnId(1), 10, now).is_empty());
+        let resent = outbox.take_sendable(&peer, ConnId(2), 10, now);
+        assert_eq!(
+            resent
+                .iter()
+                .map(|m| (m.id.stream, m.id.seq))
+                .collect::<Vec<_>>(),
+            [(5, 2), (6, 3)]
+        );
     }
 
     #[test]

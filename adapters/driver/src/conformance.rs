@@ -23,6 +23,7 @@ macro_rules! conformance_tests {
     ($runtime:expr, $block_on:path) => {
         $crate::conformance_tests!(@each $runtime, $block_on;
             handshake_and_messages_both_ways,
+            a_batch_larger_than_the_socket_buffers_arrives_in_order,
             one_shot_dialer_and_listener_reply,
             non_whitelisted_key_is_rejected,
             empty_whitelist_rejects_everyone,

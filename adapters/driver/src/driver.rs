@@ -373,8 +373,8 @@ impl<R: Runtime> Driver<R> {
 
     /// Carries out the node's outputs until it has nothing more to do.
     fn carry_out(&mut self, state: &mut NodeState) {
+        let now = state.now();
         loop {
-            let now = state.now();
             match state.node.poll_output() {
                 Output::Transmit(transmit) => {
                     let Some(socket) = self.sockets.get_mut(&transmit.conn) else {

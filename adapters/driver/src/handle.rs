@@ -17,7 +17,14 @@ use skychat_core::{
 use crate::error::DialError;
 use crate::shared::{HandleGuard, Request, Shared};
 
-/// A message to queue held with [`NodeHandle::hold`].
+/// How [`NodeHandle::queue`] queues drafts.
+#[derive(Clone, Copy)]
+enum Queueing {
+    Send,
+    Hold,
+}
+
+/// A message to queue with [`NodeHandle::send_many`] or [`NodeHandle::hold`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Draft {
     /// The recipient.
@@ -135,31 +142,50 @@ impl NodeHandle {
         }
     }
 
+    /// [`NodeHandle::send`] for many messages at once, in order: one call (one lock of the node,
+    /// one wake-up of the driver) for the whole batch. Returns each one's message with its id,
+    /// or why it was refused.
+    pub async fn send_many(&self, drafts: Vec<Draft>) -> Vec<Result<ChatMessage, CommandError>> {
+        self.queue(drafts, Queueing::Send).await
+    }
+
     /// Queues `drafts` held, in order, and returns each one's message with its id, or why it
     /// was refused. A held message counts against the outbox limits but nothing is sent (neither
     /// it nor any later message to the same peer) until [`NodeHandle::release`]; persist the
     /// messages, then release them, or [`NodeHandle::withdraw`] them if persisting failed. After
     /// shutdown every draft is refused with [`CommandError::OutboxFull`].
     pub async fn hold(&self, drafts: Vec<Draft>) -> Vec<Result<ChatMessage, CommandError>> {
+        self.queue(drafts, Queueing::Hold).await
+    }
+
+    async fn queue(
+        &self,
+        drafts: Vec<Draft>,
+        how: Queueing,
+    ) -> Vec<Result<ChatMessage, CommandError>> {
         let count = drafts.len();
         let sent_at_ms = wall_clock_ms();
-        let held: Vec<_> = self
+        let queued: Vec<_> = self
             .shared
             .change(|state, now| {
+                let node = &mut state.node;
                 drafts
                     .into_iter()
-                    .map(|d| {
-                        state
-                            .node
-                            .hold_message(now, d.peer, d.body, d.reply_to, sent_at_ms)
+                    .map(|d| match how {
+                        Queueing::Send => {
+                            node.send_message(now, d.peer, d.body, d.reply_to, sent_at_ms)
+                        }
+                        Queueing::Hold => {
+                            node.hold_message(now, d.peer, d.body, d.reply_to, sent_at_ms)
+                        }
                     })
                     .collect()
             })
             .unwrap_or_else(|| vec![Err(CommandError::OutboxFull); count]);
-        if held.iter().all(Result::is_err) {
-            return refused(held).await;
+        if queued.iter().all(Result::is_err) {
+            return refused(queued).await;
         }
-        held
+        queued
     }
 
     /// Lets held messages go out (see `Node::release_message`), in the order given.

@@ -61,6 +61,56 @@ pub async fn handshake_and_messages_both_ways<R: Runtime + Clone>(rt: R) {
     listener.shutdown().await;
 }
 
+/// A batch sent with one `send_many` call, far larger than the sockets' buffers (so the driver
+/// must keep what the socket does not take and write it when the socket is writable again),
+/// arrives complete and in order, and one `confirm_stored_many` acks it all.
+pub async fn a_batch_larger_than_the_socket_buffers_arrives_in_order<R: Runtime + Clone>(rt: R) {
+    const MESSAGES: usize = 200;
+    let dialer_key = super::support::key(4).public_key();
+    let mut listener = TestNode::start(&rt, 3, node_config(&[dialer_key]));
+    let addr = listener.listen().await;
+    let mut dialer = TestNode::start(&rt, 4, node_config(&[]));
+    dialer
+        .handle
+        .keep_connected(listener.key(), addr.to_string())
+        .await;
+    dialer.authenticated_with(listener.key()).await;
+    listener.authenticated_with(dialer.key()).await;
+
+    let drafts: Vec<crate::Draft> = (0..MESSAGES)
+        .map(|i| crate::Draft {
+            peer: listener.key(),
+            body: format!("{i:05}{}", "y".repeat(50_000)),
+            reply_to: None,
+        })
+        .collect();
+    let sent: Vec<_> = dialer
+        .handle
+        .send_many(drafts.clone())
+        .await
+        .into_iter()
+        .map(|r| r.expect("send accepted"))
+        .collect();
+    assert_eq!(dialer.handle.queued_for(listener.key()).await, MESSAGES);
+
+    let mut received = Vec::new();
+    while received.len() < MESSAGES {
+        let event = listener
+            .wait_for("message", |e| matches!(e, Event::MessageReceived { .. }))
+            .await;
+        if let Event::MessageReceived { message, .. } = event {
+            received.push(message);
+        }
+    }
+    assert_eq!(received, sent, "every message, in order, as sent");
+    let stored = received.iter().map(|m| (dialer.key(), m.id)).collect();
+    listener.handle.confirm_stored_many(stored).await;
+    dialer.acked(listener.key(), sent[MESSAGES - 1].id).await;
+    assert_eq!(dialer.handle.queued_for(listener.key()).await, 0);
+    dialer.shutdown().await;
+    listener.shutdown().await;
+}
+
 /// A one-shot dial resolves once authenticated; messages flow both ways on it, the listener
 /// sending to the peer that dialed in.
 pub async fn one_shot_dialer_and_listener_reply<R: Runtime + Clone>(rt: R) {
