@@ -1,6 +1,7 @@
 //! The skychat driver on the async-std runtime: [`AsyncStdRuntime`] implements
-//! [`skychat_driver::Runtime`] with `async_std::net` sockets and `async_std::task`, and
-//! [`start`] runs a node on it.
+//! [`skychat_driver::Runtime`] with `async_std::net` sockets, `async_std::task`, and
+//! `async_io::Timer` as the resettable timer (async-io is the reactor and timer async-std itself
+//! runs on), and [`start`] runs a node on it.
 //!
 //! async-std is discontinued upstream (RUSTSEC-2025-0052); this crate is the only one in the
 //! workspace that depends on it, and smol is the primary runtime.

@@ -1,5 +1,5 @@
 //! Outbound dials: resolve `"host:port"`, connect to the first address that answers, all within
-//! a time limit, and report the result to the run loop.
+//! a time limit, and report the result to the driver task.
 
 use std::io;
 use std::time::Duration;

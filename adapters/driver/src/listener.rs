@@ -1,4 +1,4 @@
-//! The accept loop of a listener: hands every accepted connection to the run loop, sets its
+//! The accept loop of a listener: hands every accepted connection to the driver task, sets its
 //! socket options, and survives accept errors with a backoff. Nothing here logs above debug
 //! level more than once per [`WARN_EVERY`], however many connections arrive or fail.
 
@@ -36,7 +36,7 @@ impl AcceptBackoff {
     }
 }
 
-/// Accepts connections on `listener` until the node stops, handing each to the run loop.
+/// Accepts connections on `listener` until the node stops, handing each to the driver task.
 /// Accept errors (out of descriptors, aborted connections, ...) are logged and retried after a
 /// backoff; they never end the listener.
 pub(crate) async fn accept_loop<R: Runtime>(
