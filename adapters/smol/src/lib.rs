@@ -1,6 +1,11 @@
 //! The skychat driver on the smol runtime: [`SmolRuntime`] implements
-//! [`skychat_driver::Runtime`] with `smol::net` sockets, `smol::Timer` and `smol::spawn`, and
-//! [`start`] runs a node on it.
+//! [`skychat_driver::Runtime`] with `smol::net` sockets and `smol::Timer`, and [`start`] runs a
+//! node on it.
+//!
+//! Nodes run on an executor of this crate with one thread per CPU (`SMOL_THREADS` overrides the
+//! count, as for smol's own global executor, which has one thread unless told otherwise): a
+//! listener's handshakes, the bulk of its CPU work, then use every core. Hosts' own tasks stay
+//! wherever the host spawns them.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -11,10 +16,37 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use std::sync::OnceLock;
+
 use skychat_driver::{DriverConfig, NodeHandle, Runtime};
+use smol::Executor;
 use smol::net::{TcpListener, TcpStream};
 
-/// smol as a [`Runtime`]: tasks run on smol's global executor.
+/// The executor nodes run on, started with its threads at first use.
+fn executor() -> &'static Executor<'static> {
+    static EXECUTOR: OnceLock<&'static Executor<'static>> = OnceLock::new();
+    EXECUTOR.get_or_init(|| {
+        let executor: &'static Executor<'static> = Box::leak(Box::new(Executor::new()));
+        for i in 0..executor_threads() {
+            std::thread::Builder::new()
+                .name(format!("skychat-smol-{i}"))
+                .spawn(move || smol::block_on(executor.run(std::future::pending::<()>())))
+                .expect("spawn an executor thread");
+        }
+        executor
+    })
+}
+
+/// `SMOL_THREADS` if it is a positive number, else one thread per CPU.
+fn executor_threads() -> usize {
+    std::env::var("SMOL_THREADS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+}
+
+/// smol as a [`Runtime`]: tasks run on this crate's executor (see the crate's documentation).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SmolRuntime;
 
@@ -24,7 +56,7 @@ impl Runtime for SmolRuntime {
     type Timer = smol::Timer;
 
     fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
-        smol::spawn(task).detach();
+        executor().spawn(task).detach();
     }
 
     fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> + Send + 'static {
