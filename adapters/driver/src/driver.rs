@@ -319,14 +319,15 @@ impl<R: Runtime> Driver<R> {
         self.carried_over.push(conn);
     }
 
+    /// A socket failed or its write stalled: nothing more can be written to it, so it closes at
+    /// once, and the node hears of it unless it closed the connection itself.
     fn socket_failed(&mut self, state: &mut NodeState, conn: ConnId) {
         let closing = self
             .sockets
             .get(&conn)
             .is_some_and(|s| s.closing_since.is_some());
-        if closing {
-            self.close_socket(conn);
-        } else {
+        self.close_socket(conn);
+        if !closing {
             state.node.handle_socket_closed(state.now(), conn);
         }
     }
