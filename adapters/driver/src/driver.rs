@@ -189,10 +189,14 @@ impl<R: Runtime> Driver<R> {
         .flatten()
         .min();
         let Some(deadline) = deadline else {
-            self.timer_set_at = None;
+            // A timer still set fires for nothing, once: cheaper than resetting it.
             return Poll::Pending;
         };
-        if self.timer_set_at != Some(deadline) {
+        // Reset only for an earlier deadline. The node moves its deadline later at almost every
+        // message (the keepalive restarts), and resetting the runtime's timer each time costs a
+        // round through its reactor; a timer that fires early only wakes this loop once, which
+        // then sets it to the deadline of that time.
+        if self.timer_set_at.is_none_or(|set| deadline < set) {
             R::set_timer(&mut self.timer, self.start + deadline);
             self.timer_set_at = Some(deadline);
         }

@@ -4,8 +4,8 @@
 //!
 //! Nodes run on an executor of this crate with one thread per CPU (`SMOL_THREADS` overrides the
 //! count, as for smol's own global executor, which has one thread unless told otherwise): a
-//! listener's handshakes, the bulk of its CPU work, then use every core. Hosts' own tasks stay
-//! wherever the host spawns them.
+//! listener's handshakes, the bulk of its CPU work, then use every core. [`spawn`] puts a host's
+//! task on the same executor.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -109,6 +109,13 @@ impl Runtime for SmolRuntime {
     fn shutdown(stream: &TcpStream) {
         let _ = stream.shutdown(Shutdown::Both);
     }
+}
+
+/// Runs `future` in the background on the executor the nodes run on. A host task that talks to a
+/// node at every message (its event consumer, say) is best spawned here: handing work between
+/// tasks of one executor costs less than between executors.
+pub fn spawn(future: impl Future<Output = ()> + Send + 'static) {
+    executor().spawn(future).detach();
 }
 
 /// Starts a node on smol. See [`skychat_driver::start`].
