@@ -11,6 +11,6 @@ pub async fn serve_hello_world(addr: SocketAddr) -> std::io::Result<SocketAddr> 
     let listener = smol::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     let gate = super::Gate::new(super::connection_cap(None));
-    smol::spawn(super::accept_loop(listener, app, gate)).detach();
+    skychat_smol::spawn(super::accept_loop(listener, app, gate));
     Ok(bound)
 }

@@ -46,7 +46,7 @@ pub fn serve_on(
     let listener = smol::net::TcpListener::try_from(listener)?;
     let bound = listener.local_addr()?;
     let app = routes::app(service, token);
-    smol::spawn(accept_loop(listener, app, gate)).detach();
+    skychat_smol::spawn(accept_loop(listener, app, gate));
     Ok(bound)
 }
 
@@ -64,19 +64,17 @@ async fn accept_loop<State: Clone + Send + Sync + 'static>(
                 match gate.admit() {
                     connection::Admission::Serve(place) => {
                         let app = app.clone();
-                        smol::spawn(async move {
+                        skychat_smol::spawn(async move {
                             connection::serve(stream, app).await;
                             drop(place);
-                        })
-                        .detach();
+                        });
                     }
                     connection::Admission::Refuse(place) => {
                         let cap = gate.cap();
-                        smol::spawn(async move {
+                        skychat_smol::spawn(async move {
                             connection::refuse_over_cap(stream, cap).await;
                             drop(place);
-                        })
-                        .detach();
+                        });
                     }
                     connection::Admission::Drop => drop(stream),
                 }
