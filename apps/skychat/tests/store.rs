@@ -99,13 +99,11 @@ fn outgoing_messages_move_through_their_states_and_leave_the_outbox_when_acked()
         ]
     );
 
-    assert!(store.mark_sent(alice, first.id).unwrap());
-    assert!(!store.mark_sent(alice, first.id).unwrap());
     let stored = store
         .message(alice, Direction::Out, first.id)
         .unwrap()
         .unwrap();
-    assert_eq!(stored.status, Status::Sent);
+    assert_eq!(stored.status, Status::Queued);
     assert!(stored.in_outbox);
 
     assert!(store.mark_acked(alice, first.id, 5_000).unwrap());
@@ -146,20 +144,21 @@ fn outgoing_messages_move_through_their_states_and_leave_the_outbox_when_acked()
         Status::Read
     );
 
-    assert!(store.mark_failed(alice, third.id).unwrap());
-    assert!(store.outbox().unwrap().is_empty());
-
     let counts = store.counts().unwrap();
     assert_eq!(
         (
             counts.outgoing,
+            counts.queued,
             counts.acked,
             counts.read,
-            counts.failed,
             counts.in_outbox
         ),
-        (3, 1, 1, 1, 0)
+        (3, 1, 1, 1, 1)
     );
+    assert!(store.mark_acked(alice, third.id, 9_000).unwrap());
+    assert!(store.outbox().unwrap().is_empty());
+    let counts = store.counts().unwrap();
+    assert_eq!((counts.queued, counts.acked, counts.in_outbox), (0, 2, 0));
 }
 
 #[test]
@@ -236,10 +235,6 @@ fn a_batch_applies_every_operation_in_order_and_reports_each() {
                 peer: alice,
                 message: out.clone(),
             },
-            WriteOp::Sent {
-                peer: alice,
-                id: out.id,
-            },
             WriteOp::Incoming {
                 peer: alice,
                 message: reply.clone(),
@@ -262,12 +257,11 @@ fn a_batch_applies_every_operation_in_order_and_reports_each() {
             },
         ])
         .unwrap();
-    let (out_row, in_row) = (applied[0].row().unwrap(), applied[2].row().unwrap());
+    let (out_row, in_row) = (applied[0].row().unwrap(), applied[1].row().unwrap());
     assert_eq!(
         applied,
         vec![
             Applied::Inserted(out_row),
-            Applied::Updated(out_row),
             Applied::Inserted(in_row),
             Applied::Updated(out_row),
             Applied::Updated(in_row),
@@ -700,7 +694,6 @@ fn everything_survives_a_restart() {
         }
         store.mark_acked(alice, acked.id, 100).unwrap();
         store.mark_read(alice, read.id, 200).unwrap();
-        store.mark_sent(bob, to_bob.id).unwrap();
         store.record_incoming(alice, &incoming, 300).unwrap();
         store.record_incoming(alice, &incoming_unread, 301).unwrap();
         store.mark_read_by_me(alice, incoming.id, 400).unwrap();
@@ -737,7 +730,7 @@ fn everything_survives_a_restart() {
     );
     assert_eq!(
         state(bob, Direction::Out, to_bob.id),
-        (Status::Sent, None, None)
+        (Status::Queued, None, None)
     );
     assert_eq!(
         state(alice, Direction::In, incoming.id),
@@ -911,9 +904,10 @@ fn batches_index_exactly_their_new_messages() {
             },
             incoming(2, "alpha two"),
             incoming(3, "alpha three"),
-            WriteOp::Sent {
+            WriteOp::Acked {
                 peer: peer(1),
                 id: MessageId { stream: 9, seq: 9 },
+                at_ms: 5,
             },
         ])
         .unwrap();
