@@ -32,6 +32,16 @@ pub const MAX_EVENTS: usize = 1024;
 /// Store submissions waiting for their commit at most: one committing, the next queued behind it.
 pub const MAX_IN_FLIGHT: usize = 2;
 
+/// The `status` event of an ack, its fields in the order of their names (as the JSON of a
+/// [`serde_json::Value`] has them).
+#[derive(serde::Serialize)]
+struct AckedEvent {
+    channel: &'static str,
+    id: String,
+    peer: String,
+    status: &'static str,
+}
+
 /// What the loop woke up for.
 enum Woke {
     Event(Event),
@@ -205,15 +215,14 @@ impl Service {
                 inner.counters.acked.fetch_add(1, Ordering::Relaxed);
                 inner.queued.remove(peer, 1);
                 inner.acks.acked(id);
-                inner.feed.publish(
-                    "status",
-                    json!({
-                        "channel": "dm-status",
-                        "id": id.to_hex(),
-                        "status": status_label(&peer, Status::Acked),
-                        "peer": peer.to_hex(),
-                    }),
-                );
+                let acked = AckedEvent {
+                    channel: "dm-status",
+                    id: id.to_hex(),
+                    peer: peer.to_hex(),
+                    status: status_label(&peer, Status::Acked),
+                };
+                let text = serde_json::to_string(&acked).unwrap_or_else(|_| "{}".into());
+                inner.feed.publish_text("status", text);
             }
             Event::ReadReceipt { peer, id } => {
                 inner.feed.publish(
@@ -332,5 +341,25 @@ impl Service {
             ),
             Err(e) => log::error!("could not record that {} deleted {id}: {e}", peer.short()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ack_event_reads_as_the_json_object_it_replaces() {
+        let acked = AckedEvent {
+            channel: "dm-status",
+            id: "0102".into(),
+            peer: "abcd".into(),
+            status: "delivered",
+        };
+        assert_eq!(
+            serde_json::to_string(&acked).unwrap(),
+            json!({"channel": "dm-status", "id": "0102", "status": "delivered", "peer": "abcd"})
+                .to_string()
+        );
     }
 }

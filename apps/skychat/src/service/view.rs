@@ -38,49 +38,51 @@ pub fn status_label(peer: &PublicKey, status: Status) -> &'static str {
 }
 
 /// A stored message as clients see it. Keys and ids are lowercase hex, times ms since the Unix
-/// epoch.
+/// epoch. The fields are in the order of their names, so that serializing the struct itself
+/// gives the same text as serializing it through a [`serde_json::Value`] (whose keys are
+/// sorted): the live feed does the former, the HTTP answers the latter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MessageView {
-    /// The message id.
-    pub id: String,
-    /// The other side of the conversation.
-    pub peer: String,
-    /// The peer's suite: `native` or `skywire`.
-    pub suite: String,
-    /// Who wrote it (this node by the key the peer knows it by, or the peer).
-    pub sender: String,
-    /// The same as `sender`, under the Go chat line's name.
-    pub from: String,
-    /// Who it is for.
-    pub to: String,
-    /// `in` or `out`.
-    pub dir: &'static str,
-    /// Whether this node sent it.
-    pub outgoing: bool,
-    /// The text.
-    pub message: String,
-    /// The same text, under the Go chat line's name.
-    pub text: String,
-    /// The text's length in bytes.
-    pub len: usize,
-    /// Always `tcp-direct`.
-    pub network: &'static str,
-    /// The message it answers.
-    pub reply_to: Option<String>,
-    /// When the sender sent it.
-    pub sent_at: u64,
-    /// When it was stored here.
-    pub timestamp: u64,
-    /// Its delivery state ([`status_label`]).
-    pub status: &'static str,
     /// Outgoing: when the peer's ack arrived.
     pub acked_at: Option<u64>,
-    /// When it was read.
-    pub read_at: Option<u64>,
     /// Incoming: when its sender deleted it.
     pub deleted_at: Option<u64>,
+    /// `in` or `out`.
+    pub dir: &'static str,
+    /// The same as `sender`, under the Go chat line's name.
+    pub from: String,
+    /// The message id.
+    pub id: String,
+    /// The text's length in bytes.
+    pub len: usize,
+    /// The text.
+    pub message: String,
+    /// Always `tcp-direct`.
+    pub network: &'static str,
+    /// Whether this node sent it.
+    pub outgoing: bool,
+    /// The other side of the conversation.
+    pub peer: String,
+    /// When it was read.
+    pub read_at: Option<u64>,
+    /// The message it answers.
+    pub reply_to: Option<String>,
     /// Its row: the history paging cursor.
     pub row: i64,
+    /// Who wrote it (this node by the key the peer knows it by, or the peer).
+    pub sender: String,
+    /// When the sender sent it.
+    pub sent_at: u64,
+    /// Its delivery state ([`status_label`]).
+    pub status: &'static str,
+    /// The peer's suite: `native` or `skywire`.
+    pub suite: String,
+    /// The same text, under the Go chat line's name.
+    pub text: String,
+    /// When it was stored here.
+    pub timestamp: u64,
+    /// Who it is for.
+    pub to: String,
 }
 
 impl MessageView {
@@ -182,8 +184,14 @@ mod tests {
         };
         let me = key(1).to_hex();
         let peer = key(2).to_hex();
+        let view = MessageView::new(&own, &stored);
         assert_eq!(
-            serde_json::to_value(MessageView::new(&own, &stored)).unwrap(),
+            serde_json::to_string(&view).unwrap(),
+            serde_json::to_value(&view).unwrap().to_string(),
+            "the fields are in the order of their names"
+        );
+        assert_eq!(
+            serde_json::to_value(view).unwrap(),
             json!({
                 "id": "0102030405060708090a0b0c0d0e0f10",
                 "peer": peer,
