@@ -221,8 +221,9 @@ impl Service {
                     peer: peer.to_hex(),
                     status: status_label(&peer, Status::Acked),
                 };
-                let text = serde_json::to_string(&acked).unwrap_or_else(|_| "{}".into());
-                inner.feed.publish_text("status", text);
+                inner
+                    .feed
+                    .publish_text("status", super::feed::json_text(&acked));
             }
             Event::ReadReceipt { peer, id } => {
                 inner.feed.publish(

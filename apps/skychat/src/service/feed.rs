@@ -33,6 +33,23 @@ pub fn run_base(start_ms: u64) -> u64 {
     start_ms.saturating_mul(IDS_PER_MS)
 }
 
+/// `value` as compact JSON text in an allocation of its exact size: written into a buffer
+/// kept by the thread, then copied once (no growing, no shrinking).
+pub fn json_text(value: &impl serde::Serialize) -> String {
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> =
+            std::cell::RefCell::new(Vec::with_capacity(4096));
+    }
+    BUFFER.with_borrow_mut(|buffer| {
+        buffer.clear();
+        match serde_json::to_writer(&mut *buffer, value) {
+            // serde_json writes UTF-8.
+            Ok(()) => String::from_utf8(buffer.as_slice().to_vec()).unwrap_or_default(),
+            Err(_) => "{}".into(),
+        }
+    })
+}
+
 /// One feed entry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeedEvent {
@@ -167,7 +184,7 @@ impl Feed {
 
     /// Appends an event and wakes subscribers. Returns its id.
     pub fn publish(&self, channel: &'static str, data: Value) -> u64 {
-        self.publish_text(channel, data.to_string())
+        self.publish_text(channel, json_text(&data))
     }
 
     /// Appends an event whose body is already JSON text (an object with its keys in order, as

@@ -37,7 +37,7 @@ use storage::{Storage, now_ms};
 
 pub use error::ServiceError;
 pub use status::NodeStatus;
-pub use view::{Conversation, HistoryPage, MessageView, OwnKeys, status_label};
+pub use view::{Conversation, FeedMessage, HistoryPage, MessageView, OwnKeys, status_label};
 
 /// The longest an HTTP caller may wait for an ack.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
@@ -403,14 +403,10 @@ fn stored_out(peer: PublicKey, message: &skychat_core::ChatMessage) -> StoredMes
     }
 }
 
-/// The JSON text of a stored message for the live feed: [`MessageView`]'s, keys in order.
+/// The JSON text of a stored message for the live feed: [`MessageView`]'s, keys in order
+/// ([`FeedMessage`]).
 fn message_json(own: &OwnKeys, m: &StoredMessage) -> String {
-    // The keys, ids and fixed fields take about 500 bytes; the body appears twice.
-    let mut text = Vec::with_capacity(512 + 2 * m.message.body.len());
-    match serde_json::to_writer(&mut text, &MessageView::new(own, m)) {
-        Ok(()) => String::from_utf8(text).unwrap_or_else(|_| "{}".into()),
-        Err(_) => "{}".into(),
-    }
+    feed::json_text(&FeedMessage::new(own, m))
 }
 
 async fn async_io_timer(wait: Duration) {
