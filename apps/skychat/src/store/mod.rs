@@ -117,6 +117,7 @@ impl Store {
         // Statement journals (one per write statement inside a batch) and temporary tables stay
         // in memory instead of going through a temporary file.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
+        conn.pragma_update(None, "cache_size", CACHE_KIB)?;
         // Every statement the store runs stays prepared (the writes alone are about a dozen).
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         // Before the size limit applies, so that a store at its limit can still be claimed. On a
@@ -223,6 +224,9 @@ impl Store {
         Ok(owner_now)
     }
 }
+
+/// The page cache, in KiB (SQLite's convention for a negative `cache_size`).
+const CACHE_KIB: i64 = -16_384;
 
 /// Prepared statements kept: more than the store has, reads and writes together.
 const STATEMENT_CACHE: usize = 64;
