@@ -182,3 +182,79 @@ pub fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
 }
+
+#[cfg(test)]
+mod tests {
+    use skychat_core::{ChatMessage, MessageId, PublicKey};
+
+    use super::*;
+    use crate::store::StoreOptions;
+
+    fn message(seq: u64) -> ChatMessage {
+        ChatMessage {
+            id: MessageId { stream: 3, seq },
+            sent_at_ms: seq,
+            body: format!("message {seq}"),
+            reply_to: None,
+        }
+    }
+
+    fn keyed(seq: u64, key: &str) -> WriteOp {
+        WriteOp::OutgoingWithKey {
+            peer: PublicKey::native([1; 32]),
+            message: message(seq),
+            idempotency_key: key.into(),
+        }
+    }
+
+    #[test]
+    fn submissions_committed_together_fail_only_where_a_write_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+        let storage = Storage::start(store);
+        smol::block_on(async {
+            // Held back by a read, so that the submissions queue up behind it and commit as
+            // one transaction, which the reused key fails.
+            let (gate, wait) = async_channel::bounded::<()>(1);
+            let (started, running) = async_channel::bounded::<()>(1);
+            let reader = storage.clone();
+            let held = smol::spawn(async move {
+                reader
+                    .read(move |_| {
+                        let _ = started.send_blocking(());
+                        wait.recv_blocking()
+                    })
+                    .await
+            });
+            running.recv().await.unwrap();
+            let first = storage.submit(vec![keyed(1, "k")]);
+            let second = storage.submit(vec![
+                keyed(2, "k"),
+                WriteOp::Incoming {
+                    peer: PublicKey::native([2; 32]),
+                    message: message(9),
+                    received_at_ms: 9,
+                },
+            ]);
+            gate.send(()).await.unwrap();
+            held.await.unwrap().unwrap();
+            let first = first.recv().await.unwrap();
+            let second = second.recv().await.unwrap();
+            assert!(
+                matches!(first[..], [(_, Ok(Applied::Inserted(_)))]),
+                "{first:?}"
+            );
+            assert!(
+                matches!(
+                    second[..],
+                    [
+                        (_, Err(_)),
+                        (WriteOp::Incoming { .. }, Ok(Applied::Inserted(_)))
+                    ]
+                ),
+                "{second:?}"
+            );
+        });
+        storage.close_and_wait();
+    }
+}
