@@ -78,22 +78,25 @@ impl Service {
                 }
             };
             let mut batch = Vec::new();
+            let mut committed = Vec::new();
             match woke {
                 Woke::Event(event) => batch.push(event),
                 Woke::EventsEnded => events_open = false,
                 Woke::Committed(results) => {
                     in_flight.pop_front();
-                    self.on_committed(results).await;
+                    committed.push(results);
                 }
             }
             while let Some(done) = in_flight.front() {
-                let results = match done.try_recv() {
-                    Ok(results) => Some(results),
-                    Err(async_channel::TryRecvError::Closed) => None,
+                match done.try_recv() {
+                    Ok(results) => committed.push(Some(results)),
+                    Err(async_channel::TryRecvError::Closed) => committed.push(None),
                     Err(async_channel::TryRecvError::Empty) => break,
-                };
+                }
                 in_flight.pop_front();
-                self.on_committed(results).await;
+            }
+            if !committed.is_empty() {
+                self.on_committed(committed).await;
             }
             if events_open && in_flight.len() < MAX_IN_FLIGHT {
                 while batch.len() < MAX_EVENTS {
@@ -246,15 +249,20 @@ impl Service {
         }
     }
 
-    /// A submission committed (`None`: the store stopped before it did). First the node learns,
-    /// in one command, every received message that is now stored, so that it acks them; then,
-    /// in order, each stored message's `dm` event, each deletion's status event and each
-    /// message that could not be stored.
-    async fn on_committed(&self, results: Option<Vec<Completion>>) {
-        let Some(results) = results else {
-            log::warn!("the store stopped before committing the last writes of node events");
-            return;
-        };
+    /// Submissions committed, in order (`None`: the store stopped before that one did). First
+    /// the node learns, in one command, every received message that is now stored, so that it
+    /// acks them; then, in order, each stored message's `dm` event, each deletion's status event
+    /// and each message that could not be stored.
+    async fn on_committed(&self, submissions: Vec<Option<Vec<Completion>>>) {
+        let mut results = Vec::new();
+        for submission in submissions {
+            match submission {
+                Some(completions) => results.extend(completions),
+                None => {
+                    log::warn!("the store stopped before committing the last writes of node events")
+                }
+            }
+        }
         let stored: Vec<(PublicKey, MessageId)> = results
             .iter()
             .filter_map(|(op, result)| match (op, result) {
