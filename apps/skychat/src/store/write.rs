@@ -42,10 +42,10 @@ pub enum WriteOp {
         /// The client's key for this send.
         idempotency_key: String,
     },
-    /// A message received from `peer`, stored [unread](super::Status::Received). In the same transaction
-    /// the dedup mark of the message's stream moves up to its sequence (messages of a stream
-    /// arrive in order, so the mark is the highest sequence stored); a Skywire-suite peer's
-    /// messages have no streams and get no mark (the unique id per peer catches their
+    /// A message received from `peer`, stored [unread](super::Status::Received). In the same
+    /// transaction the dedup mark of the message's stream moves up to its sequence (messages of
+    /// a stream arrive in order, so the mark is the highest sequence stored); a Skywire-suite
+    /// peer's messages have no streams and get no mark (the unique id per peer catches their
     /// duplicates). A message already stored (same peer and id) is left alone.
     Incoming {
         /// The sender.
