@@ -1,6 +1,6 @@
 //! App nodes for the scenarios that go through the application: a `Service` over a smol node and
-//! a SQLite `Storage` in a temporary directory, with its event and completion loops running, and
-//! a connected pair of them.
+//! a SQLite `Storage` in a temporary directory, with its event loop and send committer running,
+//! and a connected pair of them.
 
 use std::time::Duration;
 
@@ -28,8 +28,7 @@ impl AppNode {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path(), StoreOptions::default()).expect("open store");
         let node = Adapter::Smol.start(config(n, whitelist.clone()));
-        let (completions_tx, completions) = async_channel::unbounded();
-        let storage = Storage::start(store, completions_tx);
+        let storage = Storage::start(store);
         let info = NodeInfo {
             mode: Mode::Standalone,
             http_addr: None,
@@ -40,7 +39,6 @@ impl AppNode {
         let service = Service::new(node.clone(), storage.clone(), info);
         smol::spawn(service.clone().run_events()).detach();
         smol::spawn(service.clone().run_committer()).detach();
-        smol::spawn(service.clone().run_completions(completions)).detach();
         Self {
             service,
             node,

@@ -327,8 +327,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         for peer in &settings.peers {
             node.keep_connected(peer.pk, peer.addr.clone()).await;
         }
-        let (completions_tx, completions) = async_channel::unbounded();
-        let storage = Storage::start(store, completions_tx);
+        let storage = Storage::start(store);
         let info = NodeInfo {
             mode: settings.mode,
             http_addr: None,
@@ -347,7 +346,6 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         service.set_require_pq(cli.require_pq);
         smol::spawn(service.clone().run_events()).detach();
         smol::spawn(service.clone().run_committer()).detach();
-        smol::spawn(service.clone().run_completions(completions)).detach();
         smol::spawn(retention_loop(storage.clone())).detach();
         // What was logged while starting reaches stderr before the banner (unless stderr is
         // stalled: the wait is short).

@@ -99,13 +99,11 @@ fn outgoing_messages_move_through_their_states_and_leave_the_outbox_when_acked()
         ]
     );
 
-    assert!(store.mark_sent(alice, first.id).unwrap());
-    assert!(!store.mark_sent(alice, first.id).unwrap());
     let stored = store
         .message(alice, Direction::Out, first.id)
         .unwrap()
         .unwrap();
-    assert_eq!(stored.status, Status::Sent);
+    assert_eq!(stored.status, Status::Queued);
     assert!(stored.in_outbox);
 
     assert!(store.mark_acked(alice, first.id, 5_000).unwrap());
@@ -146,20 +144,21 @@ fn outgoing_messages_move_through_their_states_and_leave_the_outbox_when_acked()
         Status::Read
     );
 
-    assert!(store.mark_failed(alice, third.id).unwrap());
-    assert!(store.outbox().unwrap().is_empty());
-
     let counts = store.counts().unwrap();
     assert_eq!(
         (
             counts.outgoing,
+            counts.queued,
             counts.acked,
             counts.read,
-            counts.failed,
             counts.in_outbox
         ),
-        (3, 1, 1, 1, 0)
+        (3, 1, 1, 1, 1)
     );
+    assert!(store.mark_acked(alice, third.id, 9_000).unwrap());
+    assert!(store.outbox().unwrap().is_empty());
+    let counts = store.counts().unwrap();
+    assert_eq!((counts.queued, counts.acked, counts.in_outbox), (0, 2, 0));
 }
 
 #[test]
@@ -236,10 +235,6 @@ fn a_batch_applies_every_operation_in_order_and_reports_each() {
                 peer: alice,
                 message: out.clone(),
             },
-            WriteOp::Sent {
-                peer: alice,
-                id: out.id,
-            },
             WriteOp::Incoming {
                 peer: alice,
                 message: reply.clone(),
@@ -262,12 +257,11 @@ fn a_batch_applies_every_operation_in_order_and_reports_each() {
             },
         ])
         .unwrap();
-    let (out_row, in_row) = (applied[0].row().unwrap(), applied[2].row().unwrap());
+    let (out_row, in_row) = (applied[0].row().unwrap(), applied[1].row().unwrap());
     assert_eq!(
         applied,
         vec![
             Applied::Inserted(out_row),
-            Applied::Updated(out_row),
             Applied::Inserted(in_row),
             Applied::Updated(out_row),
             Applied::Updated(in_row),
@@ -700,7 +694,6 @@ fn everything_survives_a_restart() {
         }
         store.mark_acked(alice, acked.id, 100).unwrap();
         store.mark_read(alice, read.id, 200).unwrap();
-        store.mark_sent(bob, to_bob.id).unwrap();
         store.record_incoming(alice, &incoming, 300).unwrap();
         store.record_incoming(alice, &incoming_unread, 301).unwrap();
         store.mark_read_by_me(alice, incoming.id, 400).unwrap();
@@ -737,7 +730,7 @@ fn everything_survives_a_restart() {
     );
     assert_eq!(
         state(bob, Direction::Out, to_bob.id),
-        (Status::Sent, None, None)
+        (Status::Queued, None, None)
     );
     assert_eq!(
         state(alice, Direction::In, incoming.id),
@@ -911,9 +904,10 @@ fn batches_index_exactly_their_new_messages() {
             },
             incoming(2, "alpha two"),
             incoming(3, "alpha three"),
-            WriteOp::Sent {
+            WriteOp::Acked {
                 peer: peer(1),
                 id: MessageId { stream: 9, seq: 9 },
+                at_ms: 5,
             },
         ])
         .unwrap();
@@ -973,11 +967,15 @@ fn dedup_marks_keep_only_the_newest_streams_per_peer() {
     assert_eq!(count as u64, limit);
 }
 
+/// Held by each throughput measurement, so that they run one at a time.
+static MEASURING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Group commit against one transaction per message. Run by hand for the numbers:
 /// `cargo test --release -p skychat --test store -- --ignored --nocapture`.
 #[test]
 #[ignore = "throughput measurement, run by hand"]
 fn throughput_of_batches_against_single_transactions() {
+    let _alone = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
     const N: u64 = 10_000;
     for durability in [Durability::ProcessCrash, Durability::PowerLoss] {
         for batch_size in [1usize, 10, 100, 1_000] {
@@ -1008,6 +1006,151 @@ fn throughput_of_batches_against_single_transactions() {
                 N as f64 / elapsed.as_secs_f64()
             );
         }
+    }
+}
+
+/// The sending side: each message written once when accepted, then acked, in batches of the
+/// given size. Run by hand with the test above.
+#[test]
+#[ignore = "throughput measurement, run by hand"]
+fn throughput_of_the_sending_side_in_batches() {
+    let _alone = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
+    const N: u64 = 10_000;
+    for batch_size in [1usize, 10, 100, 1_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = open(dir.path());
+        let messages: Vec<ChatMessage> = (1..=N)
+            .map(|seq| message(1, seq, "a message of ordinary length, about fifty bytes"))
+            .collect();
+        let started = Instant::now();
+        for (chunk, at_ms) in messages.chunks(batch_size).zip(1..) {
+            let accepted: Vec<WriteOp> = chunk
+                .iter()
+                .map(|m| WriteOp::Outgoing {
+                    peer: peer(1),
+                    message: m.clone(),
+                })
+                .collect();
+            store.write_batch(&accepted).unwrap();
+            let acks: Vec<WriteOp> = chunk
+                .iter()
+                .map(|m| WriteOp::Acked {
+                    peer: peer(1),
+                    id: m.id,
+                    at_ms,
+                })
+                .collect();
+            store.write_batch(&acks).unwrap();
+        }
+        let elapsed = started.elapsed();
+        assert!(store.outbox().unwrap().is_empty());
+        println!(
+            "sending, batch {batch_size:>5}: {N} messages accepted and acked in {:>8.1} ms = \
+             {:>9.0} msg/s",
+            elapsed.as_secs_f64() * 1e3,
+            N as f64 / elapsed.as_secs_f64()
+        );
+    }
+}
+
+/// How a batch of acks is best written: the store's one `UPDATE` per batch with an `IN` list of
+/// message ids, one prepared `UPDATE` per message in the batch's transaction, or one `UPDATE`
+/// with an `IN` list of row ids. Run by hand with the tests above.
+#[test]
+#[ignore = "throughput measurement, run by hand"]
+fn throughput_of_ack_batches_by_statement_shape() {
+    let _alone = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
+    const N: u64 = 20_000;
+    let fill = |dir: &Path| -> Vec<(MessageId, i64)> {
+        let mut store = open(dir);
+        let ops: Vec<WriteOp> = (1..=N)
+            .map(|seq| WriteOp::Outgoing {
+                peer: peer(1),
+                message: message(1, seq, "a message of ordinary length, about fifty bytes"),
+            })
+            .collect();
+        let applied = store.write_batch(&ops).unwrap();
+        (1..=N)
+            .map(|seq| MessageId { stream: 1, seq })
+            .zip(applied.iter().map(|a| a.row().unwrap()))
+            .collect()
+    };
+    let report = |shape: &str, batch: usize, elapsed: Duration| {
+        println!(
+            "acks by {shape:<28} batch {batch:>5}: {N} in {:>7.1} ms = {:>9.0} acks/s",
+            elapsed.as_secs_f64() * 1e3,
+            N as f64 / elapsed.as_secs_f64()
+        );
+    };
+    let id_blob = |id: MessageId| hex::decode(id.to_hex()).unwrap();
+    for batch in [100usize, 1_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let sent = fill(dir.path());
+        let mut store = open(dir.path());
+        let started = Instant::now();
+        for chunk in sent.chunks(batch) {
+            let acks: Vec<WriteOp> = chunk
+                .iter()
+                .map(|(id, _)| WriteOp::Acked {
+                    peer: peer(1),
+                    id: *id,
+                    at_ms: 7,
+                })
+                .collect();
+            store.write_batch(&acks).unwrap();
+        }
+        report("IN list of ids (the store)", batch, started.elapsed());
+        assert!(store.outbox().unwrap().is_empty());
+
+        let dir = tempfile::tempdir().unwrap();
+        let sent = fill(dir.path());
+        let mut conn = raw(dir.path());
+        let peer_id: i64 = conn
+            .query_row(
+                "SELECT id FROM peers WHERE key = ?1",
+                [peer(1).to_hex()],
+                |row| row.get(0),
+            )
+            .unwrap();
+        let blobs: Vec<Vec<u8>> = sent.iter().map(|(id, _)| id_blob(*id)).collect();
+        let started = Instant::now();
+        for chunk in blobs.chunks(batch) {
+            let tx = conn.transaction().unwrap();
+            {
+                let mut update = tx
+                    .prepare_cached(
+                        "UPDATE messages SET acked_at_ms = ?1, in_outbox = 0
+                         WHERE peer_id = ?2 AND direction = 'out' AND in_outbox = 1
+                           AND msg_id = ?3",
+                    )
+                    .unwrap();
+                for blob in chunk {
+                    update.execute(rusqlite::params![7, peer_id, blob]).unwrap();
+                }
+            }
+            tx.commit().unwrap();
+        }
+        report("one statement per message", batch, started.elapsed());
+
+        let dir = tempfile::tempdir().unwrap();
+        let sent = fill(dir.path());
+        let mut conn = raw(dir.path());
+        let started = Instant::now();
+        for chunk in sent.chunks(batch) {
+            let rows: Vec<String> = chunk.iter().map(|(_, row)| row.to_string()).collect();
+            let tx = conn.transaction().unwrap();
+            tx.execute(
+                &format!(
+                    "UPDATE messages SET acked_at_ms = ?1, in_outbox = 0
+                     WHERE row_id IN ({}) AND in_outbox = 1",
+                    rows.join(",")
+                ),
+                [7],
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        report("IN list of row ids", batch, started.elapsed());
     }
 }
 

@@ -198,12 +198,11 @@ fn version_3_database(dir: &Path, peer: PublicKey) {
 
 #[test]
 fn migration_from_version_3_keeps_messages_and_lets_them_be_deleted() {
-    assert_eq!(SCHEMA_VERSION, 4);
     let dir = tempfile::tempdir().unwrap();
     let peer = skywire_peer(8);
     version_3_database(dir.path(), peer);
     let mut store = open(dir.path());
-    assert_eq!(store.settings().unwrap().schema_version, 4);
+    assert_eq!(store.settings().unwrap().schema_version, SCHEMA_VERSION);
     let old = store
         .message(peer, Direction::In, go_id(1))
         .unwrap()

@@ -46,19 +46,18 @@ pub enum Shape {
 
 /// Formats one event.
 pub fn format_event(shape: Shape, event: &FeedEvent) -> String {
-    let data = match shape {
-        Shape::Chat => event.data.clone(),
+    match shape {
+        Shape::Chat => format!("id: {}\ndata: {}\n\n", event.seq, event.data),
         Shape::Structured => {
             let mut data = json!({"seq": event.seq, "channel": event.channel});
-            if let (Value::Object(target), Value::Object(source)) = (&mut data, &event.data) {
+            if let (Value::Object(target), Value::Object(source)) = (&mut data, event.value()) {
                 for (k, v) in source {
-                    target.entry(k.clone()).or_insert(v.clone());
+                    target.entry(k).or_insert(v);
                 }
             }
-            data
+            format!("id: {}\ndata: {}\n\n", event.seq, data)
         }
-    };
-    format!("id: {}\ndata: {}\n\n", event.seq, data)
+    }
 }
 
 /// Formats a reset: its id is the cursor the stream continues from.

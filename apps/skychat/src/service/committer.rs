@@ -287,7 +287,6 @@ mod tests {
             tcp_keepalive: None,
         });
         let store = Store::open(dir, options).expect("open the store");
-        let (completions, _) = async_channel::unbounded();
         let info = NodeInfo {
             mode: crate::service::Mode::Standalone,
             http_addr: None,
@@ -295,7 +294,7 @@ mod tests {
             tcp_peers: Vec::new(),
             whitelist: Vec::new(),
         };
-        Service::new(node, Storage::start(store, completions), info)
+        Service::new(node, Storage::start(store), info)
     }
 
     fn request(

@@ -8,7 +8,8 @@
 //! gets an explicit [`Reset`], never a silent gap.
 //!
 //! The ring is bounded both in events and in bytes of JSON, so its memory stays bounded whatever
-//! the events carry.
+//! the events carry. Events are kept as JSON text, serialized once when published (with their
+//! keys in order), so that publishing costs one small allocation rather than a tree of them.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -32,6 +33,23 @@ pub fn run_base(start_ms: u64) -> u64 {
     start_ms.saturating_mul(IDS_PER_MS)
 }
 
+/// `value` as compact JSON text in an allocation of its exact size: written into a buffer
+/// kept by the thread, then copied once (no growing, no shrinking).
+pub fn json_text(value: &impl serde::Serialize) -> String {
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> =
+            std::cell::RefCell::new(Vec::with_capacity(4096));
+    }
+    BUFFER.with_borrow_mut(|buffer| {
+        buffer.clear();
+        match serde_json::to_writer(&mut *buffer, value) {
+            // serde_json writes UTF-8.
+            Ok(()) => String::from_utf8(buffer.as_slice().to_vec()).unwrap_or_default(),
+            Err(_) => "{}".into(),
+        }
+    })
+}
+
 /// One feed entry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeedEvent {
@@ -39,8 +57,15 @@ pub struct FeedEvent {
     pub seq: u64,
     /// The channel: `dm`, `status` or `peer`.
     pub channel: &'static str,
-    /// The event's JSON body.
-    pub data: Value,
+    /// The event's JSON body (an object), as text.
+    pub data: Box<str>,
+}
+
+impl FeedEvent {
+    /// The body as a JSON value.
+    pub fn value(&self) -> Value {
+        serde_json::from_str(&self.data).unwrap_or(Value::Null)
+    }
 }
 
 /// Why a cursor cannot be served exactly.
@@ -159,7 +184,14 @@ impl Feed {
 
     /// Appends an event and wakes subscribers. Returns its id.
     pub fn publish(&self, channel: &'static str, data: Value) -> u64 {
-        let bytes = json_len(&data);
+        self.publish_text(channel, json_text(&data))
+    }
+
+    /// Appends an event whose body is already JSON text (an object with its keys in order, as
+    /// `serde_json` writes a [`Value`]), and wakes subscribers. Returns its id.
+    pub fn publish_text(&self, channel: &'static str, data: String) -> u64 {
+        let data = data.into_boxed_str();
+        let bytes = data.len();
         let seq = {
             let mut ring = self.ring.lock().expect("feed lock");
             ring.head += 1;
@@ -253,23 +285,6 @@ impl Feed {
     }
 }
 
-/// The length of `value` as JSON text, without building the text.
-fn json_len(value: &Value) -> usize {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    let _ = serde_json::to_writer(&mut count, value);
-    count.0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,8 +354,7 @@ mod tests {
     #[test]
     fn the_ring_is_bounded_in_bytes_and_batches_in_bytes() {
         let event = json!({ "text": "x".repeat(90) });
-        let size = json_len(&event);
-        assert_eq!(size, serde_json::to_string(&event).unwrap().len());
+        let size = serde_json::to_string(&event).unwrap().len();
         let feed = Feed::new(0, 1_000, size * 4);
         for _ in 0..10 {
             feed.publish("dm", event.clone());

@@ -8,6 +8,7 @@
 pub mod acks;
 pub mod committer;
 mod error;
+pub mod events;
 pub mod feed;
 pub mod peers;
 pub mod queued;
@@ -22,24 +23,21 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use serde_json::json;
-use skychat_core::SessionError;
-use skychat_core::{CloseReason, Event, MessageId, PublicKey};
-use skychat_core::{HandshakeError, SkywireError};
+use skychat_core::{MessageId, PublicKey};
 use skychat_driver::NodeHandle;
 
 use crate::address::PeerSpec;
-use crate::store::{Applied, Status, StoreError, StoredMessage, WriteOp};
+use crate::store::{Status, StoredMessage, WriteOp};
 use acks::AckWaiters;
 use committer::{Accepted, SendRequest};
 use feed::Feed;
 use peers::PeerTable;
 use queued::QueuedCounts;
-use storage::{Completion, Storage, now_ms};
+use storage::{Storage, now_ms};
 
 pub use error::ServiceError;
 pub use status::NodeStatus;
-pub use view::{Conversation, HistoryPage, MessageView, OwnKeys, status_label};
+pub use view::{Conversation, FeedMessage, HistoryPage, MessageView, OwnKeys, status_label};
 
 /// The longest an HTTP caller may wait for an ack.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
@@ -162,9 +160,8 @@ struct Inner {
 pub struct Service(Arc<Inner>);
 
 impl Service {
-    /// A service over `node` and `storage`. Run [`Service::run_events`],
-    /// [`Service::run_committer`] and [`Service::run_completions`] (with the receiver paired
-    /// with `storage`) alongside.
+    /// A service over `node` and `storage`. Run [`Service::run_events`] and
+    /// [`Service::run_committer`] alongside.
     pub fn new(node: NodeHandle, storage: Storage, info: NodeInfo) -> Self {
         let (sends, send_queue) = async_channel::unbounded();
         Self(Arc::new(Inner {
@@ -378,227 +375,9 @@ impl Service {
         Ok(())
     }
 
-    /// Consumes the node's events until it stops: stores incoming messages (the node acks after
-    /// the commit), records acks and receipts, tracks sessions, and feeds live subscribers.
-    pub async fn run_events(self) {
-        let events = self.0.node.events();
-        while let Ok(event) = events.recv().await {
-            self.on_event(event);
-        }
-    }
-
-    fn on_event(&self, event: Event) {
-        let inner = &self.0;
-        match event {
-            Event::Authenticated {
-                conn, peer, kind, ..
-            } => {
-                inner.peers.up(peer, conn, kind);
-                log::info!("session with {} up ({kind:?})", peer.short());
-                inner
-                    .feed
-                    .publish("peer", json!({"peer": peer.to_hex(), "state": "connected"}));
-            }
-            Event::ConnectionClosed {
-                conn,
-                peer: Some(peer),
-                reason,
-                ..
-            } => {
-                if !inner.peers.down(peer, conn) {
-                    // Never a session here (a rejected stranger, a surplus session): nothing
-                    // to report, and nothing kept per such connection.
-                    log::debug!("connection closed: {reason}");
-                    return;
-                }
-                log::info!("session with {} closed: {reason}", peer.short());
-                let state = if inner.peers.is_connected(&peer) {
-                    "connected"
-                } else {
-                    "disconnected"
-                };
-                inner
-                    .feed
-                    .publish("peer", json!({"peer": peer.to_hex(), "state": state}));
-            }
-            Event::ConnectionClosed {
-                reason:
-                    CloseReason::ProtocolViolation(SessionError::Skywire(SkywireError::Handshake(
-                        HandshakeError::PqRequired,
-                    ))),
-                ..
-            } => {
-                inner.counters.pq_refused.fetch_add(1, Ordering::Relaxed);
-                log::warn!(
-                    "refused a Skywire peer that completed the handshake without the \
-                     post-quantum hybrid (classical only): --require-pq is set"
-                );
-            }
-            Event::ConnectionClosed { reason, .. } => log::debug!("connection closed: {reason}"),
-            Event::Rejected { peer, .. } => {
-                inner.counters.rejected.fetch_add(1, Ordering::Relaxed);
-                // The driver logs a rate-limited summary of refusals; one line per stranger
-                // would let a flood of them flood the log.
-                log::debug!("rejected {}: not on --tcp-whitelist", peer.to_hex());
-            }
-            Event::MessageReceived {
-                peer, mut message, ..
-            } => {
-                let received_at_ms = now_ms();
-                // The Skywire wire carries no send time (the core gives 0): the receive time
-                // stands in for it.
-                if message.sent_at_ms == 0 {
-                    message.sent_at_ms = received_at_ms;
-                }
-                inner.storage.submit(WriteOp::Incoming {
-                    peer,
-                    message,
-                    received_at_ms,
-                });
-            }
-            Event::MessageAcked { peer, id, .. } => {
-                inner.counters.acked.fetch_add(1, Ordering::Relaxed);
-                inner.queued.remove(peer, 1);
-                // Submitted before the waiter wakes, so that a read of the store after the
-                // answer (such as `/history`) sees the ack.
-                inner.storage.submit(WriteOp::Acked {
-                    peer,
-                    id,
-                    at_ms: now_ms(),
-                });
-                inner.acks.acked(id);
-                inner.feed.publish(
-                    "status",
-                    json!({
-                        "channel": "dm-status",
-                        "id": id.to_hex(),
-                        "status": status_label(&peer, Status::Acked),
-                        "peer": peer.to_hex(),
-                    }),
-                );
-            }
-            Event::ReadReceipt { peer, id } => {
-                inner.storage.submit(WriteOp::ReadByPeer {
-                    peer,
-                    id,
-                    at_ms: now_ms(),
-                });
-                inner.feed.publish(
-                    "status",
-                    json!({"channel": "dm-status", "id": id.to_hex(), "status": "read", "peer": peer.to_hex()}),
-                );
-            }
-            Event::ClassicalHandshake { peer, .. } => {
-                inner.counters.downgrades.fetch_add(1, Ordering::Relaxed);
-                if !inner.require_pq.load(Ordering::Relaxed) {
-                    log::warn!(
-                        "post-quantum DOWNGRADE: Skywire peer {} completed the handshake without \
-                         the ML-KEM hybrid (classical secp256k1 only; an older Go skychat, or a \
-                         peer that strips the offer); start with --require-pq to refuse such peers",
-                        peer.to_hex()
-                    );
-                }
-            }
-            Event::MessageDeleted { peer, id } => {
-                inner.storage.submit(WriteOp::DeletedByPeer {
-                    peer,
-                    id,
-                    at_ms: now_ms(),
-                });
-            }
-            _ => {}
-        }
-    }
-
-    /// Consumes the results of writes submitted by the event loop: confirms stored messages to
-    /// the node so that it acks them.
-    pub async fn run_completions(self, completions: async_channel::Receiver<Completion>) {
-        while let Ok((op, result)) = completions.recv().await {
-            if let WriteOp::DeletedByPeer { peer, id, at_ms } = op {
-                self.on_deleted(peer, id, at_ms, result);
-                continue;
-            }
-            let WriteOp::Incoming {
-                peer,
-                message,
-                received_at_ms,
-            } = op
-            else {
-                if let Err(e) = result {
-                    log::error!("store update failed: {e}");
-                }
-                continue;
-            };
-            match result {
-                Ok(applied) => {
-                    self.0.node.confirm_stored(peer, message.id).await;
-                    if matches!(applied, Applied::Inserted(_)) {
-                        self.0.counters.incoming.fetch_add(1, Ordering::Relaxed);
-                        let stored = StoredMessage {
-                            row: applied.row().unwrap_or_default(),
-                            peer,
-                            direction: crate::store::Direction::In,
-                            message,
-                            stored_at_ms: received_at_ms,
-                            status: crate::store::Status::Received,
-                            acked_at_ms: None,
-                            read_at_ms: None,
-                            in_outbox: false,
-                            deleted_at_ms: None,
-                        };
-                        self.publish_message(&stored);
-                    }
-                }
-                Err(e) => {
-                    self.0.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                    log::error!(
-                        "could not store message {} from {}: {e}; it is not acked, so the \
-                         sender keeps it and resends it on its next session",
-                        message.id,
-                        peer.short()
-                    );
-                    self.0.node.storage_failed(peer, message.id).await;
-                }
-            }
-        }
-    }
-
     fn publish_message(&self, stored: &StoredMessage) {
         let me = self.own_keys();
-        self.0.feed.publish("dm", message_json(&me, stored));
-    }
-
-    /// The store applied (or not) a peer's deletion of message `id`.
-    fn on_deleted(
-        &self,
-        peer: PublicKey,
-        id: MessageId,
-        at_ms: u64,
-        result: Result<Applied, StoreError>,
-    ) {
-        match result {
-            Ok(applied) if applied.changed() => {
-                self.0.counters.deleted.fetch_add(1, Ordering::Relaxed);
-                log::info!("{} deleted its message {id}", peer.short());
-                self.0.feed.publish(
-                    "status",
-                    json!({
-                        "channel": "dm-status",
-                        "id": id.to_hex(),
-                        "status": "deleted",
-                        "peer": peer.to_hex(),
-                        "deleted_at": at_ms,
-                    }),
-                );
-            }
-            // A peer may delete only what it sent: a deletion naming one of our messages (or
-            // one not stored here, or deleted already) changes nothing.
-            Ok(_) => log::debug!(
-                "{} deleted message {id}, which is none of its messages here: ignored",
-                peer.short()
-            ),
-            Err(e) => log::error!("could not record that {} deleted {id}: {e}", peer.short()),
-        }
+        self.0.feed.publish_text("dm", message_json(&me, stored));
     }
 
     /// Shuts the node down gracefully, then waits until the store has committed its queue.
@@ -624,9 +403,10 @@ fn stored_out(peer: PublicKey, message: &skychat_core::ChatMessage) -> StoredMes
     }
 }
 
-/// The JSON form of a stored message for the live feed: [`MessageView`]'s.
-fn message_json(own: &OwnKeys, m: &StoredMessage) -> serde_json::Value {
-    serde_json::to_value(MessageView::new(own, m)).unwrap_or_default()
+/// The JSON text of a stored message for the live feed: [`MessageView`]'s, keys in order
+/// ([`FeedMessage`]).
+fn message_json(own: &OwnKeys, m: &StoredMessage) -> String {
+    feed::json_text(&FeedMessage::new(own, m))
 }
 
 async fn async_io_timer(wait: Duration) {

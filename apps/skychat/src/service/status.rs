@@ -311,7 +311,6 @@ mod tests {
             tcp_keepalive: None,
         });
         let store = Store::open(dir, options).expect("open the store");
-        let (completions, _) = async_channel::unbounded();
         let info = NodeInfo {
             mode: Mode::Standalone,
             http_addr: None,
@@ -319,7 +318,7 @@ mod tests {
             tcp_peers,
             whitelist: Vec::new(),
         };
-        Service::new(node, Storage::start(store, completions), info)
+        Service::new(node, Storage::start(store), info)
     }
 
     #[test]

@@ -1,27 +1,31 @@
 //! The store's own thread. Writes queue up and are committed together, one transaction per
 //! batch (group commit); reads run on the same thread in turn. Async callers never block.
-//! [`Storage::write_all`] commits a set of writes as one transaction of its own, all or none.
+//! [`Storage::submit`] queues a set of writes without waiting and hands back a receiver of their
+//! results; [`Storage::write_all`] commits a set of writes as one transaction of its own, all or
+//! none.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::store::{Applied, Store, StoreError, WriteOp};
 
-/// Writes committed together at most.
-const MAX_BATCH: usize = 1024;
+/// Writes committed together at most (whole submissions are never split).
+const MAX_BATCH: usize = 4096;
 
-type Reply = async_channel::Sender<Result<Applied, StoreError>>;
 type ReadJob = Box<dyn FnOnce(&mut Store) + Send>;
+type AllReply = async_channel::Sender<Result<Vec<Applied>, StoreError>>;
 
 enum Job {
-    Write(WriteOp, Option<Reply>),
+    Write(Vec<WriteOp>, async_channel::Sender<Vec<Completion>>),
     WriteAll(Vec<WriteOp>, AllReply),
     Read(ReadJob),
 }
 
-type AllReply = async_channel::Sender<Result<Vec<Applied>, StoreError>>;
-
-/// The result of a write submitted without waiting, delivered in submission order.
+/// A write and its result.
 pub type Completion = (WriteOp, Result<Applied, StoreError>);
+
+/// The results of writes queued with [`Storage::submit`], once committed: one [`Completion`] per
+/// write, in order. Closed without a value if the store stopped first.
+pub type Submitted = async_channel::Receiver<Vec<Completion>>;
 
 /// A handle to the store thread.
 #[derive(Clone)]
@@ -34,12 +38,12 @@ pub struct Storage {
 }
 
 impl Storage {
-    /// Moves `store` to its own thread. Results of [`Storage::submit`] go to `completions`.
-    pub fn start(mut store: Store, completions: async_channel::Sender<Completion>) -> Self {
+    /// Moves `store` to its own thread.
+    pub fn start(mut store: Store) -> Self {
         let (jobs, queue) = async_channel::unbounded::<Job>();
         let thread = std::thread::Builder::new()
             .name("skychat-store".into())
-            .spawn(move || run(&mut store, &queue, &completions))
+            .spawn(move || run(&mut store, &queue))
             .expect("spawn the store thread");
         Self {
             jobs,
@@ -51,12 +55,20 @@ impl Storage {
 
     /// Writes `op` in the next batch and waits for its commit.
     pub async fn write(&self, op: WriteOp) -> Result<Applied, StoreError> {
-        let (reply, result) = async_channel::bounded(1);
-        self.jobs
-            .send(Job::Write(op, Some(reply)))
-            .await
-            .map_err(|_| stopped())?;
-        result.recv().await.map_err(|_| stopped())?
+        let done = self.submit(vec![op]);
+        let mut results = done.recv().await.map_err(|_| stopped())?;
+        results
+            .pop()
+            .map_or_else(|| Err(stopped()), |(_, result)| result)
+    }
+
+    /// Queues `ops` for the next batch without waiting. They commit in order, together with
+    /// whatever other writes are queued; if that transaction fails, each write is tried on its
+    /// own, so that one bad write does not fail the others.
+    pub fn submit(&self, ops: Vec<WriteOp>) -> Submitted {
+        let (reply, done) = async_channel::bounded(1);
+        let _ = self.jobs.try_send(Job::Write(ops, reply));
+        done
     }
 
     /// Writes `ops` in one transaction of their own, in order, and waits for the commit: either
@@ -68,11 +80,6 @@ impl Storage {
             .await
             .map_err(|_| stopped())?;
         result.recv().await.map_err(|_| stopped())?
-    }
-
-    /// Writes `op` in the next batch without waiting; its result arrives as a [`Completion`].
-    pub fn submit(&self, op: WriteOp) {
-        let _ = self.jobs.try_send(Job::Write(op, None));
     }
 
     /// Runs `read` on the store thread and returns its result.
@@ -106,18 +113,16 @@ impl Storage {
     }
 }
 
-fn stopped() -> StoreError {
+/// The error of a call that found the store stopped.
+pub fn stopped() -> StoreError {
     StoreError::Busy("the store has shut down".into())
 }
 
-fn run(
-    store: &mut Store,
-    queue: &async_channel::Receiver<Job>,
-    completions: &async_channel::Sender<Completion>,
-) {
+fn run(store: &mut Store, queue: &async_channel::Receiver<Job>) {
     let mut pending_job = None;
     while let Some(first) = pending_job.take().or_else(|| queue.recv_blocking().ok()) {
         let mut writes = Vec::new();
+        let mut queued = 0;
         match first {
             Job::Read(read) => {
                 read(store);
@@ -127,11 +132,17 @@ fn run(
                 let _ = reply.try_send(store.write_batch(&ops));
                 continue;
             }
-            Job::Write(op, reply) => writes.push((op, reply)),
+            Job::Write(ops, reply) => {
+                queued += ops.len();
+                writes.push((ops, reply));
+            }
         }
-        while writes.len() < MAX_BATCH {
+        while queued < MAX_BATCH {
             match queue.try_recv() {
-                Ok(Job::Write(op, reply)) => writes.push((op, reply)),
+                Ok(Job::Write(ops, reply)) => {
+                    queued += ops.len();
+                    writes.push((ops, reply));
+                }
                 Ok(other) => {
                     pending_job = Some(other);
                     break;
@@ -139,16 +150,17 @@ fn run(
                 Err(_) => break,
             }
         }
-        commit(store, writes, completions);
+        commit(store, writes);
     }
 }
 
-fn commit(
-    store: &mut Store,
-    writes: Vec<(WriteOp, Option<Reply>)>,
-    completions: &async_channel::Sender<Completion>,
-) {
-    let ops: Vec<WriteOp> = writes.iter().map(|(op, _)| op.clone()).collect();
+fn commit(store: &mut Store, writes: Vec<(Vec<WriteOp>, async_channel::Sender<Vec<Completion>>)>) {
+    let mut ops = Vec::with_capacity(writes.iter().map(|(ops, _)| ops.len()).sum());
+    let mut replies = Vec::with_capacity(writes.len());
+    for (batch, reply) in writes {
+        replies.push((batch.len(), reply));
+        ops.extend(batch);
+    }
     let results: Vec<Result<Applied, StoreError>> = match store.write_batch(&ops) {
         Ok(applied) => applied.into_iter().map(Ok).collect(),
         // The batch failed as a whole; retry one by one so that one bad write does not fail
@@ -158,15 +170,9 @@ fn commit(
             .map(|op| store.write_batch(std::slice::from_ref(op)).map(|a| a[0]))
             .collect(),
     };
-    for ((op, reply), result) in writes.into_iter().zip(results) {
-        match reply {
-            Some(reply) => {
-                let _ = reply.try_send(result);
-            }
-            None => {
-                let _ = completions.try_send((op, result));
-            }
-        }
+    let mut done = ops.into_iter().zip(results);
+    for (len, reply) in replies {
+        let _ = reply.try_send(done.by_ref().take(len).collect());
     }
 }
 
@@ -175,4 +181,80 @@ pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use skychat_core::{ChatMessage, MessageId, PublicKey};
+
+    use super::*;
+    use crate::store::StoreOptions;
+
+    fn message(seq: u64) -> ChatMessage {
+        ChatMessage {
+            id: MessageId { stream: 3, seq },
+            sent_at_ms: seq,
+            body: format!("message {seq}"),
+            reply_to: None,
+        }
+    }
+
+    fn keyed(seq: u64, key: &str) -> WriteOp {
+        WriteOp::OutgoingWithKey {
+            peer: PublicKey::native([1; 32]),
+            message: message(seq),
+            idempotency_key: key.into(),
+        }
+    }
+
+    #[test]
+    fn submissions_committed_together_fail_only_where_a_write_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+        let storage = Storage::start(store);
+        smol::block_on(async {
+            // Held back by a read, so that the submissions queue up behind it and commit as
+            // one transaction, which the reused key fails.
+            let (gate, wait) = async_channel::bounded::<()>(1);
+            let (started, running) = async_channel::bounded::<()>(1);
+            let reader = storage.clone();
+            let held = smol::spawn(async move {
+                reader
+                    .read(move |_| {
+                        let _ = started.send_blocking(());
+                        wait.recv_blocking()
+                    })
+                    .await
+            });
+            running.recv().await.unwrap();
+            let first = storage.submit(vec![keyed(1, "k")]);
+            let second = storage.submit(vec![
+                keyed(2, "k"),
+                WriteOp::Incoming {
+                    peer: PublicKey::native([2; 32]),
+                    message: message(9),
+                    received_at_ms: 9,
+                },
+            ]);
+            gate.send(()).await.unwrap();
+            held.await.unwrap().unwrap();
+            let first = first.recv().await.unwrap();
+            let second = second.recv().await.unwrap();
+            assert!(
+                matches!(first[..], [(_, Ok(Applied::Inserted(_)))]),
+                "{first:?}"
+            );
+            assert!(
+                matches!(
+                    second[..],
+                    [
+                        (_, Err(_)),
+                        (WriteOp::Incoming { .. }, Ok(Applied::Inserted(_)))
+                    ]
+                ),
+                "{second:?}"
+            );
+        });
+        storage.close_and_wait();
+    }
 }

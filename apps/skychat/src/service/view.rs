@@ -4,8 +4,9 @@
 //! show.
 
 use serde::Serialize;
-use skychat_core::{PublicKey, Suite};
+use skychat_core::{MessageId, PublicKey, Suite};
 
+use crate::store::codec::IdBytes;
 use crate::store::{Direction, Status, StoredMessage};
 
 /// This node's key in each suite: a conversation names this side by the key of the peer's suite.
@@ -38,49 +39,51 @@ pub fn status_label(peer: &PublicKey, status: Status) -> &'static str {
 }
 
 /// A stored message as clients see it. Keys and ids are lowercase hex, times ms since the Unix
-/// epoch.
+/// epoch. The fields are in the order of their names, so that serializing the struct itself
+/// gives the same text as serializing it through a [`serde_json::Value`] (whose keys are
+/// sorted): the live feed does the former, the HTTP answers the latter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MessageView {
-    /// The message id.
-    pub id: String,
-    /// The other side of the conversation.
-    pub peer: String,
-    /// The peer's suite: `native` or `skywire`.
-    pub suite: String,
-    /// Who wrote it (this node by the key the peer knows it by, or the peer).
-    pub sender: String,
-    /// The same as `sender`, under the Go chat line's name.
-    pub from: String,
-    /// Who it is for.
-    pub to: String,
-    /// `in` or `out`.
-    pub dir: &'static str,
-    /// Whether this node sent it.
-    pub outgoing: bool,
-    /// The text.
-    pub message: String,
-    /// The same text, under the Go chat line's name.
-    pub text: String,
-    /// The text's length in bytes.
-    pub len: usize,
-    /// Always `tcp-direct`.
-    pub network: &'static str,
-    /// The message it answers.
-    pub reply_to: Option<String>,
-    /// When the sender sent it.
-    pub sent_at: u64,
-    /// When it was stored here.
-    pub timestamp: u64,
-    /// Its delivery state ([`status_label`]).
-    pub status: &'static str,
     /// Outgoing: when the peer's ack arrived.
     pub acked_at: Option<u64>,
-    /// When it was read.
-    pub read_at: Option<u64>,
     /// Incoming: when its sender deleted it.
     pub deleted_at: Option<u64>,
+    /// `in` or `out`.
+    pub dir: &'static str,
+    /// The same as `sender`, under the Go chat line's name.
+    pub from: String,
+    /// The message id.
+    pub id: String,
+    /// The text's length in bytes.
+    pub len: usize,
+    /// The text.
+    pub message: String,
+    /// Always `tcp-direct`.
+    pub network: &'static str,
+    /// Whether this node sent it.
+    pub outgoing: bool,
+    /// The other side of the conversation.
+    pub peer: String,
+    /// When it was read.
+    pub read_at: Option<u64>,
+    /// The message it answers.
+    pub reply_to: Option<String>,
     /// Its row: the history paging cursor.
     pub row: i64,
+    /// Who wrote it (this node by the key the peer knows it by, or the peer).
+    pub sender: String,
+    /// When the sender sent it.
+    pub sent_at: u64,
+    /// Its delivery state ([`status_label`]).
+    pub status: &'static str,
+    /// The peer's suite: `native` or `skywire`.
+    pub suite: String,
+    /// The same text, under the Go chat line's name.
+    pub text: String,
+    /// When it was stored here.
+    pub timestamp: u64,
+    /// Who it is for.
+    pub to: String,
 }
 
 impl MessageView {
@@ -119,7 +122,108 @@ impl MessageView {
     }
 }
 
-/// One page of history.
+/// A stored message as the live feed shows it: exactly the JSON of its [`MessageView`] (a test
+/// holds them equal), written straight from the stored message, without copying the text or
+/// allocating the keys' and ids' hex.
+#[derive(Serialize)]
+pub struct FeedMessage<'a> {
+    acked_at: Option<u64>,
+    deleted_at: Option<u64>,
+    dir: &'static str,
+    from: Hex,
+    id: Hex,
+    len: usize,
+    message: &'a str,
+    network: &'static str,
+    outgoing: bool,
+    peer: Hex,
+    read_at: Option<u64>,
+    reply_to: Option<Hex>,
+    row: i64,
+    sender: Hex,
+    sent_at: u64,
+    status: &'static str,
+    suite: &'static str,
+    text: &'a str,
+    timestamp: u64,
+    to: Hex,
+}
+
+impl<'a> FeedMessage<'a> {
+    /// `m` as shown to this node (`own`).
+    pub fn new(own: &OwnKeys, m: &'a StoredMessage) -> Self {
+        let outgoing = m.direction == Direction::Out;
+        let me = Hex::key(&own.for_peer(&m.peer));
+        let peer = Hex::key(&m.peer);
+        let (from, to) = if outgoing { (me, peer) } else { (peer, me) };
+        Self {
+            acked_at: m.acked_at_ms,
+            deleted_at: m.deleted_at_ms,
+            dir: m.direction.as_str(),
+            from,
+            id: Hex::id(m.message.id),
+            len: m.message.body.len(),
+            message: &m.message.body,
+            network: "tcp-direct",
+            outgoing,
+            peer,
+            read_at: m.read_at_ms,
+            reply_to: m.message.reply_to.map(Hex::id),
+            row: m.row,
+            sender: from,
+            sent_at: m.message.sent_at_ms,
+            status: status_label(&m.peer, m.status),
+            suite: match m.peer.suite() {
+                Suite::Skywire => "skywire",
+                _ => "native",
+            },
+            text: &m.message.body,
+            timestamp: m.stored_at_ms,
+            to,
+        }
+    }
+}
+
+/// Lowercase hex of a key or message id (at most 33 bytes), kept inline.
+#[derive(Clone, Copy)]
+struct Hex {
+    text: [u8; 66],
+    len: usize,
+}
+
+impl Hex {
+    fn of(bytes: &[u8]) -> Self {
+        let mut text = [0u8; 66];
+        let len = bytes.len() * 2;
+        hex::encode_to_slice(bytes, &mut text[..len]).expect("room for 33 bytes");
+        Self { text, len }
+    }
+
+    fn key(key: &PublicKey) -> Self {
+        match (key.as_native(), key.as_skywire()) {
+            (Some(native), _) => Self::of(native),
+            (None, Some(skywire)) => Self::of(skywire.as_bytes()),
+            (None, None) => Self::of(&[]),
+        }
+    }
+
+    /// The id's hex form ([`MessageId::to_hex`]): the hex of its stored bytes.
+    fn id(id: MessageId) -> Self {
+        Self::of(IdBytes::of(id).as_slice())
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.text[..self.len]).expect("hex is ASCII")
+    }
+}
+
+impl Serialize for Hex {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// One page of history./// One page of history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryPage {
     /// The messages, newest first.
@@ -182,8 +286,19 @@ mod tests {
         };
         let me = key(1).to_hex();
         let peer = key(2).to_hex();
+        let view = MessageView::new(&own, &stored);
         assert_eq!(
-            serde_json::to_value(MessageView::new(&own, &stored)).unwrap(),
+            serde_json::to_string(&view).unwrap(),
+            serde_json::to_value(&view).unwrap().to_string(),
+            "the fields are in the order of their names"
+        );
+        assert_eq!(
+            serde_json::to_string(&FeedMessage::new(&own, &stored)).unwrap(),
+            serde_json::to_string(&view).unwrap(),
+            "the feed writes the same JSON"
+        );
+        assert_eq!(
+            serde_json::to_value(view).unwrap(),
             json!({
                 "id": "0102030405060708090a0b0c0d0e0f10",
                 "peer": peer,
@@ -207,5 +322,75 @@ mod tests {
                 "row": 7,
             })
         );
+    }
+
+    #[test]
+    fn the_feed_writes_each_message_as_its_view_does() {
+        let skywire = skychat_core::SecretKey::from_bytes([3; 32])
+            .skywire_public_key()
+            .unwrap();
+        let own_skywire = skychat_core::SecretKey::from_bytes([4; 32])
+            .skywire_public_key()
+            .unwrap();
+        let go_id: MessageId = "18ed000000000002".parse().unwrap();
+        let base = StoredMessage {
+            row: 42,
+            peer: skywire,
+            direction: Direction::In,
+            message: ChatMessage {
+                id: go_id,
+                sent_at_ms: 5,
+                body: "quote \" and \\ and é and \u{1} and </script>".into(),
+                reply_to: Some("18ed000000000001".parse().unwrap()),
+            },
+            stored_at_ms: 6,
+            status: Status::Read,
+            acked_at_ms: None,
+            read_at_ms: Some(7),
+            in_outbox: false,
+            deleted_at_ms: Some(8),
+        };
+        let outgoing = StoredMessage {
+            direction: Direction::Out,
+            status: Status::Acked,
+            acked_at_ms: Some(9),
+            read_at_ms: None,
+            deleted_at_ms: None,
+            message: ChatMessage {
+                id: MessageId {
+                    stream: u64::MAX,
+                    seq: 1,
+                },
+                reply_to: None,
+                ..base.message.clone()
+            },
+            ..base.clone()
+        };
+        let native = StoredMessage {
+            peer: key(9),
+            status: Status::Queued,
+            acked_at_ms: None,
+            in_outbox: true,
+            ..outgoing.clone()
+        };
+        for own in [
+            OwnKeys {
+                native: key(1),
+                skywire: Some(own_skywire),
+            },
+            OwnKeys {
+                native: key(1),
+                skywire: None,
+            },
+        ] {
+            for m in [&base, &outgoing, &native] {
+                assert_eq!(
+                    serde_json::to_string(&FeedMessage::new(&own, m)).unwrap(),
+                    serde_json::to_value(MessageView::new(&own, m))
+                        .unwrap()
+                        .to_string()
+                );
+            }
+        }
     }
 }

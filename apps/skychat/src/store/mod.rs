@@ -9,12 +9,18 @@
 //! The store also records which identity it belongs to ([`Store::claim_owner`]), so that one
 //! identity's outbox is never sent under another's name.
 //!
+//! Peers are integer ids in the database (`peer_ids` keeps the key → id mapping in memory, next
+//! to the connection) and message ids are binary ([`codec`]).
+//!
 //! - [`schema`]: tables and migrations. [`write`]: the write operations. [`query`]: history,
 //!   peers, counts, outbox and dedup reads. [`search`]: full-text search. [`retention`]: caps,
-//!   TTL and space reclaim. [`model`]: the returned values. [`error`]: [`StoreError`].
+//!   TTL and space reclaim. [`model`]: the returned values. [`codec`]: stored forms of ids and
+//!   numbers. [`error`]: [`StoreError`].
 
+pub mod codec;
 pub mod error;
 pub mod model;
+mod peer_ids;
 pub mod query;
 pub mod retention;
 pub mod schema;
@@ -79,6 +85,7 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     retention: RetentionPolicy,
+    peer_ids: peer_ids::PeerIds,
 }
 
 impl Store {
@@ -110,6 +117,9 @@ impl Store {
         // Statement journals (one per write statement inside a batch) and temporary tables stay
         // in memory instead of going through a temporary file.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
+        conn.pragma_update(None, "cache_size", CACHE_KIB)?;
+        // Every statement the store runs stays prepared (the writes alone are about a dozen).
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         // Before the size limit applies, so that a store at its limit can still be claimed. On a
         // full disk the store still opens; claiming it then fails with `DiskFull`.
         match conn.execute_batch(OWNER_TABLE).map_err(StoreError::from) {
@@ -120,6 +130,7 @@ impl Store {
             conn,
             path,
             retention: options.retention,
+            peer_ids: peer_ids::PeerIds::default(),
         };
         store.set_max_db_bytes(options.max_db_bytes)?;
         Ok(store)
@@ -213,6 +224,12 @@ impl Store {
         Ok(owner_now)
     }
 }
+
+/// The page cache, in KiB (SQLite's convention for a negative `cache_size`).
+const CACHE_KIB: i64 = -16_384;
+
+/// Prepared statements kept: more than the store has, reads and writes together.
+const STATEMENT_CACHE: usize = 64;
 
 /// A small key-value table of facts about the store itself. Created on demand rather than by a
 /// migration, so that it does not change the schema version.

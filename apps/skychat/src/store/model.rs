@@ -32,48 +32,43 @@ impl Direction {
     }
 }
 
-/// Where a message stands. Outgoing: `Queued` → `Sent` → `Acked` (a native peer stored it; a
-/// Skywire peer decoded it) → `Read`, or `Failed`. Incoming: `Received` → `Read` (read here).
+/// Where a message stands. Outgoing: `Queued` → `Acked` (a native peer stored it; a Skywire
+/// peer decoded it) → `Read`. Incoming: `Received` → `Read` (read here).
+///
+/// The store keeps no status column: a status follows from the message's direction and its
+/// `acked_at_ms` and `read_at_ms` ([`Status::of`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Status {
-    /// Outgoing, in the outbox, not yet written to a connection.
+    /// Outgoing, accepted and not yet acked: in the outbox.
     Queued,
-    /// Outgoing, written to a connection, not yet acked.
-    Sent,
     /// Outgoing, acked by the peer: stored by it (native suite), or decoded by it (Skywire
     /// suite, shown as "delivered").
     Acked,
     /// Outgoing: the peer read it. Incoming: read here.
     Read,
-    /// Outgoing, given up on.
-    Failed,
     /// Incoming, stored, not read yet.
     Received,
 }
 
 impl Status {
-    /// The stored form: `queued`, `sent`, `acked`, `read`, `failed` or `received`.
+    /// The form clients see: `queued`, `acked`, `read` or `received`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Queued => "queued",
-            Self::Sent => "sent",
             Self::Acked => "acked",
             Self::Read => "read",
-            Self::Failed => "failed",
             Self::Received => "received",
         }
     }
 
-    pub(super) fn parse(text: &str) -> Result<Self> {
-        Ok(match text {
-            "queued" => Self::Queued,
-            "sent" => Self::Sent,
-            "acked" => Self::Acked,
-            "read" => Self::Read,
-            "failed" => Self::Failed,
-            "received" => Self::Received,
-            other => return Err(StoreError::Corrupt(format!("unknown status {other:?}"))),
-        })
+    /// The status of a message that travelled `direction`, acked and read at these times.
+    pub fn of(direction: Direction, acked_at_ms: Option<u64>, read_at_ms: Option<u64>) -> Self {
+        match (direction, acked_at_ms, read_at_ms) {
+            (_, _, Some(_)) => Self::Read,
+            (Direction::Out, Some(_), None) => Self::Acked,
+            (Direction::Out, None, None) => Self::Queued,
+            (Direction::In, _, None) => Self::Received,
+        }
     }
 }
 
@@ -128,16 +123,12 @@ pub struct Counts {
     pub unread: u64,
     /// Outgoing messages.
     pub outgoing: u64,
-    /// Outgoing, queued.
+    /// Outgoing, queued (not acked yet).
     pub queued: u64,
-    /// Outgoing, sent and not acked.
-    pub sent: u64,
     /// Outgoing, acked and not (yet) known to be read.
     pub acked: u64,
     /// Outgoing, read by the peer.
     pub read: u64,
-    /// Outgoing, failed.
-    pub failed: u64,
     /// Outgoing messages still in the outbox.
     pub in_outbox: u64,
 }

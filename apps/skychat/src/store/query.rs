@@ -5,14 +5,18 @@ use rusqlite::{Row, params};
 use skychat_core::MAX_STREAMS_PER_PEER;
 use skychat_core::{ChatMessage, DedupRecord, MessageId, PublicKey};
 
+use super::codec::{IdBytes, from_sql, id_at, optional_id_at, to_sql};
 use super::error::{Result, StoreError};
-use super::write::{from_sql, to_sql};
 use super::{Counts, Direction, PeerSummary, Status, Store, StoredMessage};
 
-/// The columns [`read_message`] expects, in order.
-pub(super) const MESSAGE_COLUMNS: &str = "m.row_id, m.peer, m.direction, m.msg_id, m.sent_at_ms, \
-     m.body, m.reply_to, m.stored_at_ms, m.status, m.acked_at_ms, m.read_at_ms, m.in_outbox, \
+/// The columns [`read_message`] expects, in order, from `messages m JOIN peers p`
+/// ([`MESSAGES`]).
+pub(super) const MESSAGE_COLUMNS: &str = "m.row_id, p.key, m.direction, m.msg_id, m.sent_at_ms, \
+     m.body, m.reply_to, m.stored_at_ms, m.acked_at_ms, m.read_at_ms, m.in_outbox, \
      m.deleted_at_ms";
+
+/// The messages with their peers' keys, for [`MESSAGE_COLUMNS`].
+pub(super) const MESSAGES: &str = "messages m JOIN peers p ON p.id = m.peer_id";
 
 impl Store {
     /// A page of history, newest first: up to `limit` messages with `peer` (or with everyone),
@@ -29,15 +33,18 @@ impl Store {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         match peer {
             Some(peer) => {
+                let Some(peer_id) = self.peer_ids.lookup(&self.conn, &peer)? else {
+                    return Ok(Vec::new());
+                };
                 let mut statement = self.conn.prepare_cached(&format!(
-                    "SELECT {MESSAGE_COLUMNS} FROM messages m
-                     WHERE m.peer = ?1 AND m.row_id < ?2 ORDER BY m.row_id DESC LIMIT ?3"
+                    "SELECT {MESSAGE_COLUMNS} FROM {MESSAGES}
+                     WHERE m.peer_id = ?1 AND m.row_id < ?2 ORDER BY m.row_id DESC LIMIT ?3"
                 ))?;
-                collect(statement.query(params![peer.to_hex(), before, limit])?)
+                collect(statement.query(params![peer_id, before, limit])?)
             }
             None => {
                 let mut statement = self.conn.prepare_cached(&format!(
-                    "SELECT {MESSAGE_COLUMNS} FROM messages m
+                    "SELECT {MESSAGE_COLUMNS} FROM {MESSAGES}
                      WHERE m.row_id < ?1 ORDER BY m.row_id DESC LIMIT ?2"
                 ))?;
                 collect(statement.query(params![before, limit])?)
@@ -52,19 +59,22 @@ impl Store {
         direction: Direction,
         id: MessageId,
     ) -> Result<Option<StoredMessage>> {
+        let Some(peer_id) = self.peer_ids.lookup(&self.conn, &peer)? else {
+            return Ok(None);
+        };
         let mut statement = self.conn.prepare_cached(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages m
-             WHERE m.peer = ?1 AND m.direction = ?2 AND m.msg_id = ?3"
+            "SELECT {MESSAGE_COLUMNS} FROM {MESSAGES}
+             WHERE m.peer_id = ?1 AND m.direction = ?2 AND m.msg_id = ?3"
         ))?;
         let mut found =
-            collect(statement.query(params![peer.to_hex(), direction.as_str(), id.to_hex()])?)?;
+            collect(statement.query(params![peer_id, direction.as_str(), IdBytes::of(id)])?)?;
         Ok(found.pop())
     }
 
     /// The outgoing message stored with idempotency key `key`, if any.
     pub fn message_by_idempotency_key(&self, key: &str) -> Result<Option<StoredMessage>> {
         let mut statement = self.conn.prepare_cached(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.idempotency_key = ?1"
+            "SELECT {MESSAGE_COLUMNS} FROM {MESSAGES} WHERE m.idempotency_key = ?1"
         ))?;
         let mut found = collect(statement.query(params![key])?)?;
         Ok(found.pop())
@@ -74,9 +84,12 @@ impl Store {
     pub fn peers(&self) -> Result<Vec<PeerSummary>> {
         // With a single max(), SQLite takes the bare column stored_at_ms from the newest row.
         let mut statement = self.conn.prepare_cached(
-            "SELECT peer, max(row_id), stored_at_ms, count(*),
-                    sum(direction = 'in' AND read_at_ms IS NULL)
-             FROM messages GROUP BY peer ORDER BY max(row_id) DESC",
+            "SELECT p.key, s.last_row, s.last_at, s.count, s.unread FROM (
+                 SELECT peer_id, max(row_id) AS last_row, stored_at_ms AS last_at,
+                        count(*) AS count, sum(direction = 'in' AND read_at_ms IS NULL) AS unread
+                 FROM messages GROUP BY peer_id) s
+             JOIN peers p ON p.id = s.peer_id
+             ORDER BY s.last_row DESC",
         )?;
         let mut rows = statement.query([])?;
         let mut summaries = Vec::new();
@@ -96,20 +109,21 @@ impl Store {
     pub fn counts(&self) -> Result<Counts> {
         let mut counts = Counts::default();
         let mut statement = self.conn.prepare_cached(
-            "SELECT direction, status, in_outbox, read_at_ms IS NULL, count(*)
+            "SELECT direction, acked_at_ms IS NOT NULL, read_at_ms IS NOT NULL, in_outbox,
+                    count(*)
              FROM messages GROUP BY 1, 2, 3, 4",
         )?;
         let mut rows = statement.query([])?;
         while let Some(row) = rows.next()? {
             let direction = Direction::parse(&row.get::<_, String>(0)?)?;
-            let status = Status::parse(&row.get::<_, String>(1)?)?;
-            let in_outbox: bool = row.get(2)?;
-            let unread: bool = row.get(3)?;
+            let acked = row.get::<_, bool>(1)?.then_some(0);
+            let read = row.get::<_, bool>(2)?.then_some(0);
+            let in_outbox: bool = row.get(3)?;
             let n = from_sql(row.get(4)?);
             match direction {
                 Direction::In => {
                     counts.incoming += n;
-                    if unread {
+                    if read.is_none() {
                         counts.unread += n;
                     }
                 }
@@ -118,15 +132,13 @@ impl Store {
                     if in_outbox {
                         counts.in_outbox += n;
                     }
-                    let slot = match status {
+                    let slot = match Status::of(direction, acked, read) {
                         Status::Queued => &mut counts.queued,
-                        Status::Sent => &mut counts.sent,
                         Status::Acked => &mut counts.acked,
                         Status::Read => &mut counts.read,
-                        Status::Failed => &mut counts.failed,
                         Status::Received => {
                             return Err(StoreError::Corrupt(
-                                "an outgoing message marked received".into(),
+                                "an outgoing message read as received".into(),
                             ));
                         }
                     };
@@ -141,7 +153,7 @@ impl Store {
     /// re-queueing in the node at startup.
     pub fn outbox(&self) -> Result<Vec<(PublicKey, ChatMessage)>> {
         let mut statement = self.conn.prepare_cached(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.in_outbox = 1 ORDER BY m.row_id"
+            "SELECT {MESSAGE_COLUMNS} FROM {MESSAGES} WHERE m.in_outbox = 1 ORDER BY m.row_id"
         ))?;
         Ok(collect(statement.query([])?)?
             .into_iter()
@@ -154,11 +166,13 @@ impl Store {
     /// restoring them in order keeps the newest when the node has to forget some).
     pub fn dedup_records(&self) -> Result<Vec<DedupRecord>> {
         let mut statement = self.conn.prepare_cached(
-            "SELECT peer, stream, stored_seq FROM (
-                 SELECT peer, stream, stored_seq, updated_row,
-                        row_number() OVER (PARTITION BY peer ORDER BY updated_row DESC) AS recency
-                 FROM dedup)
-             WHERE recency <= ?1 ORDER BY peer, updated_row",
+            "SELECT p.key, d.stream, d.stored_seq FROM (
+                 SELECT peer_id, stream, stored_seq, updated_row,
+                        row_number() OVER (PARTITION BY peer_id ORDER BY updated_row DESC)
+                            AS recency
+                 FROM dedup) d
+             JOIN peers p ON p.id = d.peer_id
+             WHERE d.recency <= ?1 ORDER BY p.key, d.updated_row",
         )?;
         let mut rows = statement.query([to_sql(MAX_STREAMS_PER_PEER as u64)])?;
         let mut records = Vec::new();
@@ -185,35 +199,29 @@ pub(super) fn collect(mut rows: rusqlite::Rows<'_>) -> Result<Vec<StoredMessage>
 fn read_message(row: &Row<'_>) -> Result<StoredMessage> {
     let optional_time =
         |index| -> Result<Option<u64>> { Ok(row.get::<_, Option<i64>>(index)?.map(from_sql)) };
+    let direction = Direction::parse(&row.get::<_, String>(2)?)?;
+    let acked_at_ms = optional_time(8)?;
+    let read_at_ms = optional_time(9)?;
     Ok(StoredMessage {
         row: row.get(0)?,
         peer: parse_peer(&row.get::<_, String>(1)?)?,
-        direction: Direction::parse(&row.get::<_, String>(2)?)?,
+        direction,
         message: ChatMessage {
-            id: parse_id(&row.get::<_, String>(3)?)?,
+            id: id_at(row, 3)?,
             sent_at_ms: from_sql(row.get(4)?),
             body: row.get(5)?,
-            reply_to: row
-                .get::<_, Option<String>>(6)?
-                .as_deref()
-                .map(parse_id)
-                .transpose()?,
+            reply_to: optional_id_at(row, 6)?,
         },
         stored_at_ms: from_sql(row.get(7)?),
-        status: Status::parse(&row.get::<_, String>(8)?)?,
-        acked_at_ms: optional_time(9)?,
-        read_at_ms: optional_time(10)?,
-        in_outbox: row.get(11)?,
-        deleted_at_ms: optional_time(12)?,
+        status: Status::of(direction, acked_at_ms, read_at_ms),
+        acked_at_ms,
+        read_at_ms,
+        in_outbox: row.get(10)?,
+        deleted_at_ms: optional_time(11)?,
     })
 }
 
 fn parse_peer(text: &str) -> Result<PublicKey> {
     text.parse()
         .map_err(|error| StoreError::Corrupt(format!("peer key {text:?}: {error}")))
-}
-
-fn parse_id(text: &str) -> Result<MessageId> {
-    text.parse()
-        .map_err(|error| StoreError::Corrupt(format!("message id {text:?}: {error}")))
 }

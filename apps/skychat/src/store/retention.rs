@@ -5,8 +5,8 @@ use rusqlite::TransactionBehavior;
 use skychat_core::MAX_STREAMS_PER_PEER;
 
 use super::Store;
+use super::codec::to_sql;
 use super::error::Result;
-use super::write::to_sql;
 
 /// Deleting at least this many messages at once also rewrites the full-text index into one
 /// segment, so its space is reclaimed too rather than left to background merges.
@@ -73,7 +73,7 @@ impl Store {
                 "DELETE FROM messages WHERE row_id IN (
                      SELECT row_id FROM (
                          SELECT row_id, in_outbox,
-                                row_number() OVER (PARTITION BY peer ORDER BY row_id DESC) AS age
+                                row_number() OVER (PARTITION BY peer_id ORDER BY row_id DESC) AS age
                          FROM messages)
                      WHERE age > ?1 AND in_outbox = 0)",
                 [to_sql(cap)],
@@ -87,10 +87,11 @@ impl Store {
             )? as u64;
         }
         report.dedup_pruned = tx.execute(
-            "DELETE FROM dedup WHERE (peer, stream) IN (
-                 SELECT peer, stream FROM (
-                     SELECT peer, stream,
-                            row_number() OVER (PARTITION BY peer ORDER BY updated_row DESC) AS age
+            "DELETE FROM dedup WHERE (peer_id, stream) IN (
+                 SELECT peer_id, stream FROM (
+                     SELECT peer_id, stream,
+                            row_number() OVER (PARTITION BY peer_id ORDER BY updated_row DESC)
+                                AS age
                      FROM dedup)
                  WHERE age > ?1)",
             [to_sql(MAX_STREAMS_PER_PEER as u64)],

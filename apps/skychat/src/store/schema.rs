@@ -24,17 +24,35 @@
 //! skychat peer's `chat-delete`), `NULL` while it stands. A deleted message keeps its row, id,
 //! times and `reply_to`, and its body becomes empty (the update trigger takes the old text out of
 //! the full-text index).
+//!
+//! Version 5 keeps every row and makes them smaller and cheaper to index:
+//!
+//! - `peers`: one row per peer, `id INTEGER PRIMARY KEY` and its key (`key`, either suite's:
+//!   64 or 66 hex), unique. `messages.peer_id` and `dedup.peer_id` refer to it instead of
+//!   repeating the 64- or 66-character key in every row and index entry.
+//! - `messages.msg_id` and `messages.reply_to` are BLOBs: the bytes of the id's hex form (see
+//!   [`codec`](super::codec)), 16 bytes, or 8 for a Go skychat peer's id.
+//! - No `status` column: a message's status follows from its direction, `acked_at_ms` and
+//!   `read_at_ms` (`queued`, `acked`, `read`, `received`;
+//!   [`Status::of`](super::Status::of)). The `sent` and `failed` states of version 1 were never
+//!   written by the app; a version-4 row in one of them reads as `queued` (`sent` rows are still
+//!   in the outbox, as they were).
+//! - The row ids, and with them the history cursors clients hold and the full-text index, are
+//!   kept, and so is the `AUTOINCREMENT` counter: ids are never reused across the migration.
+//! - The indexes are those the queries use: the unique (peer, direction, id) of the dedup on
+//!   insert and of the ack and read updates, history by peer, the outbox in order, unread per
+//!   peer, retention by storage time, and idempotency keys.
 
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::error::{Result, StoreError};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`. Public so that tests can build a
 /// database of an older version exactly as that version wrote it.
-pub const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2, V3, V4];
+pub const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2, V3, V4, V5];
 
 const V1: &str = "
 CREATE TABLE messages (
@@ -96,6 +114,71 @@ CREATE UNIQUE INDEX messages_by_idempotency_key ON messages (idempotency_key)
 
 const V4: &str = "
 ALTER TABLE messages ADD COLUMN deleted_at_ms INTEGER;
+";
+
+const V5: &str = "
+CREATE TABLE peers (
+    id  INTEGER PRIMARY KEY,
+    key TEXT    NOT NULL UNIQUE
+);
+INSERT INTO peers (key) SELECT peer FROM messages UNION SELECT peer FROM dedup;
+
+CREATE TABLE messages_v5 (
+    row_id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    peer_id         INTEGER NOT NULL REFERENCES peers (id),
+    direction       TEXT    NOT NULL CHECK (direction IN ('in', 'out')),
+    msg_id          BLOB    NOT NULL,
+    body            TEXT    NOT NULL,
+    sent_at_ms      INTEGER NOT NULL,
+    stored_at_ms    INTEGER NOT NULL,
+    reply_to        BLOB,
+    acked_at_ms     INTEGER,
+    read_at_ms      INTEGER,
+    in_outbox       INTEGER NOT NULL DEFAULT 0 CHECK (in_outbox IN (0, 1)),
+    idempotency_key TEXT,
+    deleted_at_ms   INTEGER,
+    UNIQUE (peer_id, direction, msg_id)
+);
+INSERT INTO messages_v5
+    (row_id, peer_id, direction, msg_id, body, sent_at_ms, stored_at_ms, reply_to, acked_at_ms,
+     read_at_ms, in_outbox, idempotency_key, deleted_at_ms)
+SELECT m.row_id, p.id, m.direction, unhex(m.msg_id), m.body, m.sent_at_ms, m.stored_at_ms,
+       unhex(m.reply_to), m.acked_at_ms, m.read_at_ms, m.in_outbox, m.idempotency_key,
+       m.deleted_at_ms
+FROM messages m JOIN peers p ON p.key = m.peer
+ORDER BY m.row_id;
+-- The new table takes over the old one's AUTOINCREMENT counter (dropping a table drops its
+-- counter; renaming one renames it).
+DELETE FROM sqlite_sequence WHERE name = 'messages_v5';
+UPDATE sqlite_sequence SET name = 'messages_v5' WHERE name = 'messages';
+DROP TABLE messages;
+ALTER TABLE messages_v5 RENAME TO messages;
+
+CREATE INDEX messages_by_peer ON messages (peer_id, row_id);
+CREATE INDEX messages_by_stored_at ON messages (stored_at_ms);
+CREATE INDEX messages_outbox ON messages (row_id) WHERE in_outbox = 1;
+CREATE INDEX messages_unread ON messages (peer_id) WHERE direction = 'in' AND read_at_ms IS NULL;
+CREATE UNIQUE INDEX messages_by_idempotency_key ON messages (idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.row_id, old.body);
+END;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF body ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.row_id, old.body);
+    INSERT INTO messages_fts (rowid, body) VALUES (new.row_id, new.body);
+END;
+
+CREATE TABLE dedup_v5 (
+    peer_id     INTEGER NOT NULL REFERENCES peers (id),
+    stream      INTEGER NOT NULL,
+    stored_seq  INTEGER NOT NULL,
+    updated_row INTEGER NOT NULL,
+    PRIMARY KEY (peer_id, stream)
+) WITHOUT ROWID;
+INSERT INTO dedup_v5 (peer_id, stream, stored_seq, updated_row)
+SELECT p.id, d.stream, d.stored_seq, d.updated_row FROM dedup d JOIN peers p ON p.key = d.peer;
+DROP TABLE dedup;
+ALTER TABLE dedup_v5 RENAME TO dedup;
 ";
 
 /// Gives a brand-new, empty database `auto_vacuum = INCREMENTAL`. Call it before anything else

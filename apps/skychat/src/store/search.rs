@@ -18,7 +18,9 @@ impl Store {
         let query = fts_query(text)?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut statement = self.conn.prepare_cached(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages_fts f JOIN messages m ON m.row_id = f.rowid
+            "SELECT {MESSAGE_COLUMNS}
+             FROM messages_fts f JOIN messages m ON m.row_id = f.rowid
+             JOIN peers p ON p.id = m.peer_id
              WHERE messages_fts MATCH ?1 ORDER BY m.row_id DESC LIMIT ?2"
         ))?;
         let rows = statement.query(params![query, limit])?;

@@ -2,20 +2,29 @@
 //!
 //! Every write goes through [`Store::write_batch`], which applies its operations in order in one
 //! `BEGIN IMMEDIATE` transaction: all of them commit together or none does. The one-operation
-//! methods are batches of one. The batch's new messages enter the full-text index together, in
-//! one statement at the end of the same transaction.
+//! methods are batches of one. Within a batch:
+//!
+//! - a message is one row, written once: an outgoing one with its idempotency key, in the
+//!   outbox; an incoming one unread;
+//! - consecutive acks of one peer at one time are one `UPDATE` (an `IN` list of their ids);
+//! - each sender stream's dedup mark moves once, to the batch's highest sequence of it;
+//! - the new messages enter the full-text index together, in one statement before the commit.
 
-use rusqlite::{Transaction, TransactionBehavior, params};
+use std::collections::{BTreeMap, HashMap};
+
+use rusqlite::{CachedStatement, Connection, OptionalExtension, TransactionBehavior, params};
 use skychat_core::{ChatMessage, MessageId, PublicKey, Suite};
 
+use super::Store;
+use super::codec::{IdBytes, id_at, to_sql};
 use super::error::Result;
-use super::{Direction, Status, Store};
+use super::peer_ids::{Added, PeerIds};
 
 /// One write for [`Store::write_batch`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteOp {
-    /// A message this node accepted for sending to `peer`: stored as
-    /// [`Status::Queued`] and put in the outbox. Its `sent_at_ms` is its storage time.
+    /// A message this node accepted for sending to `peer`: stored
+    /// [queued](super::Status::Queued), in the outbox. Its `sent_at_ms` is its storage time.
     Outgoing {
         /// The recipient.
         peer: PublicKey,
@@ -33,10 +42,10 @@ pub enum WriteOp {
         /// The client's key for this send.
         idempotency_key: String,
     },
-    /// A message received from `peer`, stored as [`Status::Received`]. In the same transaction
-    /// the dedup mark of the message's stream moves up to its sequence (messages of a stream
-    /// arrive in order, so the mark is the highest sequence stored); a Skywire-suite peer's
-    /// messages have no streams and get no mark (the unique id per peer catches their
+    /// A message received from `peer`, stored [unread](super::Status::Received). In the same
+    /// transaction the dedup mark of the message's stream moves up to its sequence (messages of
+    /// a stream arrive in order, so the mark is the highest sequence stored); a Skywire-suite
+    /// peer's messages have no streams and get no mark (the unique id per peer catches their
     /// duplicates). A message already stored (same peer and id) is left alone.
     Incoming {
         /// The sender.
@@ -46,15 +55,8 @@ pub enum WriteOp {
         /// When it arrived, in ms since the Unix epoch.
         received_at_ms: u64,
     },
-    /// An outgoing message was written to a connection: `Queued` becomes `Sent`.
-    Sent {
-        /// The recipient.
-        peer: PublicKey,
-        /// The message.
-        id: MessageId,
-    },
     /// The peer acked (stored) an outgoing message: it leaves the outbox and becomes `Acked`
-    /// (unless it is already `Read`).
+    /// (a message already read or acked is left alone).
     Acked {
         /// The recipient.
         peer: PublicKey,
@@ -81,13 +83,6 @@ pub enum WriteOp {
         id: MessageId,
         /// When it was read.
         at_ms: u64,
-    },
-    /// Delivery of an outgoing message was given up: it leaves the outbox as `Failed`.
-    Failed {
-        /// The recipient.
-        peer: PublicKey,
-        /// The message.
-        id: MessageId,
     },
     /// The peer deleted a message it sent us (a Go skychat peer's `chat-delete`): the incoming
     /// message keeps its row with an empty body (out of the full-text index) and the time of the
@@ -137,27 +132,40 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut batch = BatchWriter::new(&tx, &self.peer_ids)?;
         let mut applied = Vec::with_capacity(ops.len());
-        // The first row inserted by this batch and not yet in the full-text index.
-        let mut unindexed = None;
-        for op in ops {
-            // A deletion changes a body through the update trigger, which takes the old text out
-            // of the index: rows inserted earlier in the batch must be in it by then.
-            if matches!(op, WriteOp::DeletedByPeer { .. })
-                && let Some(first) = unindexed.take()
-            {
-                index_new_rows(&tx, first)?;
+        let mut rest = ops;
+        while let Some(op) = rest.first() {
+            let run = match op {
+                WriteOp::Acked { peer, at_ms, .. } => rest
+                    .iter()
+                    .take_while(|next| {
+                        matches!(next, WriteOp::Acked { peer: p, at_ms: t, .. }
+                            if p == peer && t == at_ms)
+                    })
+                    .count(),
+                _ => 1,
+            };
+            let (now, later) = rest.split_at(run);
+            match now {
+                [op] => applied.push(batch.apply(op)?),
+                [WriteOp::Acked { peer, at_ms, .. }, ..] => {
+                    let ids: Vec<MessageId> = now
+                        .iter()
+                        .filter_map(|op| match op {
+                            WriteOp::Acked { id, .. } => Some(*id),
+                            _ => None,
+                        })
+                        .collect();
+                    batch.acked(*peer, &ids, *at_ms, &mut applied)?;
+                }
+                _ => unreachable!("a run of more than one operation is a run of acks"),
             }
-            let done = apply(&tx, op)?;
-            if let Applied::Inserted(row) = done {
-                unindexed.get_or_insert(row);
-            }
-            applied.push(done);
+            rest = later;
         }
-        if let Some(first) = unindexed {
-            index_new_rows(&tx, first)?;
-        }
+        let added = batch.finish()?;
         tx.commit()?;
+        self.peer_ids.remember(added);
         Ok(applied)
     }
 
@@ -187,11 +195,6 @@ impl Store {
             message: message.clone(),
             received_at_ms,
         })
-    }
-
-    /// Marks an outgoing message as written to a connection. Returns whether it changed.
-    pub fn mark_sent(&mut self, peer: PublicKey, id: MessageId) -> Result<bool> {
-        Ok(self.write_one(WriteOp::Sent { peer, id })?.changed())
     }
 
     /// Marks an outgoing message as acked by the peer; it leaves the outbox.
@@ -227,240 +230,288 @@ impl Store {
             .changed())
     }
 
-    /// Marks an outgoing message as failed; it leaves the outbox.
-    pub fn mark_failed(&mut self, peer: PublicKey, id: MessageId) -> Result<bool> {
-        Ok(self.write_one(WriteOp::Failed { peer, id })?.changed())
-    }
-
     /// Marks every unread incoming message from `peer` as read here, and returns how many.
     pub fn mark_peer_read_by_me(&mut self, peer: PublicKey, at_ms: u64) -> Result<usize> {
+        let Some(peer_id) = self.peer_ids.lookup(&self.conn, &peer)? else {
+            return Ok(0);
+        };
         let changed = self.conn.execute(
-            "UPDATE messages SET status = 'read', read_at_ms = ?2
-             WHERE peer = ?1 AND direction = 'in' AND read_at_ms IS NULL",
-            params![peer.to_hex(), to_sql(at_ms)],
+            "UPDATE messages SET read_at_ms = ?2
+             WHERE peer_id = ?1 AND direction = 'in' AND read_at_ms IS NULL",
+            params![peer_id, to_sql(at_ms)],
         )?;
         Ok(changed)
     }
 }
 
-/// SQLite integers are signed 64-bit: a `u64` is stored bit-cast.
-pub(super) fn to_sql(value: u64) -> i64 {
-    value as i64
+const INSERT: &str = "INSERT INTO messages
+         (peer_id, direction, msg_id, body, sent_at_ms, stored_at_ms, reply_to, in_outbox,
+          idempotency_key)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+     ON CONFLICT (peer_id, direction, msg_id) DO NOTHING";
+
+/// The sizes of the `IN` lists of the ack statement, one prepared statement each. A run of acks
+/// takes the largest while it has that many left, then the smallest that holds the rest, with
+/// the last id repeated to fill it (a repeat in an `IN` list changes nothing).
+const ACK_LIST_SIZES: [usize; 5] = [1, 4, 16, 64, 256];
+
+/// One batch's transaction: the insert statement prepared once, the peers the batch added, the
+/// dedup marks it moves, and its first row not yet in the full-text index.
+struct BatchWriter<'c> {
+    conn: &'c Connection,
+    peers: &'c PeerIds,
+    added: Added,
+    insert: CachedStatement<'c>,
+    /// Per (peer id, stream): the highest sequence stored and the row that stored it.
+    marks: BTreeMap<(i64, u64), (u64, i64)>,
+    unindexed: Option<i64>,
 }
 
-/// The inverse of [`to_sql`].
-pub(super) fn from_sql(value: i64) -> u64 {
-    value as u64
-}
-
-fn apply(tx: &Transaction<'_>, op: &WriteOp) -> Result<Applied> {
-    match op {
-        WriteOp::Outgoing { peer, message } => insert(
-            tx,
-            peer,
-            Direction::Out,
-            message,
-            message.sent_at_ms,
-            Status::Queued,
-        ),
-        WriteOp::OutgoingWithKey {
-            peer,
-            message,
-            idempotency_key,
-        } => {
-            let applied = insert(
-                tx,
-                peer,
-                Direction::Out,
-                message,
-                message.sent_at_ms,
-                Status::Queued,
-            )?;
-            if let Applied::Inserted(row) = applied {
-                tx.prepare_cached("UPDATE messages SET idempotency_key = ?1 WHERE row_id = ?2")?
-                    .execute(params![idempotency_key, row])?;
-            }
-            Ok(applied)
-        }
-        WriteOp::Incoming {
-            peer,
-            message,
-            received_at_ms,
-        } => {
-            let applied = insert(
-                tx,
-                peer,
-                Direction::In,
-                message,
-                *received_at_ms,
-                Status::Received,
-            )?;
-            if let Applied::Inserted(row) = applied
-                && peer.suite() == Suite::Native
-            {
-                advance_dedup(tx, peer, message.id, row)?;
-            }
-            Ok(applied)
-        }
-        WriteOp::Sent { peer, id } => update(
-            tx,
-            "UPDATE messages SET status = 'sent'
-             WHERE peer = ?1 AND direction = 'out' AND msg_id = ?2 AND status = 'queued'",
-            Direction::Out,
-            peer,
-            id,
-            None,
-        ),
-        WriteOp::Acked { peer, id, at_ms } => update(
-            tx,
-            "UPDATE messages
-             SET status = CASE status WHEN 'read' THEN 'read' ELSE 'acked' END,
-                 acked_at_ms = coalesce(acked_at_ms, ?3),
-                 in_outbox = 0
-             WHERE peer = ?1 AND direction = 'out' AND msg_id = ?2
-               AND (in_outbox = 1 OR acked_at_ms IS NULL)",
-            Direction::Out,
-            peer,
-            id,
-            Some(*at_ms),
-        ),
-        WriteOp::ReadByPeer { peer, id, at_ms } => update(
-            tx,
-            "UPDATE messages
-             SET status = 'read', read_at_ms = ?3,
-                 acked_at_ms = coalesce(acked_at_ms, ?3), in_outbox = 0
-             WHERE peer = ?1 AND direction = 'out' AND msg_id = ?2 AND read_at_ms IS NULL",
-            Direction::Out,
-            peer,
-            id,
-            Some(*at_ms),
-        ),
-        WriteOp::ReadByMe { peer, id, at_ms } => update(
-            tx,
-            "UPDATE messages SET status = 'read', read_at_ms = ?3
-             WHERE peer = ?1 AND direction = 'in' AND msg_id = ?2 AND read_at_ms IS NULL",
-            Direction::In,
-            peer,
-            id,
-            Some(*at_ms),
-        ),
-        WriteOp::DeletedByPeer { peer, id, at_ms } => update(
-            tx,
-            "UPDATE messages SET body = '', deleted_at_ms = ?3
-             WHERE peer = ?1 AND direction = 'in' AND msg_id = ?2 AND deleted_at_ms IS NULL",
-            Direction::In,
-            peer,
-            id,
-            Some(*at_ms),
-        ),
-        WriteOp::Failed { peer, id } => update(
-            tx,
-            "UPDATE messages SET status = 'failed', in_outbox = 0
-             WHERE peer = ?1 AND direction = 'out' AND msg_id = ?2
-               AND status IN ('queued', 'sent')",
-            Direction::Out,
-            peer,
-            id,
-            None,
-        ),
+impl<'c> BatchWriter<'c> {
+    fn new(conn: &'c Connection, peers: &'c PeerIds) -> Result<Self> {
+        Ok(Self {
+            conn,
+            peers,
+            added: Added::new(),
+            insert: conn.prepare_cached(INSERT)?,
+            marks: BTreeMap::new(),
+            unindexed: None,
+        })
     }
-}
 
-fn insert(
-    tx: &Transaction<'_>,
-    peer: &PublicKey,
-    direction: Direction,
-    message: &ChatMessage,
-    stored_at_ms: u64,
-    status: Status,
-) -> Result<Applied> {
-    let peer_hex = peer.to_hex();
-    let id_hex = message.id.to_hex();
-    // Without `RETURNING`, which would buffer its rows in a temporary table per statement.
-    let inserted = tx
-        .prepare_cached(
-            "INSERT INTO messages
-                 (peer, msg_id, direction, body, sent_at_ms, stored_at_ms, reply_to, status,
-                  in_outbox)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-             ON CONFLICT (peer, direction, msg_id) DO NOTHING",
-        )?
-        .execute(params![
-            peer_hex,
-            id_hex,
-            direction.as_str(),
+    fn apply(&mut self, op: &WriteOp) -> Result<Applied> {
+        match op {
+            WriteOp::Outgoing { peer, message } => self.insert_out(*peer, message, None),
+            WriteOp::OutgoingWithKey {
+                peer,
+                message,
+                idempotency_key,
+            } => self.insert_out(*peer, message, Some(idempotency_key)),
+            WriteOp::Incoming {
+                peer,
+                message,
+                received_at_ms,
+            } => self.insert_in(*peer, message, *received_at_ms),
+            WriteOp::Acked { peer, id, at_ms } => {
+                let mut applied = Vec::with_capacity(1);
+                self.acked(*peer, &[*id], *at_ms, &mut applied)?;
+                Ok(applied[0])
+            }
+            WriteOp::ReadByPeer { peer, id, at_ms } => self.update(
+                "UPDATE messages
+                 SET read_at_ms = ?3, acked_at_ms = coalesce(acked_at_ms, ?3), in_outbox = 0
+                 WHERE peer_id = ?1 AND direction = 'out' AND msg_id = ?2 AND read_at_ms IS NULL
+                 RETURNING row_id",
+                peer,
+                *id,
+                *at_ms,
+            ),
+            WriteOp::ReadByMe { peer, id, at_ms } => self.update(
+                "UPDATE messages SET read_at_ms = ?3
+                 WHERE peer_id = ?1 AND direction = 'in' AND msg_id = ?2 AND read_at_ms IS NULL
+                 RETURNING row_id",
+                peer,
+                *id,
+                *at_ms,
+            ),
+            WriteOp::DeletedByPeer { peer, id, at_ms } => {
+                // The update trigger takes the old text out of the index: rows inserted earlier
+                // in the batch must be in it by then.
+                self.index_new_rows()?;
+                self.update(
+                    "UPDATE messages SET body = '', deleted_at_ms = ?3
+                     WHERE peer_id = ?1 AND direction = 'in' AND msg_id = ?2
+                       AND deleted_at_ms IS NULL
+                     RETURNING row_id",
+                    peer,
+                    *id,
+                    *at_ms,
+                )
+            }
+        }
+    }
+
+    fn insert_out(
+        &mut self,
+        peer: PublicKey,
+        message: &ChatMessage,
+        idempotency_key: Option<&str>,
+    ) -> Result<Applied> {
+        let peer_id = self.peers.resolve(self.conn, &mut self.added, peer)?;
+        // An outgoing message is stored when it is accepted, so its send time is its storage
+        // time.
+        self.insert(peer_id, "out", message, message.sent_at_ms, idempotency_key)
+    }
+
+    fn insert_in(
+        &mut self,
+        peer: PublicKey,
+        message: &ChatMessage,
+        received_at_ms: u64,
+    ) -> Result<Applied> {
+        let peer_id = self.peers.resolve(self.conn, &mut self.added, peer)?;
+        let applied = self.insert(peer_id, "in", message, received_at_ms, None)?;
+        // Messages of a stream arrive in order, so the mark is the highest sequence stored. A
+        // Skywire-suite peer's messages have no streams: the unique id per peer catches their
+        // duplicates.
+        if let Applied::Inserted(row) = applied
+            && peer.suite() == Suite::Native
+        {
+            let mark = self
+                .marks
+                .entry((peer_id, message.id.stream))
+                .or_insert((message.id.seq, row));
+            *mark = (mark.0.max(message.id.seq), row);
+        }
+        Ok(applied)
+    }
+
+    fn insert(
+        &mut self,
+        peer_id: i64,
+        direction: &str,
+        message: &ChatMessage,
+        stored_at_ms: u64,
+        idempotency_key: Option<&str>,
+    ) -> Result<Applied> {
+        let id = IdBytes::of(message.id);
+        // Without `RETURNING`, which would buffer its rows in a temporary table per statement.
+        let inserted = self.insert.execute(params![
+            peer_id,
+            direction,
+            id,
             message.body,
             to_sql(message.sent_at_ms),
             to_sql(stored_at_ms),
-            message.reply_to.map(|id| id.to_hex()),
-            status.as_str(),
-            direction == Direction::Out,
+            message.reply_to.map(IdBytes::of),
+            direction == "out",
+            idempotency_key,
         ])?;
-    if inserted == 1 {
-        return Ok(Applied::Inserted(tx.last_insert_rowid()));
+        if inserted == 1 {
+            let row = self.conn.last_insert_rowid();
+            self.unindexed.get_or_insert(row);
+            return Ok(Applied::Inserted(row));
+        }
+        let existing = self
+            .conn
+            .prepare_cached(
+                "SELECT row_id FROM messages
+                 WHERE peer_id = ?1 AND direction = ?2 AND msg_id = ?3",
+            )?
+            .query_row(params![peer_id, direction, id], |row| row.get(0))?;
+        Ok(Applied::AlreadyStored(existing))
     }
-    let existing = row_of(tx, &peer_hex, direction, &id_hex)?;
-    Ok(Applied::AlreadyStored(existing))
-}
 
-/// Adds the rows from `first` on to the full-text index, in one statement so that FTS5 writes
-/// one index segment for the whole batch. Row ids only grow (`AUTOINCREMENT`) and the batch's
-/// transaction holds the write lock, so the rows from the batch's first insert on are exactly
-/// the rows the batch inserted.
-fn index_new_rows(tx: &Transaction<'_>, first: i64) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO messages_fts (rowid, body) SELECT row_id, body FROM messages WHERE row_id >= ?1",
-    )?
-    .execute([first])?;
-    Ok(())
-}
-
-fn advance_dedup(tx: &Transaction<'_>, peer: &PublicKey, id: MessageId, row: i64) -> Result<()> {
-    // Sequences count from 1 and stay far below 2^63, so comparing the signed forms is exact.
-    tx.prepare_cached(
-        "INSERT INTO dedup (peer, stream, stored_seq, updated_row) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (peer, stream) DO UPDATE
-         SET stored_seq = max(stored_seq, excluded.stored_seq), updated_row = excluded.updated_row",
-    )?
-    .execute(params![
-        peer.to_hex(),
-        to_sql(id.stream),
-        to_sql(id.seq),
-        row
-    ])?;
-    Ok(())
-}
-
-/// Runs one state change (`sql`, matching one message by `peer = ?1 AND msg_id = ?2`, with
-/// `?3` the time if any) and, if it changed the message, looks up its row. Two plain statements
-/// cost less than one with `RETURNING`, which buffers its rows in a temporary table.
-fn update(
-    tx: &Transaction<'_>,
-    sql: &str,
-    direction: Direction,
-    peer: &PublicKey,
-    id: &MessageId,
-    at_ms: Option<u64>,
-) -> Result<Applied> {
-    let mut statement = tx.prepare_cached(sql)?;
-    let peer_hex = peer.to_hex();
-    let id_hex = id.to_hex();
-    let changed = match at_ms {
-        Some(at) => statement.execute(params![peer_hex, id_hex, to_sql(at)]),
-        None => statement.execute(params![peer_hex, id_hex]),
-    }?;
-    if changed == 0 {
-        return Ok(Applied::Unchanged);
+    /// Acks of `ids` from `peer` at `at_ms`: one statement per [`ACK_LIST_SIZES`] chunk. Pushes
+    /// one result per id, in order; an id given twice is updated by the first.
+    fn acked(
+        &mut self,
+        peer: PublicKey,
+        ids: &[MessageId],
+        at_ms: u64,
+        applied: &mut Vec<Applied>,
+    ) -> Result<()> {
+        let Some(peer_id) = self.peers.lookup_in(self.conn, &self.added, &peer)? else {
+            applied.extend(ids.iter().map(|_| Applied::Unchanged));
+            return Ok(());
+        };
+        let mut rows: HashMap<MessageId, i64> = HashMap::with_capacity(ids.len());
+        let largest = ACK_LIST_SIZES[ACK_LIST_SIZES.len() - 1];
+        for chunk in ids.chunks(largest) {
+            let size = ACK_LIST_SIZES
+                .into_iter()
+                .find(|&size| size >= chunk.len())
+                .unwrap_or(largest);
+            let mut statement = self.conn.prepare_cached(&ack_sql(size))?;
+            let mut params: Vec<Box<dyn rusqlite::ToSql>> = Vec::with_capacity(size + 2);
+            params.push(Box::new(to_sql(at_ms)));
+            params.push(Box::new(peer_id));
+            let last = chunk[chunk.len() - 1];
+            for id in chunk
+                .iter()
+                .chain(std::iter::repeat_n(&last, size - chunk.len()))
+            {
+                params.push(Box::new(IdBytes::of(*id)));
+            }
+            let mut changed = statement.query(rusqlite::params_from_iter(params))?;
+            while let Some(row) = changed.next()? {
+                let id = id_at(row, 1)?;
+                rows.insert(id, row.get(0)?);
+            }
+        }
+        applied.extend(ids.iter().map(|id| match rows.remove(id) {
+            Some(row) => Applied::Updated(row),
+            None => Applied::Unchanged,
+        }));
+        Ok(())
     }
-    Ok(Applied::Updated(row_of(tx, &peer_hex, direction, &id_hex)?))
+
+    /// Runs one state change (`sql`, matching one message by `peer_id = ?1 AND msg_id = ?2`,
+    /// with `?3` the time, and returning its row).
+    fn update(
+        &mut self,
+        sql: &str,
+        peer: &PublicKey,
+        id: MessageId,
+        at_ms: u64,
+    ) -> Result<Applied> {
+        let Some(peer_id) = self.peers.lookup_in(self.conn, &self.added, peer)? else {
+            return Ok(Applied::Unchanged);
+        };
+        let row: Option<i64> = self
+            .conn
+            .prepare_cached(sql)?
+            .query_row(params![peer_id, IdBytes::of(id), to_sql(at_ms)], |row| {
+                row.get(0)
+            })
+            .optional()?;
+        Ok(row.map_or(Applied::Unchanged, Applied::Updated))
+    }
+
+    /// Adds the rows inserted since the last call to the full-text index, in one statement so
+    /// that FTS5 writes one index segment for all of them. Row ids only grow (`AUTOINCREMENT`)
+    /// and the batch's transaction holds the write lock, so the rows from the first one not
+    /// indexed on are exactly the rows the batch inserted since.
+    fn index_new_rows(&mut self) -> Result<()> {
+        if let Some(first) = self.unindexed.take() {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO messages_fts (rowid, body)
+                     SELECT row_id, body FROM messages WHERE row_id >= ?1",
+                )?
+                .execute([first])?;
+        }
+        Ok(())
+    }
+
+    /// Moves the dedup marks and indexes the new rows; returns the peers the batch added.
+    fn finish(mut self) -> Result<Added> {
+        self.index_new_rows()?;
+        if !self.marks.is_empty() {
+            // Sequences count from 1 and stay far below 2^63, so comparing the signed forms is
+            // exact.
+            let mut upsert = self.conn.prepare_cached(
+                "INSERT INTO dedup (peer_id, stream, stored_seq, updated_row)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (peer_id, stream) DO UPDATE
+                 SET stored_seq = max(stored_seq, excluded.stored_seq),
+                     updated_row = excluded.updated_row",
+            )?;
+            for (&(peer_id, stream), &(seq, row)) in &self.marks {
+                upsert.execute(params![peer_id, to_sql(stream), to_sql(seq), row])?;
+            }
+        }
+        Ok(self.added)
+    }
 }
 
-fn row_of(tx: &Transaction<'_>, peer_hex: &str, direction: Direction, id_hex: &str) -> Result<i64> {
-    Ok(tx
-        .prepare_cached(
-            "SELECT row_id FROM messages WHERE peer = ?1 AND direction = ?2 AND msg_id = ?3",
-        )?
-        .query_row(params![peer_hex, direction.as_str(), id_hex], |row| {
-            row.get(0)
-        })?)
+/// The ack statement for an `IN` list of `size` ids (`?3` on). It returns the rows it changed.
+fn ack_sql(size: usize) -> String {
+    let list: Vec<String> = (3..size + 3).map(|n| format!("?{n}")).collect();
+    format!(
+        "UPDATE messages SET acked_at_ms = ?1, in_outbox = 0
+         WHERE peer_id = ?2 AND direction = 'out' AND in_outbox = 1 AND msg_id IN ({})
+         RETURNING row_id, msg_id",
+        list.join(", ")
+    )
 }

@@ -1,0 +1,120 @@
+//! Acks written in batches: consecutive acks of one peer at one time are one `UPDATE` per chunk
+//! of ids, and each ack still gets its own result, whatever the run holds (repeats, unknown ids,
+//! messages acked or read before, another peer's ids) and however long it is.
+
+use std::path::Path;
+
+use skychat::store::{Applied, Direction, Status, Store, StoreOptions, WriteOp};
+use skychat_core::{ChatMessage, MessageId, PublicKey};
+
+fn peer(n: u8) -> PublicKey {
+    PublicKey::native([n; 32])
+}
+
+fn message(stream: u64, seq: u64) -> ChatMessage {
+    ChatMessage {
+        id: MessageId { stream, seq },
+        sent_at_ms: 1_700_000_000_000 + seq,
+        body: format!("message {seq}"),
+        reply_to: None,
+    }
+}
+
+fn open(dir: &Path) -> Store {
+    Store::open(dir, StoreOptions::default()).expect("open store")
+}
+
+fn acked(peer: PublicKey, id: MessageId, at_ms: u64) -> WriteOp {
+    WriteOp::Acked { peer, id, at_ms }
+}
+
+#[test]
+fn a_run_of_acks_reports_each_ack_as_one_by_one_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let (alice, bob) = (peer(1), peer(2));
+    let rows: Vec<i64> = (1..=4)
+        .map(|seq| store.record_outgoing(alice, &message(5, seq)).unwrap())
+        .collect();
+    let bob_row = store.record_outgoing(bob, &message(5, 1)).unwrap();
+    store.mark_read(alice, message(5, 4).id, 50).unwrap();
+    store.mark_acked(alice, message(5, 3).id, 60).unwrap();
+
+    let id = |seq| MessageId { stream: 5, seq };
+    let applied = store
+        .write_batch(&[
+            acked(alice, id(1), 100),
+            acked(alice, id(1), 100),
+            acked(alice, id(9), 100),
+            acked(alice, id(3), 100),
+            acked(alice, id(4), 100),
+            acked(alice, id(2), 100),
+            acked(bob, id(1), 100),
+            acked(peer(3), id(1), 100),
+        ])
+        .unwrap();
+    assert_eq!(
+        applied,
+        [
+            Applied::Updated(rows[0]),
+            Applied::Unchanged,
+            Applied::Unchanged,
+            Applied::Unchanged,
+            Applied::Unchanged,
+            Applied::Updated(rows[1]),
+            Applied::Updated(bob_row),
+            Applied::Unchanged,
+        ]
+    );
+    let state = |seq| {
+        let m = store
+            .message(alice, Direction::Out, id(seq))
+            .unwrap()
+            .unwrap();
+        (m.status, m.acked_at_ms, m.in_outbox)
+    };
+    assert_eq!(state(1), (Status::Acked, Some(100), false));
+    assert_eq!(state(2), (Status::Acked, Some(100), false));
+    assert_eq!(state(3), (Status::Acked, Some(60), false), "acked before");
+    assert_eq!(state(4), (Status::Read, Some(50), false), "read before");
+    assert!(store.outbox().unwrap().is_empty());
+}
+
+#[test]
+fn long_runs_of_acks_of_every_length_ack_exactly_their_messages() {
+    // Past one chunk of the largest list, and lengths that fill no chunk exactly.
+    for count in [1u64, 3, 17, 255, 256, 257, 600] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = open(dir.path());
+        let alice = peer(1);
+        let sent: Vec<WriteOp> = (1..=count + 2)
+            .map(|seq| WriteOp::Outgoing {
+                peer: alice,
+                message: message(8, seq),
+            })
+            .collect();
+        let rows: Vec<i64> = store
+            .write_batch(&sent)
+            .unwrap()
+            .iter()
+            .map(|a| a.row().unwrap())
+            .collect();
+        let acks: Vec<WriteOp> = (1..=count)
+            .map(|seq| acked(alice, MessageId { stream: 8, seq }, 7))
+            .collect();
+        let applied = store.write_batch(&acks).unwrap();
+        let expected: Vec<Applied> = rows[..count as usize]
+            .iter()
+            .map(|&row| Applied::Updated(row))
+            .collect();
+        assert_eq!(applied, expected, "a run of {count}");
+        let left: Vec<u64> = store
+            .outbox()
+            .unwrap()
+            .iter()
+            .map(|(_, m)| m.id.seq)
+            .collect();
+        assert_eq!(left, [count + 1, count + 2], "a run of {count}");
+        assert_eq!(store.counts().unwrap().acked, count);
+    }
+}

@@ -1,0 +1,339 @@
+//! The migration from schema 4 to 5 (peers as integer ids, message ids as BLOBs, no status
+//! column): a version-4 database with messages both ways, in every state, reads back exactly as
+//! it did, with its dedup marks, idempotency keys, deletions, full-text index, row ids and
+//! `AUTOINCREMENT` counter.
+
+use std::path::Path;
+
+use rusqlite::{Connection, params};
+use skychat::store::schema::{MIGRATIONS, SCHEMA_VERSION};
+use skychat::store::{Applied, Direction, Status, Store, StoreOptions, StoredMessage, WriteOp};
+use skychat_core::{ChatMessage, DedupRecord, MessageId, PublicKey, SecretKey};
+
+fn native_peer(n: u8) -> PublicKey {
+    PublicKey::native([n; 32])
+}
+
+fn skywire_peer(n: u8) -> PublicKey {
+    SecretKey::from_bytes([n; 32])
+        .skywire_public_key()
+        .expect("a valid secp256k1 secret")
+}
+
+fn open(dir: &Path) -> Store {
+    Store::open(dir, StoreOptions::default()).expect("open store")
+}
+
+/// One row as version 4 wrote it.
+struct OldRow {
+    peer: PublicKey,
+    id: MessageId,
+    direction: &'static str,
+    body: &'static str,
+    stored_at_ms: u64,
+    reply_to: Option<MessageId>,
+    status: &'static str,
+    acked_at_ms: Option<u64>,
+    read_at_ms: Option<u64>,
+    in_outbox: bool,
+    idempotency_key: Option<&'static str>,
+    deleted_at_ms: Option<u64>,
+}
+
+fn go_id(n: u64) -> MessageId {
+    format!("{:016x}", 0x18ed_0000_0000_0000 + n)
+        .parse()
+        .expect("16 hex")
+}
+
+fn id(stream: u64, seq: u64) -> MessageId {
+    MessageId { stream, seq }
+}
+
+fn old_rows() -> Vec<OldRow> {
+    let (alice, bob, go) = (native_peer(1), native_peer(2), skywire_peer(3));
+    let row = |peer, id, direction, body, status| OldRow {
+        peer,
+        id,
+        direction,
+        body,
+        stored_at_ms: 1_000,
+        reply_to: None,
+        status,
+        acked_at_ms: None,
+        read_at_ms: None,
+        in_outbox: false,
+        idempotency_key: None,
+        deleted_at_ms: None,
+    };
+    vec![
+        OldRow {
+            in_outbox: true,
+            idempotency_key: Some("key-queued"),
+            ..row(alice, id(7, 1), "out", "queued breakfast", "queued")
+        },
+        OldRow {
+            acked_at_ms: Some(1_100),
+            idempotency_key: Some("key-acked"),
+            ..row(alice, id(7, 2), "out", "acked lunch", "acked")
+        },
+        OldRow {
+            acked_at_ms: Some(1_200),
+            read_at_ms: Some(1_200),
+            ..row(bob, id(8, 1), "out", "read dinner", "read")
+        },
+        OldRow {
+            reply_to: Some(id(7, 1)),
+            ..row(
+                alice,
+                id(40, 1),
+                "in",
+                "an answer about breakfast",
+                "received",
+            )
+        },
+        OldRow {
+            read_at_ms: Some(1_300),
+            ..row(alice, id(40, 2), "in", "read here", "read")
+        },
+        row(alice, id(41, 9), "in", "another stream", "received"),
+        OldRow {
+            reply_to: Some(go_id(1)),
+            ..row(go, go_id(2), "in", "a go reply", "received")
+        },
+        OldRow {
+            deleted_at_ms: Some(1_400),
+            ..row(go, go_id(1), "in", "", "received")
+        },
+        // The last row, deleted below before the migration: its id must not come back.
+        row(bob, id(9, 1), "in", "retired", "received"),
+    ]
+}
+
+/// A database exactly as schema version 4 wrote it: `rows`, indexed, their dedup marks, and the
+/// newest row deleted (as retention would).
+fn version_4_database(dir: &Path, rows: &[OldRow]) -> i64 {
+    let old = Connection::open(dir.join("skychat.db")).expect("create the old database");
+    old.pragma_update(None, "auto_vacuum", "INCREMENTAL")
+        .unwrap();
+    old.pragma_update(None, "journal_mode", "WAL").unwrap();
+    for migration in &MIGRATIONS[..4] {
+        old.execute_batch(migration).unwrap();
+    }
+    old.pragma_update(None, "user_version", 4).unwrap();
+    for r in rows {
+        old.execute(
+            "INSERT INTO messages
+                 (peer, msg_id, direction, body, sent_at_ms, stored_at_ms, reply_to, status,
+                  acked_at_ms, read_at_ms, in_outbox, idempotency_key, deleted_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![
+                r.peer.to_hex(),
+                r.id.to_hex(),
+                r.direction,
+                r.body,
+                r.stored_at_ms as i64,
+                r.reply_to.map(|id| id.to_hex()),
+                r.status,
+                r.acked_at_ms.map(|t| t as i64),
+                r.read_at_ms.map(|t| t as i64),
+                r.in_outbox,
+                r.idempotency_key,
+                r.deleted_at_ms.map(|t| t as i64),
+            ],
+        )
+        .unwrap();
+    }
+    old.execute(
+        "INSERT INTO messages_fts (rowid, body) SELECT row_id, body FROM messages",
+        [],
+    )
+    .unwrap();
+    for (stream, seq) in [(40u64, 2i64), (41, 9), (u64::MAX - 1, 3)] {
+        old.execute(
+            "INSERT INTO dedup (peer, stream, stored_seq, updated_row) VALUES (?1, ?2, ?3, ?4)",
+            params![native_peer(1).to_hex(), stream as i64, seq, seq],
+        )
+        .unwrap();
+    }
+    let last: i64 = old
+        .query_row("SELECT max(row_id) FROM messages", [], |row| row.get(0))
+        .unwrap();
+    old.execute("DELETE FROM messages WHERE row_id = ?1", [last])
+        .unwrap();
+    last
+}
+
+fn everything(store: &Store) -> Vec<StoredMessage> {
+    let mut all = store.history(None, 1_000, None).unwrap();
+    all.reverse();
+    all
+}
+
+#[test]
+fn a_version_4_database_reads_back_identically_after_the_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = old_rows();
+    let retired_row = version_4_database(dir.path(), &rows);
+
+    let mut store = open(dir.path());
+    assert_eq!(store.settings().unwrap().schema_version, SCHEMA_VERSION);
+    let migrated = everything(&store);
+    let kept = &rows[..rows.len() - 1];
+    assert_eq!(migrated.len(), kept.len());
+    for (index, (m, old)) in migrated.iter().zip(kept).enumerate() {
+        assert_eq!(m.row, index as i64 + 1, "row ids are kept");
+        assert_eq!(m.peer, old.peer);
+        assert_eq!(m.message.id, old.id);
+        assert_eq!(m.message.id.to_hex(), old.id.to_hex());
+        assert_eq!(m.message.body, old.body);
+        assert_eq!(m.message.reply_to, old.reply_to);
+        assert_eq!(
+            m.direction,
+            if old.direction == "out" {
+                Direction::Out
+            } else {
+                Direction::In
+            }
+        );
+        assert_eq!(m.status.as_str(), old.status, "{old:?}", old = old.body);
+        assert_eq!(m.stored_at_ms, old.stored_at_ms);
+        assert_eq!(m.acked_at_ms, old.acked_at_ms);
+        assert_eq!(m.read_at_ms, old.read_at_ms);
+        assert_eq!(m.in_outbox, old.in_outbox);
+        assert_eq!(m.deleted_at_ms, old.deleted_at_ms);
+    }
+    // The Go ids keep their 16-hex form, in reply_to too.
+    assert_eq!(migrated[6].message.id.to_hex(), "18ed000000000002");
+    assert_eq!(
+        migrated[6].message.reply_to.unwrap().to_hex(),
+        "18ed000000000001"
+    );
+
+    // Idempotency keys still find their messages and stay unique.
+    let found = store
+        .message_by_idempotency_key("key-acked")
+        .unwrap()
+        .unwrap();
+    assert_eq!((found.message.id, found.status), (id(7, 2), Status::Acked));
+    assert!(
+        store
+            .write_batch(&[WriteOp::OutgoingWithKey {
+                peer: native_peer(2),
+                message: ChatMessage {
+                    id: id(8, 2),
+                    sent_at_ms: 2_000,
+                    body: "reusing a key".into(),
+                    reply_to: None,
+                },
+                idempotency_key: "key-queued".into(),
+            }])
+            .is_err()
+    );
+
+    // The dedup marks, the outbox and the conversations are those of version 4.
+    let mut marks = store.dedup_records().unwrap();
+    marks.sort_by_key(|r| r.stream);
+    assert_eq!(
+        marks,
+        [(40, 2), (41, 9), (u64::MAX - 1, 3)]
+            .map(|(stream, stored)| DedupRecord {
+                peer: native_peer(1),
+                stream,
+                stored
+            })
+            .to_vec()
+    );
+    assert_eq!(store.outbox().unwrap().len(), 1);
+    assert_eq!(store.outbox().unwrap()[0].1.body, "queued breakfast");
+    let peers = store.peers().unwrap();
+    assert_eq!(peers.len(), 3);
+    let unread: u64 = peers.iter().map(|p| p.unread).sum();
+    assert_eq!(unread, 4);
+    assert_eq!(
+        store.history(Some(native_peer(2)), 10, None).unwrap().len(),
+        1
+    );
+
+    // Full-text search finds the old rows, and not the deleted body.
+    let bodies = |store: &Store, query: &str| -> Vec<String> {
+        store
+            .search(query, 10)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.message.body)
+            .collect()
+    };
+    assert_eq!(
+        bodies(&store, "breakfast"),
+        ["an answer about breakfast", "queued breakfast"]
+    );
+    assert!(bodies(&store, "retired").is_empty());
+    Connection::open(dir.path().join("skychat.db"))
+        .unwrap()
+        .execute(
+            "INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')",
+            [],
+        )
+        .expect("the full-text index matches the messages");
+
+    // Writes continue: the row id of a retired message is not reused, a duplicate of an old
+    // message is recognised, an old outgoing message can be acked and an old incoming one
+    // deleted.
+    let applied = store
+        .write_batch(&[
+            WriteOp::Incoming {
+                peer: native_peer(1),
+                message: ChatMessage {
+                    id: id(40, 3),
+                    sent_at_ms: 3_000,
+                    body: "after the migration".into(),
+                    reply_to: None,
+                },
+                received_at_ms: 3_000,
+            },
+            WriteOp::Incoming {
+                peer: native_peer(1),
+                message: ChatMessage {
+                    id: id(40, 2),
+                    sent_at_ms: 1_000,
+                    body: "read here".into(),
+                    reply_to: None,
+                },
+                received_at_ms: 3_001,
+            },
+            WriteOp::Acked {
+                peer: native_peer(1),
+                id: id(7, 1),
+                at_ms: 3_002,
+            },
+            WriteOp::DeletedByPeer {
+                peer: skywire_peer(3),
+                id: go_id(2),
+                at_ms: 3_003,
+            },
+        ])
+        .unwrap();
+    assert_eq!(
+        applied,
+        [
+            Applied::Inserted(retired_row + 1),
+            Applied::AlreadyStored(5),
+            Applied::Updated(1),
+            Applied::Updated(7),
+        ]
+    );
+    assert!(store.outbox().unwrap().is_empty());
+    assert!(bodies(&store, "reply").is_empty());
+    drop(store);
+    let store = open(dir.path());
+    assert_eq!(store.dedup_records().unwrap().len(), 3);
+    assert_eq!(
+        store
+            .message(native_peer(1), Direction::In, id(40, 3))
+            .unwrap()
+            .unwrap()
+            .row,
+        retired_row + 1
+    );
+}
