@@ -37,8 +37,8 @@ impl AppNode {
             whitelist,
         };
         let service = Service::new(node.clone(), storage.clone(), info);
-        smol::spawn(service.clone().run_events()).detach();
-        smol::spawn(service.clone().run_committer()).detach();
+        skychat_smol::spawn(service.clone().run_events());
+        skychat_smol::spawn(service.clone().run_committer());
         Self {
             service,
             node,

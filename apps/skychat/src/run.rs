@@ -344,8 +344,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         service.set_http_addr(http_addr);
         service.set_public_keys(keys);
         service.set_require_pq(cli.require_pq);
-        smol::spawn(service.clone().run_events()).detach();
-        smol::spawn(service.clone().run_committer()).detach();
+        skychat_smol::spawn(service.clone().run_events());
+        skychat_smol::spawn(service.clone().run_committer());
         smol::spawn(retention_loop(storage.clone())).detach();
         // What was logged while starting reaches stderr before the banner (unless stderr is
         // stalled: the wait is short).

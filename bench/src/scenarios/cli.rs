@@ -19,7 +19,7 @@ pub fn run(scale: Scale) -> Vec<Row> {
     let rounds = scale.pick(31, 3);
     let skychat = skychat_binary();
     let node = Adapter::Smol.start(config(901, vec![secret(CLI_ID).public_key()]));
-    smol::spawn(confirm_all(node.clone())).detach();
+    skychat_smol::spawn(confirm_all(node.clone()));
     let addr = smol::block_on(node.listen("127.0.0.1:0".parse().unwrap())).expect("listen");
     let via = format!("tcp://{}@{addr}", node.public_key().to_hex());
     let sk = hex::encode(secret(CLI_ID).to_bytes());

@@ -83,7 +83,7 @@ pub fn open(
         chunks: sender,
         farewell: farewell.clone(),
     };
-    smol::spawn(pump(service, shape, cursor, channels, outlet)).detach();
+    skychat_smol::spawn(pump(service, shape, cursor, channels, outlet));
     ChannelBody::new(receiver, farewell)
 }
 
