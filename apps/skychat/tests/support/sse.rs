@@ -54,6 +54,11 @@ impl Stream {
         Self::open_on(stream, path, headers)
     }
 
+    /// The connection's socket, for socket options.
+    pub fn socket(&self) -> &TcpStream {
+        self.reader.get_ref()
+    }
+
     /// Opens `GET path` with `headers` on a connection already made, and reads the response head.
     pub fn open_on(mut stream: TcpStream, path: &str, headers: &[(&str, &str)]) -> Self {
         let addr = stream.peer_addr().expect("a connected stream");
