@@ -37,19 +37,30 @@ async fn exchange<R: Runtime + Clone>(from: &mut TestNode<R>, to: &mut TestNode<
     assert_eq!(from.handle.queued_for(to.key()).await, 0);
 }
 
-/// A persistent dialer and a listener authenticate each other, and each sends a message that
-/// the other receives and acks.
-pub async fn handshake_and_messages_both_ways<R: Runtime + Clone>(rt: R) {
-    let dialer_key = super::support::key(2).public_key();
-    let mut listener = TestNode::start(&rt, 1, node_config(&[dialer_key]));
+/// Listener `listener_n`, which accepts only dialer `dialer_n`, and that dialer keeping it
+/// connected; returns both once each has seen the other authenticated.
+async fn connected_pair<R: Runtime + Clone>(
+    rt: &R,
+    listener_n: u32,
+    dialer_n: u32,
+) -> (TestNode<R>, TestNode<R>) {
+    let dialer_key = super::support::key(dialer_n).public_key();
+    let mut listener = TestNode::start(rt, listener_n, node_config(&[dialer_key]));
     let addr = listener.listen().await;
-    let mut dialer = TestNode::start(&rt, 2, node_config(&[]));
+    let mut dialer = TestNode::start(rt, dialer_n, node_config(&[]));
     dialer
         .handle
         .keep_connected(listener.key(), addr.to_string())
         .await;
     dialer.authenticated_with(listener.key()).await;
     listener.authenticated_with(dialer.key()).await;
+    (listener, dialer)
+}
+
+/// A persistent dialer and a listener authenticate each other, and each sends a message that
+/// the other receives and acks.
+pub async fn handshake_and_messages_both_ways<R: Runtime + Clone>(rt: R) {
+    let (mut listener, mut dialer) = connected_pair(&rt, 1, 2).await;
 
     exchange(&mut dialer, &mut listener, "hello from the dialer").await;
     exchange(&mut listener, &mut dialer, "hello from the listener").await;
@@ -66,16 +77,7 @@ pub async fn handshake_and_messages_both_ways<R: Runtime + Clone>(rt: R) {
 /// arrives complete and in order, and one `confirm_stored_many` acks it all.
 pub async fn a_batch_larger_than_the_socket_buffers_arrives_in_order<R: Runtime + Clone>(rt: R) {
     const MESSAGES: usize = 200;
-    let dialer_key = super::support::key(4).public_key();
-    let mut listener = TestNode::start(&rt, 3, node_config(&[dialer_key]));
-    let addr = listener.listen().await;
-    let mut dialer = TestNode::start(&rt, 4, node_config(&[]));
-    dialer
-        .handle
-        .keep_connected(listener.key(), addr.to_string())
-        .await;
-    dialer.authenticated_with(listener.key()).await;
-    listener.authenticated_with(dialer.key()).await;
+    let (mut listener, mut dialer) = connected_pair(&rt, 3, 4).await;
 
     let drafts: Vec<crate::Draft> = (0..MESSAGES)
         .map(|i| crate::Draft {
