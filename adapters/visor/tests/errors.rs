@@ -1,0 +1,146 @@
+//! Bad input gets a typed error: malformed PROC_CONFIG, oversized or broken gob framing, a
+//! reply nobody asked for, a reply of the wrong type.
+
+use skychat_visor::gob::{FrameError, MessageReader, read_uint};
+use skychat_visor::server::{IncomingCall, Server};
+use skychat_visor::{Call, Client, ProcConfig, ProcConfigError, ProcKey, ProtocolError, Reply};
+
+const GOOD: &str = include_str!("data/proc_config.json");
+
+#[test]
+fn proc_config_that_is_not_json_is_refused() {
+    assert!(matches!(
+        ProcConfig::parse("not json"),
+        Err(ProcConfigError::Json(_))
+    ));
+}
+
+#[test]
+fn proc_config_without_a_required_field_names_it() {
+    let mut value: serde_json::Value = serde_json::from_str(GOOD).unwrap();
+    value.as_object_mut().unwrap().remove("app_server_addr");
+    let Err(ProcConfigError::Json(message)) = ProcConfig::parse(&value.to_string()) else {
+        panic!("a missing field is refused");
+    };
+    assert!(message.contains("app_server_addr"), "{message}");
+}
+
+#[test]
+fn proc_config_with_bad_keys_is_refused() {
+    let short_proc_key = GOOD.replace("7170953f48c34dc1a5cbe92f9dc08bf6", "7170953f");
+    assert_eq!(
+        ProcConfig::parse(&short_proc_key),
+        Err(ProcConfigError::BadProcKey("7170953f".into()))
+    );
+    let bad_visor_key = GOOD.replace(
+        "0314a4aa1f8b488140955e6060fc92bde568577b5561337c2a734a38e84a55ed8f",
+        "zz",
+    );
+    assert_eq!(
+        ProcConfig::parse(&bad_visor_key),
+        Err(ProcConfigError::BadVisorKey("zz".into()))
+    );
+}
+
+#[test]
+fn proc_config_tolerates_fields_a_newer_visor_adds() {
+    let mut value: serde_json::Value = serde_json::from_str(GOOD).unwrap();
+    value["something_new"] = serde_json::json!(true);
+    assert!(ProcConfig::parse(&value.to_string()).is_ok());
+}
+
+#[test]
+fn gob_uints_read_as_the_reference_shows() {
+    assert_eq!(read_uint(&[0x05]).unwrap(), Some((5, 1)));
+    assert_eq!(read_uint(&[0xfe, 0xc0, 0x06]).unwrap(), Some((49158, 3)));
+    assert_eq!(read_uint(&[0xfe, 0xc0]).unwrap(), None);
+    assert_eq!(read_uint(&[]).unwrap(), None);
+    assert_eq!(read_uint(&[0xf7]), Err(FrameError::BadLength));
+}
+
+#[test]
+fn a_message_above_the_limit_is_refused_before_it_arrives() {
+    let mut reader = MessageReader::with_limit(100);
+    reader.push(&[0xfe, 0x01, 0x00]); // 256 bytes announced, none sent
+    assert_eq!(
+        reader.next_message(),
+        Err(FrameError::TooLong { len: 256, max: 100 })
+    );
+}
+
+#[test]
+fn a_zero_length_message_is_refused() {
+    let mut reader = MessageReader::default();
+    reader.push(&[0x00]);
+    assert_eq!(reader.next_message(), Err(FrameError::Empty));
+}
+
+const KEY: ProcKey = ProcKey([1; 16]);
+
+/// The server double's reading of `calls` sent by a client.
+fn served(client: &mut Client, server: &mut Server, calls: &[Call]) -> Vec<IncomingCall> {
+    for call in calls {
+        server.push(&client.call(call).1);
+    }
+    std::iter::from_fn(|| server.poll().unwrap()).collect()
+}
+
+#[test]
+fn a_reply_to_an_unknown_seq_is_a_protocol_error() {
+    let mut client = Client::new(&KEY);
+    let mut server = Server::new();
+    let mut incoming = served(&mut client, &mut server, &[Call::SetAppPort(1)]);
+    incoming[0].seq = 41;
+    client.push(&server.reply(&incoming[0], &Ok(Reply::Done)));
+    assert_eq!(client.poll(), Err(ProtocolError::UnknownSeq { seq: 41 }));
+    assert_eq!(client.poll(), Err(ProtocolError::Broken));
+}
+
+#[test]
+fn a_seq_is_answered_once() {
+    let mut client = Client::new(&KEY);
+    let mut server = Server::new();
+    let incoming = served(&mut client, &mut server, &[Call::SetAppPort(1)]);
+    client.push(&server.reply(&incoming[0], &Ok(Reply::Done)));
+    client.push(&server.reply(&incoming[0], &Ok(Reply::Done)));
+    assert!(client.poll().unwrap().is_some());
+    assert_eq!(client.poll(), Err(ProtocolError::UnknownSeq { seq: 0 }));
+}
+
+#[test]
+fn a_reply_of_the_wrong_type_is_a_protocol_error() {
+    let mut client = Client::new(&KEY);
+    let mut server = Server::new();
+    let incoming = served(&mut client, &mut server, &[Call::Accept(1)]);
+    // `Accept` answered with a listener id instead of an `AcceptResp`.
+    client.push(&server.reply(&incoming[0], &Ok(Reply::Listener(3))));
+    assert!(matches!(client.poll(), Err(ProtocolError::Gob(_))));
+}
+
+#[test]
+fn an_oversized_reply_is_refused() {
+    let mut client = Client::with_message_limit(&KEY, 64);
+    let mut server = Server::new();
+    let incoming = served(
+        &mut client,
+        &mut server,
+        &[Call::Read(skychat_visor::ReadReq {
+            conn_id: 1,
+            buf_len: 1000,
+        })],
+    );
+    let reply = Reply::Read(skychat_visor::ReadResp {
+        b: vec![7; 100],
+        n: 100,
+        err: None,
+    });
+    client.push(&server.reply(&incoming[0], &Ok(reply)));
+    let mut result = client.poll();
+    while let Ok(Some(_)) = result {
+        result = client.poll();
+    }
+    assert!(matches!(
+        result,
+        Err(ProtocolError::Frame(FrameError::TooLong { .. }))
+    ));
+}
