@@ -24,4 +24,4 @@ pub use calls::{
 pub use gobwire::{GoTime, Zone};
 pub use hello::encode_hello;
 pub use proc_config::{ProcConfig, ProcConfigError, ProcKey};
-pub use rpc::{Client, Completion, ProtocolError};
+pub use rpc::{Client, Completion, EncodeError, ProtocolError};

@@ -50,6 +50,18 @@ pub struct Completion {
     pub result: Result<Reply, String>,
 }
 
+/// A call whose argument gob cannot encode (see [`Client::call`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodeError(pub String);
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot encode the call: {}", self.0)
+    }
+}
+
+impl std::error::Error for EncodeError {}
+
 /// Why the reply stream cannot be read further.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProtocolError {
@@ -140,23 +152,29 @@ impl Client {
 
     /// Starts `call`: returns its `Seq` and the bytes to write to the visor, in order. Calls
     /// must be written in the order they were made (a call may define types later ones use).
-    pub fn call(&mut self, call: &Call) -> (u64, Vec<u8>) {
+    ///
+    /// Only a deadline Go cannot marshal (a zone offset of exactly -1 minute or beyond ±22
+    /// days) fails; then nothing was sent, and the stream's state is unchanged.
+    pub fn call(&mut self, call: &Call) -> Result<(u64, Vec<u8>), EncodeError> {
+        // The argument is encoded first, so that if it fails nothing has changed: its type
+        // definitions travel inside its own bytes, which still follow the header's on the wire.
+        let mut arg = Vec::new();
+        call.encode_arg(&mut self.encoder, &mut arg)
+            .map_err(|e| EncodeError(e.to_string()))?;
         let seq = self.next_seq;
         let header = RequestHeader {
             service_method: format!("{}.{}", self.service, call.method().name()),
             seq,
         };
-        let mut out = Vec::new();
-        // Our own fixed types always encode: gob refuses only values it cannot describe
-        // (functions, channels, nesting beyond its limit), and none of the calls holds one.
+        let mut out = Vec::with_capacity(64 + arg.len());
+        // A struct of a string and a uint has nothing gob could refuse.
         self.encoder
             .encode_into(&header, &mut out)
             .expect("rpc.Request always encodes");
-        call.encode_arg(&mut self.encoder, &mut out)
-            .expect("the visor's argument types always encode");
+        out.extend_from_slice(&arg);
         self.next_seq += 1;
         self.in_flight.insert(seq, call.method());
-        (seq, out)
+        Ok((seq, out))
     }
 
     /// The number of calls sent and not yet answered.

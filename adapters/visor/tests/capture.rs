@@ -215,7 +215,7 @@ fn calls_encode_to_the_go_apps_bytes_up_to_type_ids() {
     let mut client = Client::new(&proc_key());
     let mut ours = Vec::new();
     for (expected_seq, call) in app_calls().iter().enumerate() {
-        let (seq, bytes) = client.call(call);
+        let (seq, bytes) = client.call(call).unwrap();
         assert_eq!(seq, expected_seq as u64);
         ours.extend(bytes);
     }
@@ -294,7 +294,7 @@ fn the_visors_replies_decode_byte_by_byte() {
 fn check_replies(input: &[Vec<u8>]) {
     let mut client = Client::new(&proc_key());
     for call in app_calls() {
-        client.call(&call);
+        client.call(&call).unwrap();
     }
     let mut got = Vec::new();
     for chunk in input {

@@ -80,7 +80,7 @@ const KEY: ProcKey = ProcKey([1; 16]);
 /// The server double's reading of `calls` sent by a client.
 fn served(client: &mut Client, server: &mut Server, calls: &[Call]) -> Vec<IncomingCall> {
     for call in calls {
-        server.push(&client.call(call).1);
+        server.push(&client.call(call).unwrap().1);
     }
     std::iter::from_fn(|| server.poll().unwrap()).collect()
 }
@@ -143,4 +143,33 @@ fn an_oversized_reply_is_refused() {
         result,
         Err(ProtocolError::Frame(FrameError::TooLong { .. }))
     ));
+}
+
+#[test]
+fn a_deadline_gob_cannot_encode_is_refused_and_changes_nothing() {
+    let mut client = Client::new(&KEY);
+    let mut server = Server::new();
+    // Go's Time.MarshalBinary refuses a zone offset of exactly -1 minute.
+    let bad = Call::SetDeadline(skychat_visor::DeadlineReq {
+        conn_id: 1,
+        deadline: skychat_visor::GoTime {
+            sec: 63_900_000_000,
+            nsec: 0,
+            zone: skychat_visor::Zone::Offset(-60),
+        },
+    });
+    assert!(client.call(&bad).is_err());
+    assert_eq!(client.in_flight(), 0);
+    let good = Call::SetDeadline(skychat_visor::DeadlineReq {
+        conn_id: 1,
+        deadline: skychat_visor::GoTime {
+            sec: 63_900_000_000,
+            nsec: 5,
+            zone: skychat_visor::Zone::Offset(3600),
+        },
+    });
+    let incoming = served(&mut client, &mut server, std::slice::from_ref(&good));
+    assert_eq!(incoming.len(), 1);
+    assert_eq!(incoming[0].seq, 0, "the refused call took no Seq");
+    assert_eq!(incoming[0].call, good);
 }

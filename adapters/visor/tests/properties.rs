@@ -4,8 +4,8 @@
 use proptest::prelude::*;
 use skychat_visor::server::Server;
 use skychat_visor::{
-    AcceptResp, Addr, Call, Client, Completion, DeadlineReq, DialResp, ProcKey, PubKey, ReadReq,
-    ReadResp, Reply, RpcIoErr, WriteReq, WriteResp,
+    AcceptResp, Addr, Call, Client, Completion, DeadlineReq, DialResp, GoTime, ProcKey, PubKey,
+    ReadReq, ReadResp, Reply, RpcIoErr, WriteReq, WriteResp, Zone,
 };
 
 fn pub_key() -> impl Strategy<Value = PubKey> {
@@ -143,7 +143,7 @@ proptest! {
         let mut wire = Vec::new();
         let mut seqs = Vec::new();
         for (call, _) in &exchange {
-            let (seq, bytes) = client.call(call);
+            let (seq, bytes) = client.call(call).unwrap();
             seqs.push(seq);
             wire.extend(bytes);
         }
@@ -196,7 +196,7 @@ proptest! {
         let mut server = Server::new();
         let mut wire = Vec::new();
         for call in &calls {
-            wire.extend(client.call(call).1);
+            wire.extend(client.call(call).unwrap().1);
         }
         server.push(&wire);
         let mut answers = Vec::new();
