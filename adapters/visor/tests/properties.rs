@@ -30,14 +30,19 @@ fn addr() -> impl Strategy<Value = Addr> {
 }
 
 fn deadline() -> impl Strategy<Value = DeadlineReq> {
-    (any::<u16>(), any::<i64>(), 0..1_000_000_000i32).prop_map(|(conn_id, sec, nsec)| DeadlineReq {
-        conn_id,
-        deadline: skychat_visor::GoTime {
-            sec,
-            nsec,
-            zone: skychat_visor::Zone::Utc,
+    // Zones Go can marshal: UTC, or whole minutes other than -1 (which means UTC on the wire).
+    let zone = prop_oneof![
+        Just(Zone::Utc),
+        (-720i32..=840)
+            .prop_filter("-1 minute is UTC's mark", |m| *m != -1)
+            .prop_map(|m| Zone::Offset(m * 60)),
+    ];
+    (any::<u16>(), any::<i64>(), 0..1_000_000_000i32, zone).prop_map(
+        |(conn_id, sec, nsec, zone)| DeadlineReq {
+            conn_id,
+            deadline: GoTime { sec, nsec, zone },
         },
-    })
+    )
 }
 
 fn call() -> impl Strategy<Value = Call> {
