@@ -1,6 +1,6 @@
 //! Splitting a gob stream into messages: each is a gob `uint` length then that many bytes.
 //! Bytes arrive in arbitrary chunks; a message is handed out only once it is whole, and a
-//! length above the limit is refused before anything is buffered for it.
+//! length above the limit is refused as soon as it is read, without waiting for the body.
 
 use std::fmt;
 
@@ -86,6 +86,11 @@ impl MessageReader {
         self.buf.drain(..self.start);
         self.start = 0;
         self.buf.extend_from_slice(bytes);
+    }
+
+    /// The longest message this reader accepts.
+    pub fn max_len(&self) -> usize {
+        self.max_len
     }
 
     /// Bytes buffered but not yet handed out.

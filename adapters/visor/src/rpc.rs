@@ -123,6 +123,9 @@ pub struct Client {
     reader: MessageReader,
     decoder: gobwire::Decoder,
     awaiting: Awaiting,
+    /// Bytes of the value being assembled from several messages (gob continues a value in the
+    /// next message only around interface types, which this protocol never sends).
+    partial_value: usize,
     broken: bool,
 }
 
@@ -146,6 +149,7 @@ impl Client {
             reader,
             decoder: gobwire::Decoder::new(),
             awaiting: Awaiting::Header,
+            partial_value: 0,
             broken: false,
         }
     }
@@ -206,9 +210,23 @@ impl Client {
             let Some(message) = self.reader.next_message()? else {
                 return Ok(None);
             };
+            let len = message.len();
             match self.decoder.push_message(message)? {
-                Progress::TypeDefinition(_) | Progress::NeedMore => continue,
-                Progress::Ready => {}
+                Progress::TypeDefinition(_) => continue,
+                Progress::NeedMore => {
+                    // One value spread over many messages is held to one message's limit.
+                    self.partial_value += len;
+                    let max = self.reader.max_len();
+                    if self.partial_value > max {
+                        return Err(FrameError::TooLong {
+                            len: self.partial_value as u64,
+                            max,
+                        }
+                        .into());
+                    }
+                    continue;
+                }
+                Progress::Ready => self.partial_value = 0,
             }
             match std::mem::replace(&mut self.awaiting, Awaiting::Header) {
                 Awaiting::Header => {
