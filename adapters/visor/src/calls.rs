@@ -169,7 +169,8 @@ pub struct DeadlineReq {
 #[gob(name = "")]
 pub struct Empty {}
 
-/// A method of the visor's `RPCIngressGateway`, which fixes the reply's type.
+/// A method of the visor's `RPCIngressGateway`, which fixes the reply's type (see [`Call`]
+/// for what each does).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Method {
     Listen,
@@ -250,8 +251,11 @@ pub enum Call {
     CloseConn(u16),
     /// Close a listener id.
     CloseListener(u16),
+    /// Set a connection's read and write deadline.
     SetDeadline(DeadlineReq),
+    /// Set a connection's read deadline.
     SetReadDeadline(DeadlineReq),
+    /// Set a connection's write deadline.
     SetWriteDeadline(DeadlineReq),
     /// The status the visor shows for the app (`Running`, `Stopped`, …).
     SetDetailedStatus(String),
