@@ -173,3 +173,52 @@ fn a_deadline_gob_cannot_encode_is_refused_and_changes_nothing() {
     assert_eq!(incoming[0].seq, 0, "the refused call took no Seq");
     assert_eq!(incoming[0].call, good);
 }
+
+/// A gob message: its length, then `body`.
+fn framed(body: &[u8]) -> Vec<u8> {
+    let mut out = vec![u8::try_from(body.len()).unwrap()];
+    out.extend_from_slice(body);
+    out
+}
+
+/// The definition of struct type `id` named `name` with one interface field `X`.
+fn struct_with_interface(id: u8, name: u8) -> Vec<u8> {
+    // gob int of -id and of id, both two bytes for 64 <= id < 128.
+    let def = [0xff, (id << 1) - 1];
+    let id_value = [0xff, id << 1];
+    let mut body = def.to_vec();
+    // wireType.StructT { CommonType { Name, Id }, Field: [{ Name "X", Id 8 (interface) }] }
+    body.extend([0x03, 0x01, 0x01, 0x01, name, 0x01]);
+    body.extend(id_value);
+    body.extend([
+        0x00, 0x01, 0x01, 0x01, 0x01, b'X', 0x01, 0x10, 0x00, 0x00, 0x00,
+    ]);
+    body
+}
+
+#[test]
+fn a_value_spread_over_messages_is_held_to_the_message_limit() {
+    let mut client = Client::with_message_limit(&KEY, 64);
+    client.call(&Call::SetAppPort(1)).unwrap();
+    client.push(&framed(&struct_with_interface(65, b'R')));
+    // A value of type 65 whose interface names a concrete type and then stops at the message's
+    // end: gob continues such a value in the next message.
+    client.push(&framed(&[0xff, 0x82, 0x01, 0x01, b'T']));
+    assert_eq!(client.poll(), Ok(None));
+    // Each further message defines one more type inside the interface and stops again.
+    let mut result = Ok(None);
+    for id in 66..76u8 {
+        client.push(&framed(&struct_with_interface(id, b'S')));
+        result = client.poll();
+        if result.is_err() {
+            break;
+        }
+    }
+    assert!(
+        matches!(
+            result,
+            Err(ProtocolError::Frame(FrameError::TooLong { max: 64, .. }))
+        ),
+        "{result:?}"
+    );
+}
