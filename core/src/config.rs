@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::keys::PublicKey;
 use crate::skywire::PqPolicy;
 use crate::whitelist::Whitelist;
 
@@ -46,6 +47,13 @@ pub struct NodeConfig {
     /// How Skywire-suite handshakes treat the post-quantum hybrid: offered and answered by
     /// default; `require` refuses classical peers.
     pub pq_policy: PqPolicy,
+    /// The host can reach any Skywire key without knowing its address (it runs under a visor
+    /// that dials skynet and dmsg): a Skywire peer with messages queued and no session is then
+    /// dialed ([`crate::Output::Dial`]) on the reconnect schedule until its outbox is empty.
+    pub dial_on_demand: bool,
+    /// The key this host's visor is known by on skynet and dmsg, if the node's identity is not
+    /// that key: messages to it count as addressed to this node.
+    pub mesh_key: Option<PublicKey>,
 }
 
 impl NodeConfig {
@@ -75,6 +83,8 @@ impl Default for NodeConfig {
             max_outbox_per_peer: 10_000,
             max_outbox_total: 100_000,
             pq_policy: PqPolicy::default(),
+            dial_on_demand: false,
+            mesh_key: None,
         }
     }
 }

@@ -21,6 +21,40 @@ pub enum ConnKind {
     OneShot,
 }
 
+/// The network a connection runs over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Network {
+    /// TCP-direct: a socket of this host, with a Noise handshake of either suite.
+    Tcp,
+    /// A skynet route, relayed by this host's Skywire visor.
+    Skynet,
+    /// A dmsg stream, relayed by this host's Skywire visor.
+    Dmsg,
+}
+
+impl Network {
+    /// The name the HTTP API and the Go skychat use: `tcp`, `skynet` or `dmsg`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tcp => "tcp",
+            Self::Skynet => "skynet",
+            Self::Dmsg => "dmsg",
+        }
+    }
+
+    /// True for the networks a visor relays.
+    pub fn is_mesh(self) -> bool {
+        matches!(self, Self::Skynet | Self::Dmsg)
+    }
+}
+
+impl std::fmt::Display for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Why a connection ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -93,6 +127,8 @@ pub enum Event {
         role: Role,
         /// How the connection came to be.
         kind: ConnKind,
+        /// The network it runs over.
+        network: Network,
     },
     /// An inbound peer authenticated but is not on the whitelist. Its connection closes next.
     Rejected {

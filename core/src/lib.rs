@@ -46,7 +46,7 @@ mod whitelist;
 
 pub use config::NodeConfig;
 pub use dedup::{DedupRecord, MAX_STREAMS_PER_PEER};
-pub use event::{CloseReason, ConnKind, Event, Output, Transmit};
+pub use event::{CloseReason, ConnKind, Event, Network, Output, Transmit};
 pub use frame::{CloseCode, DecodeError};
 pub use framing::FramingError;
 pub use keys::{KeyParseError, PublicKey, SecretKey, SecretKeyError, Suite};

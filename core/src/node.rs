@@ -40,7 +40,7 @@ use bytes::BytesMut;
 
 use crate::config::NodeConfig;
 use crate::dedup::{Dedup, DedupRecord};
-use crate::event::{CloseReason, ConnKind, Event, Output, Transmit};
+use crate::event::{CloseReason, ConnKind, Event, Network, Output, Transmit};
 use crate::frame::CloseCode;
 use crate::keys::{PublicKey, SecretKey, Suite};
 use crate::message::{ChatMessage, MAX_BODY_BYTES, MessageId};
@@ -49,6 +49,7 @@ use crate::pending::{PendingInbound, Stage};
 use crate::redial::{DialAttempt, ReconnectSchedule};
 use crate::refusals::RefusalCounts;
 use crate::rng::SeededRng;
+use crate::session::Role;
 use crate::skywire::inbox::SkywireInbox;
 use crate::skywire::{ChatMsg, MAX_CHAT_FRAME, SkywirePayload, ids};
 use crate::suite_session::{Incoming, LocalKeys, SuiteSession};
@@ -74,6 +75,8 @@ pub enum CommandError {
     SelfAddressed,
     /// Too many connections are still in their handshake.
     TooManyHandshakes,
+    /// A mesh connection needs a Skywire key and the skynet or dmsg network.
+    NotMeshPeer,
     /// The message, as the Skywire suite's JSON envelope, is larger than a chat frame allows.
     EnvelopeTooLarge {
         /// The envelope's size in bytes.
@@ -93,6 +96,9 @@ impl std::fmt::Display for CommandError {
             Self::OutboxFull => f.write_str("outbox is full; wait for queued messages to be acked"),
             Self::SelfAddressed => f.write_str("cannot send a message to this node's own key"),
             Self::TooManyHandshakes => f.write_str("too many handshakes in progress"),
+            Self::NotMeshPeer => f.write_str(
+                "a skynet or dmsg connection needs a Skywire peer key (66 hex) and a mesh network",
+            ),
             Self::EnvelopeTooLarge { len } => write!(
                 f,
                 "message is {len} bytes once encoded for a Skywire peer; \
@@ -113,6 +119,8 @@ pub struct SessionInfo {
     pub peer: Option<PublicKey>,
     /// How it came to be.
     pub kind: ConnKind,
+    /// The network it runs over.
+    pub network: Network,
     /// Whether it finished the handshake.
     pub authenticated: bool,
     /// Whether the node currently sends this peer's messages on it.
@@ -200,7 +208,9 @@ impl Node {
 
     /// True if `key` is one of this node's own keys.
     pub fn is_own_key(&self, key: &PublicKey) -> bool {
-        *key == self.public || Some(*key) == self.skywire_public
+        *key == self.public
+            || Some(*key) == self.skywire_public
+            || Some(*key) == self.config.mesh_key
     }
 
     /// The configuration in force.
@@ -214,7 +224,8 @@ impl Node {
     /// session with it is up.
     pub fn add_persistent_peer(&mut self, now: Duration, peer: PublicKey) {
         self.advance(now);
-        if self.persistent.contains_key(&peer) {
+        if let Some(schedule) = self.persistent.get_mut(&peer) {
+            schedule.on_demand = false;
             return;
         }
         self.persistent
@@ -239,7 +250,13 @@ impl Node {
         }
         let seed = self.rng.fork_seed();
         let session = SuiteSession::responder(seed);
-        let conn = self.insert_connection(now, session, ConnKind::Inbound, BytesMut::new());
+        let conn = self.insert_connection(
+            now,
+            session,
+            ConnKind::Inbound,
+            Network::Tcp,
+            BytesMut::new(),
+        );
         self.pending_inbound.insert(conn);
         let first_bytes = self
             .config
@@ -266,18 +283,70 @@ impl Node {
             (None, _, None) | (None, None, _) => {
                 // No Skywire key: a session that never starts, closed at once.
                 let session = SuiteSession::responder(seed);
-                let conn = self.insert_connection(now, session, kind, tx);
+                let conn = self.insert_connection(now, session, kind, Network::Tcp, tx);
                 self.close_connection(now, conn, CloseReason::SuiteUnavailable, None);
                 return conn;
             }
         };
-        let conn = self.insert_connection(now, session, kind, tx);
+        let conn = self.insert_connection(now, session, kind, Network::Tcp, tx);
         if kind == ConnKind::Persistent
             && let Some(schedule) = self.persistent.get_mut(&peer)
         {
             schedule.attempt = Some(DialAttempt::Handshaking(conn));
         }
         conn
+    }
+
+    /// Registers a connection that this host's visor relays on `network` (skynet or dmsg) from
+    /// `peer`, whose Skywire key the visor's transport proved. There is no handshake: the
+    /// session is up at once ([`Event::Authenticated`] follows) and carries Skywire chat frames.
+    /// TCP-direct's whitelist does not apply; anyone on the mesh may write, as to the Go skychat.
+    pub fn accept_mesh(
+        &mut self,
+        now: Duration,
+        peer: PublicKey,
+        network: Network,
+    ) -> Result<ConnId, CommandError> {
+        self.open_mesh(now, peer, network, ConnKind::Inbound, Role::Responder)
+    }
+
+    /// Registers a connection this host's visor dialed to `peer` on `network`. Use
+    /// [`ConnKind::Persistent`] after an [`Output::Dial`]. The session is up at once.
+    pub fn connect_mesh(
+        &mut self,
+        now: Duration,
+        peer: PublicKey,
+        network: Network,
+        kind: ConnKind,
+    ) -> Result<ConnId, CommandError> {
+        let conn = self.open_mesh(now, peer, network, kind, Role::Initiator)?;
+        if let Some(schedule) = self.persistent.get_mut(&peer)
+            && schedule.attempt == Some(DialAttempt::Requested)
+        {
+            schedule.attempt = None;
+        }
+        Ok(conn)
+    }
+
+    fn open_mesh(
+        &mut self,
+        now: Duration,
+        peer: PublicKey,
+        network: Network,
+        kind: ConnKind,
+        role: Role,
+    ) -> Result<ConnId, CommandError> {
+        self.advance(now);
+        if peer.suite() != Suite::Skywire || !network.is_mesh() {
+            return Err(CommandError::NotMeshPeer);
+        }
+        if self.is_own_key(&peer) {
+            return Err(CommandError::SelfAddressed);
+        }
+        let session = SuiteSession::mesh(peer, role);
+        let conn = self.insert_connection(now, session, kind, network, BytesMut::new());
+        self.on_authenticated(now, conn, peer);
+        Ok(conn)
     }
 
     /// The host could not dial `peer` after an [`Output::Dial`]. Schedules a retry.
@@ -382,6 +451,7 @@ impl Node {
             self.outbox.push(peer, message.clone());
             self.to_pump.insert(peer);
         }
+        self.dial_on_demand(now, peer);
         Ok(message)
     }
 
@@ -391,6 +461,7 @@ impl Node {
         self.advance(now);
         self.outbox.push(peer, message);
         self.to_pump.insert(peer);
+        self.dial_on_demand(now, peer);
     }
 
     /// Restores a persisted dedup mark after a restart.
@@ -613,6 +684,7 @@ impl Node {
                         None
                     },
                     kind: c.kind,
+                    network: c.network,
                     authenticated: c.session.is_established(),
                     sending,
                 }
@@ -640,9 +712,12 @@ impl Node {
         self.dedup.records()
     }
 
-    /// Peers this node keeps connected.
+    /// Peers this node keeps connected (not those dialed only while messages wait for them).
     pub fn persistent_peers(&self) -> impl Iterator<Item = &PublicKey> {
-        self.persistent.keys()
+        self.persistent
+            .iter()
+            .filter(|(_, schedule)| !schedule.on_demand)
+            .map(|(peer, _)| peer)
     }
 
     /// Connections still in their handshake, including inbound ones that have sent nothing.

@@ -23,6 +23,9 @@ pub struct ReconnectSchedule {
     turned_away: Duration,
     /// The outbound connection being set up, from dial request until authenticated or closed.
     pub attempt: Option<DialAttempt>,
+    /// Kept only while messages wait for the peer (see `NodeConfig::dial_on_demand`), not
+    /// because the host asked for the peer to stay connected.
+    pub on_demand: bool,
 }
 
 /// Where an outbound attempt stands.
@@ -41,6 +44,7 @@ impl ReconnectSchedule {
             backoff: initial,
             turned_away: initial,
             attempt: None,
+            on_demand: false,
         }
     }
 

@@ -1,5 +1,6 @@
 //! One connection's wire, whichever suite it speaks: the native Noise session, the Skywire
-//! session, or (for an inbound connection that has not said enough yet) not decided.
+//! session, a visor-relayed mesh stream (Skywire chat frames without a handshake), or (for an
+//! inbound connection that has not said enough yet) not decided.
 //!
 //! An initiator knows its suite from the key it dials. A responder tells the suites apart by the
 //! length prefix of the first handshake message: the native message 1 is exactly
@@ -13,6 +14,7 @@ use crate::handshake::MSG1_LEN;
 use crate::keys::{KEY_LEN, PublicKey, SecretKey};
 use crate::session::{Received, Role, Session, SessionError};
 use crate::skywire::handshake::MIN_MSG1_LEN;
+use crate::skywire::mesh::MeshWire;
 use crate::skywire::record::MAX_BODY_LEN;
 use crate::skywire::{
     PqPolicy, SkywirePayload, SkywirePublicKey, SkywireReceived, SkywireSecretKey, SkywireSession,
@@ -40,6 +42,7 @@ enum Wire {
     },
     Native(Box<Session>),
     Skywire(Box<SkywireSession>),
+    Mesh(MeshWire),
 }
 
 /// This node's keys and policy, as a responder needs them once it knows the suite.
@@ -105,6 +108,17 @@ impl SuiteSession {
         }
     }
 
+    /// A connection a visor relays to `remote`, whose key the visor's transport proved: it is
+    /// established from the start.
+    pub(crate) fn mesh(remote: PublicKey, role: Role) -> Self {
+        Self {
+            wire: Wire::Mesh(MeshWire::default()),
+            role,
+            pinned: Some(remote),
+            authenticated: Some(remote),
+        }
+    }
+
     /// Our end of the handshake.
     pub(crate) fn role(&self) -> Role {
         self.role
@@ -120,15 +134,15 @@ impl SuiteSession {
         self.authenticated.or(self.pinned)
     }
 
-    /// True if this connection speaks the Skywire suite.
+    /// True if this connection carries Skywire chat payloads (TCP-direct or mesh).
     pub(crate) fn is_skywire(&self) -> bool {
-        matches!(self.wire, Wire::Skywire(_))
+        matches!(self.wire, Wire::Skywire(_) | Wire::Mesh(_))
     }
 
     /// Handshake messages read and verified so far.
     pub(crate) fn handshake_messages_read(&self) -> u8 {
         match &self.wire {
-            Wire::Undecided { .. } => 0,
+            Wire::Undecided { .. } | Wire::Mesh(_) => 0,
             Wire::Native(session) => session.handshake_messages_read(),
             Wire::Skywire(session) => session.handshake_messages_read(),
         }
@@ -140,6 +154,7 @@ impl SuiteSession {
             Wire::Undecided { buffer, .. } => buffer.extend_from_slice(bytes),
             Wire::Native(session) => session.push(bytes),
             Wire::Skywire(session) => session.push(bytes),
+            Wire::Mesh(wire) => wire.push(bytes),
         }
     }
 
@@ -149,6 +164,7 @@ impl SuiteSession {
             Wire::Undecided { .. } => {}
             Wire::Native(session) => session.shrink(),
             Wire::Skywire(session) => session.shrink(),
+            Wire::Mesh(wire) => wire.shrink(),
         }
     }
 
@@ -180,6 +196,10 @@ impl SuiteSession {
                 }),
                 Some(SkywireReceived::Payload(payload)) => Some(Incoming::Skywire(payload)),
             },
+            Wire::Mesh(wire) => wire
+                .next()
+                .map_err(SessionError::Skywire)?
+                .map(Incoming::Skywire),
         };
         if let Some(Incoming::Authenticated { peer, .. }) = &incoming {
             self.authenticated = Some(*peer);
@@ -227,7 +247,7 @@ impl SuiteSession {
                 session.send(frame, tx, scratch);
                 true
             }
-            Wire::Undecided { .. } | Wire::Skywire(_) => false,
+            Wire::Undecided { .. } | Wire::Skywire(_) | Wire::Mesh(_) => false,
         }
     }
 
@@ -236,6 +256,7 @@ impl SuiteSession {
     pub(crate) fn send_skywire(&mut self, payload: &SkywirePayload, tx: &mut BytesMut) -> bool {
         match &mut self.wire {
             Wire::Skywire(session) => session.send(payload, tx).is_ok(),
+            Wire::Mesh(wire) => wire.send(payload, tx).is_ok(),
             Wire::Undecided { .. } | Wire::Native(_) => false,
         }
     }

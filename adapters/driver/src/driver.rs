@@ -18,15 +18,16 @@ use std::time::{Duration, Instant};
 
 use async_channel::{Receiver, Sender};
 use futures_lite::Stream;
-use skychat_core::{CloseReason, ConnId, ConnKind, Event, Output, PublicKey};
+use skychat_core::{CloseReason, ConnId, ConnKind, Event, Output, PublicKey, Suite};
 
 use crate::dial::{DialSpec, dial};
 use crate::error::DialError;
 use crate::listener::accept_loop;
+use crate::mesh::{MeshDialer, MeshInput};
 use crate::refusal_log::RefusalLog;
 use crate::runtime::Runtime;
 use crate::shared::{NodeState, Request, Shared, SocketWaker};
-use crate::socket::{ReadOutcome, Socket, WriteOutcome};
+use crate::socket::{Link, ReadOutcome, Socket, WriteOutcome};
 use crate::tasks::{DialPurpose, Input, TaskContext};
 
 /// Size of the node's one read buffer; one read takes at most this much.
@@ -61,9 +62,12 @@ pub(crate) struct Driver<R: Runtime> {
     ctx: Option<TaskContext<R>>,
     alive: Receiver<()>,
     inputs: Pin<Box<Receiver<Input<R::TcpStream>>>>,
+    /// Connections from an attached visor transport, and its dials' outcomes.
+    mesh_inputs: Pin<Box<Receiver<MeshInput>>>,
+    mesh_inputs_tx: Sender<MeshInput>,
     events: Sender<Event>,
     keepalive: Option<Duration>,
-    sockets: HashMap<ConnId, Socket<R::TcpStream>>,
+    sockets: HashMap<ConnId, Socket<Link<R::TcpStream>>>,
     /// Sockets with bytes waiting (their write deadlines run).
     blocked: HashSet<ConnId>,
     /// Sockets to poll at the next wake-up: new ones, and ones that had more to read.
@@ -85,6 +89,7 @@ impl<R: Runtime> Driver<R> {
         stop: Sender<()>,
         alive: Receiver<()>,
         inputs: Receiver<Input<R::TcpStream>>,
+        mesh_inputs: (Sender<MeshInput>, Receiver<MeshInput>),
         events: Sender<Event>,
         keepalive: Option<Duration>,
     ) -> Self {
@@ -103,6 +108,8 @@ impl<R: Runtime> Driver<R> {
             ctx: Some(ctx),
             alive,
             inputs: Box::pin(inputs),
+            mesh_inputs: Box::pin(mesh_inputs.1),
+            mesh_inputs_tx: mesh_inputs.0,
             events,
             keepalive,
             sockets: HashMap::new(),
@@ -160,6 +167,17 @@ impl<R: Runtime> Driver<R> {
                 }
                 budget -= 1;
             }
+            let mut mesh_left = true;
+            while budget > 0 {
+                match self.mesh_inputs.as_mut().poll_next(cx) {
+                    Poll::Ready(Some(input)) => self.on_mesh_input(&mut state, input),
+                    _ => {
+                        mesh_left = false;
+                        break;
+                    }
+                }
+                budget -= 1;
+            }
             let now = state.now();
             if self.node_deadline.is_some_and(|at| at <= now) {
                 state.node.handle_timeout(now);
@@ -167,7 +185,7 @@ impl<R: Runtime> Driver<R> {
             self.fail_stalled_writes(&mut state, now);
             self.carry_out(&mut state);
             drop(state);
-            if inputs_left || !self.carried_over.is_empty() {
+            if inputs_left || mesh_left || !self.carried_over.is_empty() {
                 // More to do: let other tasks run first.
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
@@ -242,7 +260,7 @@ impl<R: Runtime> Driver<R> {
         let now = state.now();
         match input {
             Input::Accepted(stream) => match state.node.accept(now) {
-                Ok(conn) => self.add_socket(state, conn, stream),
+                Ok(conn) => self.add_socket(state, conn, Link::Tcp(stream)),
                 Err(e) => {
                     // Counted by the node and summarised by the refusal log.
                     log::debug!("refusing an inbound connection: {e}");
@@ -256,13 +274,13 @@ impl<R: Runtime> Driver<R> {
             } => match (purpose, result) {
                 (DialPurpose::Persistent, Ok(stream)) => {
                     let conn = state.node.connect(now, peer, ConnKind::Persistent);
-                    self.add_socket(state, conn, stream);
+                    self.add_socket(state, conn, Link::Tcp(stream));
                 }
                 (DialPurpose::Persistent, Err(_)) => state.node.dial_failed(now, peer),
                 (DialPurpose::OneShot(reply), Ok(stream)) => {
                     let conn = state.node.connect(now, peer, ConnKind::OneShot);
                     self.one_shots.insert(conn, reply);
-                    self.add_socket(state, conn, stream);
+                    self.add_socket(state, conn, Link::Tcp(stream));
                 }
                 (DialPurpose::OneShot(reply), Err(e)) => {
                     let _ = reply.try_send(Err(e));
@@ -271,10 +289,46 @@ impl<R: Runtime> Driver<R> {
         }
     }
 
+    fn on_mesh_input(&mut self, state: &mut NodeState, input: MeshInput) {
+        let now = state.now();
+        match input {
+            MeshInput::Accepted {
+                peer,
+                network,
+                stream,
+            } => match state.node.accept_mesh(now, peer, network) {
+                Ok(conn) => self.add_socket(state, conn, Link::Mesh(stream)),
+                Err(e) => {
+                    log::debug!("refusing a {network} connection from {}: {e}", peer.short());
+                    stream.shutdown();
+                }
+            },
+            MeshInput::Dialed { peer, result } => match result {
+                Ok((network, stream)) => {
+                    match state
+                        .node
+                        .connect_mesh(now, peer, network, ConnKind::Persistent)
+                    {
+                        Ok(conn) => self.add_socket(state, conn, Link::Mesh(stream)),
+                        Err(e) => {
+                            log::debug!("dropping a {network} dial to {}: {e}", peer.short());
+                            stream.shutdown();
+                            state.node.dial_failed(now, peer);
+                        }
+                    }
+                }
+                Err(e) => {
+                    log::debug!("mesh dial to {} failed: {e}", peer.short());
+                    state.node.dial_failed(now, peer);
+                }
+            },
+        }
+    }
+
     /// Takes a connection's socket and polls it at once: an initiator's first message, usually
     /// there already, reaches the node before newer connections can crowd it out of the pending
     /// handshakes, and the read registers the socket's waker.
-    fn add_socket(&mut self, state: &mut NodeState, conn: ConnId, stream: R::TcpStream) {
+    fn add_socket(&mut self, state: &mut NodeState, conn: ConnId, stream: Link<R::TcpStream>) {
         let waker = SocketWaker::new(conn, self.shared.wakeup.clone());
         self.sockets.insert(conn, Socket::new(stream, waker));
         self.poll_socket(state, conn);
@@ -339,7 +393,7 @@ impl<R: Runtime> Driver<R> {
     fn close_socket(&mut self, conn: ConnId) {
         self.blocked.remove(&conn);
         if let Some(socket) = self.sockets.remove(&conn) {
-            R::shutdown(&socket.stream);
+            shutdown::<R>(&socket.stream);
         }
     }
 
@@ -393,9 +447,14 @@ impl<R: Runtime> Driver<R> {
                         WriteOutcome::Failed => self.socket_failed(state, transmit.conn),
                     }
                 }
-                Output::Dial { peer } => match state.addresses.get(&peer) {
-                    Some(addr) => self.spawn_dial(peer, addr.clone(), DialPurpose::Persistent),
-                    None => state.node.dial_failed(now, peer),
+                Output::Dial { peer } => match (state.addresses.get(&peer), &state.mesh) {
+                    (Some(addr), _) => {
+                        self.spawn_dial(peer, addr.clone(), DialPurpose::Persistent);
+                    }
+                    (None, Some(mesh)) if peer.suite() == Suite::Skywire => {
+                        self.spawn_mesh_dial(peer, mesh.clone());
+                    }
+                    (None, _) => state.node.dial_failed(now, peer),
                 },
                 Output::Event(event) => {
                     self.on_event(&event, now);
@@ -453,6 +512,21 @@ impl<R: Runtime> Driver<R> {
         ctx.spawn(dial(ctx.clone(), spec));
     }
 
+    fn spawn_mesh_dial(&self, peer: PublicKey, mesh: Arc<dyn MeshDialer>) {
+        let Some(ctx) = self.ctx.clone() else {
+            return;
+        };
+        let dialing = mesh.dial(peer);
+        let task_ctx = ctx.clone();
+        let inputs = self.mesh_inputs_tx.clone();
+        ctx.spawn(async move {
+            let Some(result) = task_ctx.until_stopped(dialing).await else {
+                return;
+            };
+            let _ = inputs.send(MeshInput::Dialed { peer, result }).await;
+        });
+    }
+
     fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
         if let Some(ctx) = &self.ctx {
             ctx.spawn(task);
@@ -483,7 +557,7 @@ impl<R: Runtime> Driver<R> {
         let flush_until = self.now() + CLOSE_FLUSH_LIMIT;
         std::future::poll_fn(|cx| self.poll_final_flush(cx, flush_until)).await;
         for (_, socket) in self.sockets.drain() {
-            R::shutdown(&socket.stream);
+            shutdown::<R>(&socket.stream);
         }
         self.inputs.close();
         // Drain so that tasks blocked on a full queue see it closed and end.
@@ -495,6 +569,17 @@ impl<R: Runtime> Driver<R> {
                         R::shutdown(&stream);
                     }
                 }
+            }
+        }
+        self.mesh_inputs.close();
+        while let Ok(input) = self.mesh_inputs.try_recv() {
+            match input {
+                MeshInput::Accepted { stream, .. }
+                | MeshInput::Dialed {
+                    result: Ok((_, stream)),
+                    ..
+                } => stream.shutdown(),
+                MeshInput::Dialed { result: Err(_), .. } => {}
             }
         }
         let _ = self.alive.recv().await;
@@ -533,6 +618,14 @@ impl<R: Runtime> Driver<R> {
             }
             self.timer_set_at = None;
         }
+    }
+}
+
+/// Closes a connection's socket or mesh pipe for both directions.
+fn shutdown<R: Runtime>(link: &Link<R::TcpStream>) {
+    match link {
+        Link::Tcp(stream) => R::shutdown(stream),
+        Link::Mesh(stream) => stream.shutdown(),
     }
 }
 

@@ -15,6 +15,7 @@ use skychat_core::{
 };
 
 use crate::error::DialError;
+use crate::mesh::{MeshDialer, MeshInlet};
 use crate::shared::{HandleGuard, Request, Shared};
 
 /// How [`NodeHandle::queue`] queues drafts.
@@ -44,6 +45,7 @@ pub struct NodeHandle {
     /// Shuts the node down when the last clone goes.
     pub(crate) _guard: Arc<HandleGuard>,
     pub(crate) events: Receiver<Event>,
+    pub(crate) mesh_inlet: MeshInlet,
 }
 
 /// The wall clock in ms since the Unix epoch: a message's `sent_at_ms`.
@@ -107,6 +109,15 @@ impl NodeHandle {
             state.addresses.insert(peer, addr);
             state.node.add_persistent_peer(now, peer);
         });
+    }
+
+    /// Attaches a transport that reaches Skywire peers through a visor. From now on, a dial the
+    /// node asks for (a persistent peer, or with `dial_on_demand` a peer messages wait for) goes
+    /// through `dialer` when no TCP-direct address is known for the peer; the transport hands
+    /// the connections it accepts to the returned inlet.
+    pub fn attach_mesh(&self, dialer: Arc<dyn MeshDialer>) -> MeshInlet {
+        self.shared.change(|state, _| state.mesh = Some(dialer));
+        self.mesh_inlet.clone()
     }
 
     /// Dials `peer` at `addr` once. Returns the connection once the handshake has authenticated

@@ -15,6 +15,8 @@
 //! - `driver`: the task that owns the sockets; `socket`: one connection's socket and its
 //!   unwritten bytes; `shared`: the node and wake-ups shared by handles and the driver.
 //! - `listener`, `dial`: the tasks that make connections.
+//! - [`mesh`]: connections a Skywire visor relays, as pipes the driver reads like sockets, and
+//!   the [`mesh::MeshDialer`] a visor transport implements.
 //! - `refusal_log`: the rate-limited summary of refused inbound connections.
 //! - [`tcp`]: socket options set through `socket2`.
 //! - [`fd_limit`]: raising the open-file limit, which bounds how many connections a node holds.
@@ -28,6 +30,7 @@ pub mod error;
 pub mod fd_limit;
 pub mod handle;
 mod listener;
+pub mod mesh;
 mod refusal_log;
 pub mod runtime;
 mod shared;
@@ -46,6 +49,7 @@ use skychat_core::Node;
 pub use config::DriverConfig;
 pub use error::DialError;
 pub use handle::{Draft, NodeHandle};
+pub use mesh::{MeshDialer, MeshInlet, MeshPort, MeshStream};
 pub use runtime::Runtime;
 
 use driver::Driver;
@@ -70,6 +74,7 @@ pub fn start<R: Runtime>(runtime: R, config: DriverConfig) -> NodeHandle {
     let skywire_public = node.skywire_public_key();
     let shared = Arc::new(Shared::new(node));
     let (input_tx, input_rx) = async_channel::bounded(INPUT_QUEUE);
+    let (mesh_tx, mesh_rx) = async_channel::bounded(INPUT_QUEUE);
     let (event_tx, event_rx) = async_channel::unbounded();
     let (stop_tx, stop_rx) = async_channel::bounded(1);
     let (alive_tx, alive_rx) = async_channel::bounded(1);
@@ -87,6 +92,7 @@ pub fn start<R: Runtime>(runtime: R, config: DriverConfig) -> NodeHandle {
         stop_tx,
         alive_rx,
         input_rx,
+        (mesh_tx.clone(), mesh_rx),
         event_tx,
         config.tcp_keepalive,
     );
@@ -97,5 +103,6 @@ pub fn start<R: Runtime>(runtime: R, config: DriverConfig) -> NodeHandle {
         _guard: Arc::new(HandleGuard(shared.wakeup.clone())),
         shared,
         events: event_rx,
+        mesh_inlet: mesh::MeshInlet { inputs: mesh_tx },
     }
 }

@@ -16,6 +16,7 @@ use async_channel::Sender;
 use skychat_core::{ConnId, Node, PublicKey};
 
 use crate::error::DialError;
+use crate::mesh::MeshDialer;
 
 /// The node and what the host keeps beside it.
 pub(crate) struct NodeState {
@@ -23,6 +24,8 @@ pub(crate) struct NodeState {
     start: Instant,
     /// Where each persistent peer is dialed.
     pub addresses: HashMap<PublicKey, String>,
+    /// The visor transport, if one is attached: it dials Skywire peers that have no address.
+    pub mesh: Option<Arc<dyn MeshDialer>>,
     /// Set once shutdown has begun: handles no longer reach the node.
     pub stopped: bool,
 }
@@ -183,6 +186,7 @@ impl Shared {
                 node,
                 start: Instant::now(),
                 addresses: HashMap::new(),
+                mesh: None,
                 stopped: false,
             }),
             wakeup: Arc::new(Wakeup::default()),

@@ -1,5 +1,5 @@
-//! One connection's socket as the driver task holds it: the stream, the waker its readiness
-//! wakes, and the bytes the socket has not taken yet. Reads and writes are non-blocking polls
+//! One connection's socket as the driver task holds it: the stream (a TCP socket or a mesh
+//! pipe), the waker its readiness wakes, and the bytes the socket has not taken yet. Reads and writes are non-blocking polls
 //! made by the driver task itself; a socket that is not ready registers its waker and the
 //! driver polls it again when it wakes.
 
@@ -13,7 +13,66 @@ use std::time::Duration;
 use bytes::{Buf, Bytes};
 use futures_lite::{AsyncRead, AsyncWrite};
 
+use crate::mesh::MeshStream;
 use crate::shared::SocketWaker;
+
+/// What a connection runs on: a TCP socket of this host, or a pipe to a connection the visor
+/// relays. The driver reads and writes both the same way.
+pub(crate) enum Link<T> {
+    Tcp(T),
+    Mesh(MeshStream),
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Link<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Tcp(stream) => Pin::new(stream).poll_read(cx, buf),
+            Self::Mesh(stream) => Pin::new(stream).poll_read(cx, buf),
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Link<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Tcp(stream) => Pin::new(stream).poll_write(cx, buf),
+            Self::Mesh(stream) => Pin::new(stream).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Tcp(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
+            Self::Mesh(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Tcp(stream) => Pin::new(stream).poll_flush(cx),
+            Self::Mesh(stream) => Pin::new(stream).poll_flush(cx),
+        }
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Tcp(stream) => Pin::new(stream).poll_close(cx),
+            Self::Mesh(stream) => Pin::new(stream).poll_close(cx),
+        }
+    }
+}
 
 /// At most this many buffered chunks go into one vectored write.
 const WRITE_SLICES: usize = 32;

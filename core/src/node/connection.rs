@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 
 use super::Node;
-use crate::event::{CloseReason, ConnKind, Event, Transmit};
+use crate::event::{CloseReason, ConnKind, Event, Network, Transmit};
 use crate::frame::{CloseCode, Frame};
 use crate::keys::PublicKey;
 use crate::pending::Stage;
@@ -21,6 +21,7 @@ use crate::timer::{ConnId, Timer};
 pub(super) struct Connection {
     pub(super) session: SuiteSession,
     pub(super) kind: ConnKind,
+    pub(super) network: Network,
     pub(super) tx: BytesMut,
     pub(super) opened_at: Duration,
     pub(super) established_at: Option<Duration>,
@@ -50,6 +51,7 @@ impl Node {
         now: Duration,
         session: SuiteSession,
         kind: ConnKind,
+        network: Network,
         tx: BytesMut,
     ) -> ConnId {
         let conn = ConnId(self.next_conn);
@@ -62,6 +64,7 @@ impl Node {
             Connection {
                 session,
                 kind,
+                network,
                 tx,
                 opened_at: now,
                 established_at: None,
@@ -79,11 +82,17 @@ impl Node {
         let c = self.conns.get_mut(&conn).expect("live connection");
         let role = c.session.role();
         let kind = c.kind;
+        let network = c.network;
         self.pending_handshakes -= 1;
         c.established_at = Some(now);
         self.timers.cancel(Timer::Handshake(conn));
         self.pending_inbound.remove(conn);
-        if role == Role::Responder && !self.config.whitelist.allows(&peer) {
+        // The whitelist guards TCP-direct; on skynet and dmsg anyone may write to this node, as
+        // to the Go skychat (the visor proved who they are).
+        if role == Role::Responder
+            && network == Network::Tcp
+            && !self.config.whitelist.allows(&peer)
+        {
             self.refusals.not_whitelisted += 1;
             self.events.push_back(Event::Rejected { conn, peer });
             self.close_connection(
@@ -116,6 +125,7 @@ impl Node {
             peer,
             role,
             kind,
+            network,
         });
         self.to_pump.insert(peer);
     }

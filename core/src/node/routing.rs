@@ -8,8 +8,8 @@ use super::Node;
 use super::connection::Connection;
 use crate::event::{CloseReason, ConnKind};
 use crate::frame::Frame;
-use crate::keys::PublicKey;
-use crate::redial::DialAttempt;
+use crate::keys::{PublicKey, Suite};
+use crate::redial::{DialAttempt, ReconnectSchedule};
 use crate::skywire::SkywirePayload;
 use crate::timer::{ConnId, Timer};
 
@@ -79,14 +79,37 @@ impl Node {
             .sessions_by_peer
             .get(&peer)
             .is_some_and(|s| !s.is_empty());
+        let waiting = self.outbox.len_for(&peer);
         let Some(schedule) = self.persistent.get_mut(&peer) else {
             return;
         };
+        if schedule.on_demand && waiting == 0 {
+            self.persistent.remove(&peer);
+            return;
+        }
         if connected || schedule.attempt.is_some() {
             return;
         }
         schedule.attempt = Some(DialAttempt::Requested);
         self.events.push_dial(peer);
+    }
+
+    /// With `dial_on_demand`, starts dialing a Skywire peer that messages now wait for and that
+    /// has no session and no dial schedule; [`Node::redial_due`] drops the schedule once the
+    /// peer's outbox is empty.
+    pub(super) fn dial_on_demand(&mut self, now: Duration, peer: PublicKey) {
+        let connected = self.sessions_by_peer.contains_key(&peer);
+        if !self.config.dial_on_demand
+            || peer.suite() != Suite::Skywire
+            || connected
+            || self.persistent.contains_key(&peer)
+        {
+            return;
+        }
+        let mut schedule = ReconnectSchedule::new(self.config.reconnect_initial);
+        schedule.on_demand = true;
+        self.persistent.insert(peer, schedule);
+        self.timers.set(Timer::Redial(peer), now);
     }
 
     /// Sets the next dial of `peer`: on the short turned-away schedule if the last attempt was

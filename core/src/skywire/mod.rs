@@ -8,6 +8,7 @@
 //! - [`session`]: one connection, from received bytes to payloads and bytes to send.
 //! - [`ids`]: envelope id strings and the node's message ids.
 //! - [`inbox`]: received `chat-msg` dedup and the acks owed.
+//! - [`mesh`]: a connection a visor relays (skynet, dmsg): chat frames without records.
 //!
 //! The handshake is written here rather than on a Noise library: the protocol name
 //! `Noise_XK_Secp256k1_ChaChaPoly_SHA256` is hashed into the handshake, so the library must
@@ -20,6 +21,7 @@ pub mod handshake;
 pub mod ids;
 pub mod inbox;
 pub mod keys;
+pub mod mesh;
 mod pq;
 pub mod record;
 pub mod session;
