@@ -1,4 +1,4 @@
-//! Why a one-shot dial failed.
+//! Why a dial failed.
 
 use std::fmt;
 
@@ -13,6 +13,8 @@ pub enum DialError {
     Handshake(CloseReason),
     /// Connecting or the handshake took longer than the handshake timeout.
     Timeout,
+    /// The visor could not open a skynet or dmsg connection to the peer; its words.
+    Visor(String),
 }
 
 impl fmt::Display for DialError {
@@ -21,6 +23,7 @@ impl fmt::Display for DialError {
             Self::Io(e) => write!(f, "could not connect: {e}"),
             Self::Handshake(reason) => write!(f, "handshake failed: {reason}"),
             Self::Timeout => f.write_str("timed out connecting or completing the handshake"),
+            Self::Visor(text) => write!(f, "the visor could not reach the peer: {text}"),
         }
     }
 }
