@@ -1,15 +1,21 @@
 //! Running a node: validates the flags, resolves the identity, locks the data directory and opens
 //! the store (refusing another identity's store), restores the outbox and dedup marks, binds the
-//! HTTP listener before writing its token, starts the TCP-direct transport and the HTTP surface,
-//! and shuts down gracefully on SIGINT or SIGTERM.
+//! HTTP listener before writing its token, starts the TCP-direct transport, the visor link (in
+//! embedded mode) and the HTTP surface, and shuts down gracefully on SIGINT or SIGTERM, or when
+//! the visor is lost.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use skychat_core::PqPolicy;
-use skychat_core::{NodeConfig, PublicKey, Whitelist};
+use skychat_core::{NodeConfig, PublicKey, SkywirePublicKey, Whitelist};
 use skychat_driver::DriverConfig;
+use skychat_smol::SmolRuntime;
+use skychat_visor::ProcConfig;
+use skychat_visor_link::{LinkConfig, VisorLink};
 
 use crate::address::{self, BarePort, PeerSpec};
 use crate::cli::Cli;
@@ -58,7 +64,8 @@ pub struct Settings {
     tcp_listen: Option<SocketAddr>,
     whitelist: Vec<PublicKey>,
     peers: Vec<PeerSpec>,
-    work_dir: Option<PathBuf>,
+    /// The visor's `PROC_CONFIG`, in embedded mode.
+    visor: Option<ProcConfig>,
 }
 
 /// Parses a comma-separated whitelist. An entirely empty value is an empty list.
@@ -81,9 +88,13 @@ pub fn parse_whitelist(text: &str) -> Result<Vec<PublicKey>, String> {
 
 /// Checks every flag; nothing is started yet.
 pub fn check(cli: &Cli, proc_config: Option<&str>) -> Result<Settings, Failure> {
-    let work_dir = match (cli.standalone, proc_config) {
+    let visor = match (cli.standalone, proc_config) {
         (true, _) => None,
-        (false, Some(json)) => Some(parse_proc_config(json).map_err(Failure::usage)?),
+        (false, Some(json)) => Some(ProcConfig::parse(json).map_err(|e| {
+            Failure::usage(format!(
+                "PROC_CONFIG: {e} (it is set by the Skywire visor that launches this app;                  to run without a visor, add --standalone)"
+            ))
+        })?),
         (false, None) => {
             return Err(Failure::usage(
                 "no parent visor: PROC_CONFIG is not set. To run without a visor, add \
@@ -130,19 +141,56 @@ pub fn check(cli: &Cli, proc_config: Option<&str>) -> Result<Settings, Failure> 
         tcp_listen,
         whitelist,
         peers,
-        work_dir,
+        visor,
     })
 }
 
-fn parse_proc_config(json: &str) -> Result<PathBuf, String> {
-    let value: serde_json::Value =
-        serde_json::from_str(json).map_err(|e| format!("PROC_CONFIG is not valid JSON: {e}"))?;
-    Ok(value
-        .get("proc_work_dir")
-        .and_then(|v| v.as_str())
-        .filter(|s| !s.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(".")))
+/// The visor's key as a node key.
+fn visor_key(proc_config: &ProcConfig) -> Result<PublicKey, Failure> {
+    SkywirePublicKey::from_bytes(proc_config.visor_pk.0)
+        .map(PublicKey::from)
+        .map_err(|e| Failure::usage(format!("PROC_CONFIG visor_pk: {e}")))
+}
+
+/// Under a visor the node's mesh identity is the visor's key; an identity given with `-c`,
+/// `--sk` or `DMSGCURL_SK` must be that key's secret (TCP-direct peers would otherwise know this
+/// node by another key than skynet and dmsg peers). Without one, TCP-direct is off and the node
+/// uses a key of its own for nothing but its internal state. Returns the identity, and the
+/// visor's key when it is not the identity's own.
+fn embedded_identity(
+    found: Result<identity::Identity, identity::IdentityError>,
+    settings: &Settings,
+    visor: PublicKey,
+) -> Result<(identity::Identity, Option<PublicKey>), Failure> {
+    match found {
+        Ok(identity) => {
+            let own = PublicKey::from(identity.public_keys().skywire);
+            if own != visor {
+                return Err(Failure::usage(format!(
+                    "the identity given ({}) has the Skywire key {own}, but the visor running \
+                     this app is {visor} (PROC_CONFIG visor_pk): give the visor's own \
+                     config (-c skywire-config.json of that visor), or no identity at all to \
+                     use the visor's key on skynet and dmsg only",
+                    identity.source
+                )));
+            }
+            Ok((identity, None))
+        }
+        Err(identity::IdentityError::Missing) => {
+            if settings.tcp_listen.is_some() || !settings.peers.is_empty() {
+                return Err(Failure::usage(
+                    "TCP-direct beside the visor (--tcp-listen, --tcp-peer) needs the visor's \
+                     secret key: pass -c with the visor's skywire-config.json (or --sk, or \
+                     DMSGCURL_SK)",
+                ));
+            }
+            let secret = crate::keyfile::ephemeral().map_err(Failure::runtime)?;
+            let identity = identity::Identity::new(secret, Source::Ephemeral)
+                .map_err(|e| Failure::runtime(format!("internal key: {e}")))?;
+            Ok((identity, Some(visor)))
+        }
+        Err(e) => Err(Failure::usage(e.to_string())),
+    }
 }
 
 fn default_data_dir(pk: &PublicKey) -> PathBuf {
@@ -157,16 +205,25 @@ fn default_data_dir(pk: &PublicKey) -> PathBuf {
 pub fn run(cli: Cli) -> Result<(), Failure> {
     let proc_config = std::env::var("PROC_CONFIG").ok();
     let settings = check(&cli, proc_config.as_deref())?;
-    let identity = match identity::resolve_from_env(cli.sk.as_deref(), cli.config.as_deref()) {
-        Ok(identity) => identity,
-        Err(identity::IdentityError::Missing) if settings.mode == Mode::Standalone => {
-            let secret = crate::keyfile::ephemeral().map_err(Failure::runtime)?;
-            identity::Identity::new(secret, Source::Ephemeral)
-                .map_err(|e| Failure::runtime(format!("ephemeral key: {e}")))?
-        }
-        Err(e) => return Err(Failure::usage(e.to_string())),
+    let found = identity::resolve_from_env(cli.sk.as_deref(), cli.config.as_deref());
+    let (identity, mesh_key) = match &settings.visor {
+        Some(visor) => embedded_identity(found, &settings, visor_key(visor)?)?,
+        None => match found {
+            Ok(identity) => (identity, None),
+            Err(identity::IdentityError::Missing) => {
+                let secret = crate::keyfile::ephemeral().map_err(Failure::runtime)?;
+                let identity = identity::Identity::new(secret, Source::Ephemeral)
+                    .map_err(|e| Failure::runtime(format!("ephemeral key: {e}")))?;
+                (identity, None)
+            }
+            Err(e) => return Err(Failure::usage(e.to_string())),
+        },
     };
-    let keys = identity.public_keys();
+    let mut keys = identity.public_keys();
+    if let Some(visor) = mesh_key.and_then(|k| k.as_skywire().copied()) {
+        // Peers know this node by the visor's key; the internal key stays internal.
+        keys.skywire = visor;
+    }
     let pk = keys.native;
     let own_skywire = PublicKey::from(keys.skywire);
     if let Some(own) = settings
@@ -179,18 +236,24 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
              itself (give the other node's tcp://<pk>@host:port)"
         )));
     }
-    if identity.source == Source::Ephemeral {
+    if identity.source == Source::Ephemeral && mesh_key.is_none() {
         log::warn!("************************************************************************");
         log::warn!("NO IDENTITY GIVEN: using an EPHEMERAL key that CHANGES AT EVERY RESTART.");
         log::warn!("Peers' whitelists and --tcp-peer pins will not match it after a restart.");
         log::warn!("Create one with `skychat keygen -o skychat.json` and pass -c skychat.json.");
         log::warn!("************************************************************************");
     }
-    log::info!(
-        "identity pk={pk} skywire_pk={} (source: {})",
-        keys.skywire,
-        identity.source
-    );
+    match mesh_key {
+        Some(visor) => log::info!(
+            "identity: the visor's key {visor} on skynet and dmsg (no secret key given, so \
+             TCP-direct is off)"
+        ),
+        None => log::info!(
+            "identity pk={pk} skywire_pk={} (source: {})",
+            keys.skywire,
+            identity.source
+        ),
+    }
     if let Some(note) = identity.note() {
         log::info!("{note}");
     }
@@ -200,15 +263,20 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     if settings.tcp_listen.is_none() && !settings.whitelist.is_empty() {
         log::warn!("--tcp-whitelist has no effect without --tcp-listen");
     }
-    if settings.mode == Mode::Embedded {
-        log::warn!(
-            "embedded mode: visor mesh relaying (skynet/dmsg) is not available in this build; \
-             serving TCP-direct and HTTP only"
-        );
-    }
     // Declared before the lock and the store, so that it is removed after they are closed.
     let mut _ephemeral_dir: Option<RunOnlyDir> = None;
-    let data_dir = match (&cli.data_dir, &settings.work_dir, identity.source) {
+    let work_dir = settings
+        .visor
+        .as_ref()
+        .map(|v| PathBuf::from(&v.proc_work_dir))
+        .map(|dir| {
+            if dir.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                dir
+            }
+        });
+    let data_dir = match (&cli.data_dir, &work_dir, identity.source) {
         (Some(dir), _, _) => PathBuf::from(dir),
         (None, Some(work), _) => work.join("skychat"),
         (None, None, Source::Ephemeral) => {
@@ -239,7 +307,13 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             data_dir.display()
         ))
     })?;
-    match store.claim_owner(&pk.to_hex()) {
+    // Under a visor the store belongs to the visor's key, whatever internal key runs the node.
+    let claimant = if settings.visor.is_some() {
+        own_skywire
+    } else {
+        pk
+    };
+    match store.claim_owner(&claimant.to_hex()) {
         Ok(Owner::Claimed | Owner::Same) => {}
         // A store on a full disk still serves; it is claimed at a later start.
         Err(StoreError::DiskFull(e)) => {
@@ -249,9 +323,10 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Ok(Owner::Other(owner)) => {
             return Err(Failure::runtime(format!(
                 "the data directory {} holds the messages of another identity (public key \
-                 {owner}), not of this node's {pk}: run with that identity, or give this node \
+                 {owner}), not of this node's {}: run with that identity, or give this node \
                  its own --data-dir",
-                data_dir.display()
+                data_dir.display(),
+                claimant
             )));
         }
     }
@@ -303,6 +378,10 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 require: cli.require_pq,
                 ..defaults.pq_policy
             },
+            // Under a visor any Skywire key is reachable: messages wait in the outbox while the
+            // visor dials their peer.
+            dial_on_demand: settings.visor.is_some(),
+            mesh_key,
             ..defaults
         },
         seed: crate::keyfile::seed().map_err(Failure::runtime)?,
@@ -327,6 +406,10 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         for peer in &settings.peers {
             node.keep_connected(peer.pk, peer.addr.clone()).await;
         }
+        let link = match &settings.visor {
+            Some(proc_config) => Some(start_link(proc_config, &node).await?),
+            None => None,
+        };
         let storage = Storage::start(store);
         let info = NodeInfo {
             mode: settings.mode,
@@ -344,6 +427,9 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         service.set_http_addr(http_addr);
         service.set_public_keys(keys);
         service.set_require_pq(cli.require_pq);
+        if let Some(link) = &link {
+            service.set_visor(link.clone());
+        }
         skychat_smol::spawn(service.clone().run_events());
         skychat_smol::spawn(service.clone().run_committer());
         smol::spawn(retention_loop(storage.clone())).detach();
@@ -369,13 +455,63 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         for peer in &settings.peers {
             println!("  tcp peer:    {peer}");
         }
-        let _ = signals.recv().await;
+        if let Some(link) = &link {
+            let status = link.status();
+            println!(
+                "  visor:       {} (app server {})",
+                status.visor_pk, status.app_server
+            );
+        }
+        let lost = futures_lite::future::or(
+            async {
+                let _ = signals.recv().await;
+                None
+            },
+            async {
+                match &link {
+                    Some(link) => {
+                        link.ended().await;
+                        link.status().error
+                    }
+                    None => std::future::pending().await,
+                }
+            },
+        )
+        .await;
         log::info!("shutting down: closing sessions and flushing the store");
+        if let Some(link) = &link
+            && lost.is_none()
+        {
+            link.stop(&SmolRuntime).await;
+        }
         service.shutdown().await;
         drop(service);
         log::info!("stopped");
-        Ok(())
+        match lost {
+            // The visor starts the app again when it comes back (with a new proc key, so this
+            // process could not reconnect): exiting frees the data directory for it.
+            Some(reason) => Err(Failure::runtime(format!(
+                "lost the visor: {reason}; exiting (a visor that comes back starts the app again)"
+            ))),
+            None => Ok(()),
+        }
     })
+}
+
+/// Connects to the visor's app server and listens on skynet and dmsg.
+async fn start_link(
+    proc_config: &ProcConfig,
+    node: &skychat_driver::NodeHandle,
+) -> Result<Arc<VisorLink>, Failure> {
+    let link = skychat_visor_link::connect(
+        Arc::new(SmolRuntime),
+        proc_config,
+        node,
+        LinkConfig::default(),
+    )
+    .await
+    .map_err(|e| Failure::runtime(e.to_string()))?;
+    Ok(Arc::new(link))
 }
 
 async fn retention_loop(storage: Storage) {

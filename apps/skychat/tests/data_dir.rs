@@ -5,10 +5,12 @@
 
 mod support;
 
+use skychat_visor::{ProcKey, PubKey};
+use skychat_visor_link::fake_visor::FakeVisors;
+
 use std::net::TcpListener;
 use std::time::Duration;
 
-use serde_json::json;
 use support::binaries::SKYCHAT;
 use support::command::run;
 use support::node::{Args, Node, keygen};
@@ -96,7 +98,14 @@ fn the_embedded_default_data_dir_is_locked_too() {
     let keys = keygen(scratch.path(), "a");
     let work = scratch.join("visor-work");
     std::fs::create_dir(&work).unwrap();
-    let proc_config = json!({ "proc_work_dir": work }).to_string();
+    let visors = FakeVisors::start().unwrap();
+    let key_file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&keys.file).unwrap()).unwrap();
+    let visor_pk: skychat_core::PublicKey = key_file["pk"].as_str().unwrap().parse().unwrap();
+    let visor_pk = PubKey(visor_pk.as_skywire().unwrap().to_bytes());
+    let proc_key = ProcKey([1; 16]);
+    visors.register(proc_key, visor_pk);
+    let proc_config = visors.proc_config(proc_key, visor_pk, &work);
     let env = [("PROC_CONFIG", proc_config.as_str())];
     let args = ["--addr", "127.0.0.1:0", "-c", &keys.file];
     let first = Node::spawn(SKYCHAT, &args, &env);

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::json;
-use skychat_core::{MessageId, PublicKey};
+use skychat_core::{MessageId, Network, PublicKey};
 use tide::{Request, Response, StatusCode};
 
 use super::auth::{self, Token};
@@ -222,6 +222,8 @@ pub struct MessageSend {
     pub reply_to: Option<MessageId>,
     /// How long to wait for the peer's ack.
     pub wait: Option<Duration>,
+    /// The network the client asked for (`None`: any).
+    pub network: Option<Network>,
     /// The client's idempotency key from the body's `idempotency_key`, validated.
     pub idempotency_key: Option<String>,
 }
@@ -233,20 +235,17 @@ pub fn parse_message_request(bytes: &[u8]) -> Result<MessageSend, ServiceError> 
     if body.message.is_empty() {
         return Err(bad("message is empty"));
     }
-    match body.network.as_deref() {
-        None | Some("auto" | "tcp" | "tcp-direct") => {}
-        Some(net @ ("skynet" | "dmsg")) => {
-            return Err(ServiceError::Unavailable(format!(
-                "network {net} needs a visor to relay through; this node serves tcp-direct \
-                 only (omit \"network\" or use \"auto\")"
-            )));
-        }
+    let network = match body.network.as_deref() {
+        None | Some("auto") => None,
+        Some("tcp" | "tcp-direct") => Some(Network::Tcp),
+        Some("skynet") => Some(Network::Skynet),
+        Some("dmsg") => Some(Network::Dmsg),
         Some(other) => {
             return Err(bad(format!(
-                "invalid network type {other:?}: use 'auto' or 'tcp'"
+                "invalid network type {other:?}: use 'auto', 'skynet', 'dmsg' or 'tcp'"
             )));
         }
-    }
+    };
     let _ = body.receipts;
     let reply_to = body
         .reply_to
@@ -270,6 +269,7 @@ pub fn parse_message_request(bytes: &[u8]) -> Result<MessageSend, ServiceError> 
         message: body.message,
         reply_to,
         wait,
+        network,
         idempotency_key: body.idempotency_key,
     })
 }
@@ -297,6 +297,9 @@ async fn send_message(request: &mut Request<Service>) -> Result<Response, Servic
         }
         (header, field) => header.or(field),
     };
+    if let Some(network) = send.network {
+        request.state().check_network(&send.recipient, network)?;
+    }
     let outcome = request
         .state()
         .send(

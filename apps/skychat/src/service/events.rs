@@ -23,7 +23,7 @@ use skychat_core::{
 };
 
 use super::storage::{Completion, Submitted, now_ms};
-use super::{Service, status_label};
+use super::{Service, status_label, transport_name};
 use crate::store::{Applied, Direction, Status, StoreError, StoredMessage, WriteOp};
 
 /// Node events taken in one turn at most.
@@ -38,6 +38,8 @@ pub const MAX_IN_FLIGHT: usize = 2;
 struct AckedEvent {
     channel: &'static str,
     id: String,
+    /// The network of the session the ack came over.
+    network: Option<&'static str>,
     peer: String,
     status: &'static str,
 }
@@ -164,13 +166,18 @@ impl Service {
         let inner = &self.0;
         match event {
             Event::Authenticated {
-                conn, peer, kind, ..
+                conn,
+                peer,
+                kind,
+                network,
+                ..
             } => {
-                inner.peers.up(peer, conn, kind);
-                log::info!("session with {} up ({kind:?})", peer.short());
-                inner
-                    .feed
-                    .publish("peer", json!({"peer": peer.to_hex(), "state": "connected"}));
+                inner.peers.up(peer, conn, kind, network);
+                log::info!("session with {} up ({kind:?}, {network})", peer.short());
+                inner.feed.publish(
+                    "peer",
+                    json!({"peer": peer.to_hex(), "state": "connected", "network": transport_name(network)}),
+                );
             }
             Event::ConnectionClosed {
                 conn,
@@ -190,9 +197,11 @@ impl Service {
                 } else {
                     "disconnected"
                 };
-                inner
-                    .feed
-                    .publish("peer", json!({"peer": peer.to_hex(), "state": state}));
+                let network = inner.peers.network_of(&peer).map(transport_name);
+                inner.feed.publish(
+                    "peer",
+                    json!({"peer": peer.to_hex(), "state": state, "network": network}),
+                );
             }
             Event::ConnectionClosed {
                 reason:
@@ -221,6 +230,7 @@ impl Service {
                 let acked = AckedEvent {
                     channel: "dm-status",
                     id: id.to_hex(),
+                    network: inner.peers.network_of(&peer).map(transport_name),
                     peer: peer.to_hex(),
                     status: status_label(&peer, Status::Acked),
                 };
@@ -362,12 +372,13 @@ mod tests {
         let acked = AckedEvent {
             channel: "dm-status",
             id: "0102".into(),
+            network: Some("skynet"),
             peer: "abcd".into(),
             status: "delivered",
         };
         assert_eq!(
             serde_json::to_string(&acked).unwrap(),
-            json!({"channel": "dm-status", "id": "0102", "status": "delivered", "peer": "abcd"})
+            json!({"channel": "dm-status", "id": "0102", "network": "skynet", "status": "delivered", "peer": "abcd"})
                 .to_string()
         );
     }

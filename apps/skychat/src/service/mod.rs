@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use skychat_core::{MessageId, PublicKey};
+use skychat_core::{MessageId, Network, PublicKey};
 use skychat_driver::NodeHandle;
 
 use crate::address::PeerSpec;
@@ -37,7 +37,9 @@ use storage::{Storage, now_ms};
 
 pub use error::ServiceError;
 pub use status::NodeStatus;
-pub use view::{Conversation, FeedMessage, HistoryPage, MessageView, OwnKeys, status_label};
+pub use view::{
+    Conversation, FeedMessage, HistoryPage, MessageView, OwnKeys, status_label, transport_name,
+};
 
 /// The longest an HTTP caller may wait for an ack.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
@@ -141,6 +143,8 @@ struct Inner {
     info: NodeInfo,
     http_addr: std::sync::OnceLock<SocketAddr>,
     public_keys: std::sync::OnceLock<crate::identity::PublicKeys>,
+    /// The link to the visor, in embedded mode.
+    visor: std::sync::OnceLock<Arc<skychat_visor_link::VisorLink>>,
     require_pq: std::sync::atomic::AtomicBool,
     started: Instant,
     peers: PeerTable,
@@ -172,6 +176,7 @@ impl Service {
             info,
             http_addr: std::sync::OnceLock::new(),
             public_keys: std::sync::OnceLock::new(),
+            visor: std::sync::OnceLock::new(),
             require_pq: std::sync::atomic::AtomicBool::new(false),
             started: Instant::now(),
             peers: PeerTable::default(),
@@ -200,6 +205,49 @@ impl Service {
     /// Records both public keys of this node's secret, for `/status`.
     pub fn set_public_keys(&self, keys: crate::identity::PublicKeys) {
         let _ = self.0.public_keys.set(keys);
+    }
+
+    /// Records the link to the visor, for `/status` and for sends that name a mesh network.
+    pub fn set_visor(&self, link: Arc<skychat_visor_link::VisorLink>) {
+        let _ = self.0.visor.set(link);
+    }
+
+    /// What the visor link reports, in embedded mode.
+    pub fn visor_status(&self) -> Option<skychat_visor_link::LinkStatus> {
+        self.0.visor.get().map(|link| link.status())
+    }
+
+    /// Checks that a send that names `network` can go over it: skynet and dmsg need a visor
+    /// that listens there, and reach Skywire keys only. The message then goes over the peer's
+    /// live session, whichever network it runs on; `/status` and the events tell which.
+    pub fn check_network(
+        &self,
+        recipient: &PublicKey,
+        network: Network,
+    ) -> Result<(), ServiceError> {
+        if !network.is_mesh() {
+            return Ok(());
+        }
+        let name = transport_name(network);
+        let Some(status) = self.visor_status() else {
+            return Err(ServiceError::Unavailable(format!(
+                "network {name} needs a visor to relay through; this node runs standalone and \
+                 serves tcp-direct only (omit \"network\" or use \"auto\")"
+            )));
+        };
+        if !status.listening.contains(&network) {
+            let why = status.error.unwrap_or_else(|| "no listener there".into());
+            return Err(ServiceError::Unavailable(format!(
+                "network {name} is not available through the visor now: {why}"
+            )));
+        }
+        if recipient.suite() != skychat_core::Suite::Skywire {
+            return Err(ServiceError::BadRequest(format!(
+                "network {name} reaches Skywire keys (66 hex) only; this recipient is a native \
+                 key (use \"tcp\" or \"auto\")"
+            )));
+        }
+        Ok(())
     }
 
     /// Records that Skywire-suite peers must complete the post-quantum hybrid (`--require-pq`),
@@ -258,6 +306,10 @@ impl Service {
     ) -> Result<SendOutcome, ServiceError> {
         let started = Instant::now();
         let connected = self.0.peers.is_connected(&recipient);
+        // Under a visor a Skywire peer without a session is dialed at once: worth a wait.
+        let dialed = self.0.visor.get().is_some()
+            && recipient.suite() == skychat_core::Suite::Skywire
+            && wait.is_some_and(|w| !w.is_zero());
         let (reply, answer) = async_channel::bounded(1);
         let request = SendRequest {
             recipient,
@@ -282,7 +334,7 @@ impl Service {
             }
         };
         let id = message.id;
-        if !connected {
+        if !connected && !dialed {
             return Ok(SendOutcome::Queued { id });
         }
         let Some(wait) = wait.filter(|w| !w.is_zero()) else {

@@ -1,27 +1,30 @@
 //! Who this node is connected to, as learned from the node's events: per peer, its live
-//! sessions and how each came to be. Only authenticated sessions are recorded, so nothing here
+//! sessions, how each came to be and the network it runs over. Only authenticated sessions are recorded, so nothing here
 //! grows with connections that never got that far.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use skychat_core::{ConnId, ConnKind, PublicKey};
+use skychat_core::{ConnId, ConnKind, Network, PublicKey};
+
+/// One peer's live sessions: how each came to be, and its network.
+type Sessions = BTreeMap<ConnId, (ConnKind, Network)>;
 
 /// Live sessions per peer.
 #[derive(Default)]
 pub struct PeerTable {
-    sessions: Mutex<BTreeMap<PublicKey, BTreeMap<ConnId, ConnKind>>>,
+    sessions: Mutex<BTreeMap<PublicKey, Sessions>>,
 }
 
 impl PeerTable {
     /// A session with `peer` authenticated.
-    pub fn up(&self, peer: PublicKey, conn: ConnId, kind: ConnKind) {
+    pub fn up(&self, peer: PublicKey, conn: ConnId, kind: ConnKind, network: Network) {
         self.sessions
             .lock()
             .expect("peer lock")
             .entry(peer)
             .or_default()
-            .insert(conn, kind);
+            .insert(conn, (kind, network));
     }
 
     /// A connection ended. Returns whether it was a session recorded here by [`PeerTable::up`]
@@ -43,8 +46,18 @@ impl PeerTable {
         self.sessions.lock().expect("peer lock").contains_key(peer)
     }
 
+    /// The network of `peer`'s oldest live session: the one its messages go over.
+    pub fn network_of(&self, peer: &PublicKey) -> Option<Network> {
+        let sessions = self.sessions.lock().expect("peer lock");
+        sessions
+            .get(peer)?
+            .values()
+            .next()
+            .map(|(_, network)| *network)
+    }
+
     /// Live sessions per peer.
-    pub fn snapshot(&self) -> BTreeMap<PublicKey, Vec<ConnKind>> {
+    pub fn snapshot(&self) -> BTreeMap<PublicKey, Vec<(ConnKind, Network)>> {
         self.sessions
             .lock()
             .expect("peer lock")

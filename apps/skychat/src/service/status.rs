@@ -9,7 +9,7 @@ use serde::Serialize;
 use skychat_core::{ConnKind, PublicKey, RefusalCounts};
 
 use super::feed::FeedStats;
-use super::{Mode, Service};
+use super::{Mode, Service, transport_name};
 
 /// The `/status` document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -26,6 +26,8 @@ pub struct NodeStatus {
     pub dial: Option<Dial>,
     /// How the node runs.
     pub mode: Mode,
+    /// The link to the visor, in embedded mode.
+    pub visor: Option<VisorStatus>,
     /// The HTTP surface's bound address.
     pub http_addr: Option<String>,
     /// The TCP-direct listener's bound address.
@@ -82,8 +84,11 @@ pub struct PeerStatus {
     pub pk: String,
     /// `connected` or `disconnected`.
     pub state: &'static str,
-    /// Always `tcp-direct`.
+    /// The network its messages go over: that of its oldest live session, else `tcp-direct`
+    /// for a `--tcp-peer`, `skynet` under a visor, or `none`.
     pub transport: &'static str,
+    /// The network of each live session.
+    pub networks: Vec<&'static str>,
     /// Live sessions.
     pub sessions: usize,
     /// Whether one of them was accepted rather than dialled.
@@ -94,6 +99,36 @@ pub struct PeerStatus {
     pub addr: Option<String>,
     /// Messages for it not yet acked.
     pub queued: u64,
+}
+
+/// The visor link in `/status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VisorStatus {
+    /// Whether the app-server connection is up.
+    pub connected: bool,
+    /// The app server's address.
+    pub app_server: String,
+    /// The visor's key: this node's address on skynet and dmsg.
+    pub visor_pk: String,
+    /// Networks with a listener (`skynet`, `dmsg`).
+    pub listening: Vec<&'static str>,
+    /// Connections the visor relays now.
+    pub connections: usize,
+    /// Why the link ended, or a listener failed.
+    pub error: Option<String>,
+}
+
+impl From<skychat_visor_link::LinkStatus> for VisorStatus {
+    fn from(status: skychat_visor_link::LinkStatus) -> Self {
+        Self {
+            connected: status.connected,
+            app_server: status.app_server,
+            visor_pk: status.visor_pk,
+            listening: status.listening.into_iter().map(transport_name).collect(),
+            connections: status.connections,
+            error: status.error,
+        }
+    }
 }
 
 /// The message counters of `/status`.
@@ -208,18 +243,27 @@ impl Service {
         let peers = keys
             .into_iter()
             .map(|pk| {
-                let kinds = sessions.get(&pk).map(Vec::as_slice).unwrap_or_default();
+                let live = sessions.get(&pk).map(Vec::as_slice).unwrap_or_default();
                 let persistent = info.tcp_peers.iter().find(|p| p.pk == pk);
+                let networks: Vec<&'static str> =
+                    live.iter().map(|(_, n)| transport_name(*n)).collect();
+                let transport = match (networks.first(), persistent) {
+                    (Some(first), _) => first,
+                    (None, Some(_)) => "tcp-direct",
+                    (None, None) if inner.visor.get().is_some() => "skynet",
+                    (None, None) => "none",
+                };
                 PeerStatus {
                     pk: pk.to_hex(),
-                    state: if kinds.is_empty() {
+                    state: if live.is_empty() {
                         "disconnected"
                     } else {
                         "connected"
                     },
-                    transport: "tcp-direct",
-                    sessions: kinds.len(),
-                    inbound: kinds.contains(&ConnKind::Inbound),
+                    transport,
+                    networks,
+                    sessions: live.len(),
+                    inbound: live.iter().any(|(kind, _)| *kind == ConnKind::Inbound),
                     persistent: persistent.is_some(),
                     addr: persistent.map(|p| p.addr.clone()),
                     queued: queued.get(&pk).copied().unwrap_or(0),
@@ -233,9 +277,16 @@ impl Service {
         let pk = self.public_key().to_hex();
         let keys = inner.public_keys.get();
         let skywire_pk = keys.map(|k| k.skywire.to_hex());
+        let visor = self.visor_status().map(VisorStatus::from);
         NodeStatus {
-            // The Go skychat reports its visor's key here: the Skywire key of the same secret.
-            visor_pk: skywire_pk.clone().unwrap_or_else(|| pk.clone()),
+            // The Go skychat reports its visor's key here: under a visor, the visor's; alone,
+            // the Skywire key of the same secret.
+            visor_pk: visor
+                .as_ref()
+                .map(|v| v.visor_pk.clone())
+                .or_else(|| skywire_pk.clone())
+                .unwrap_or_else(|| pk.clone()),
+            visor,
             native_pk: pk.clone(),
             public_key: pk,
             skywire_pk,

@@ -28,6 +28,15 @@ impl OwnKeys {
     }
 }
 
+/// A network as the API names it: `tcp-direct`, `skynet` or `dmsg` (the Go skychat's words).
+pub fn transport_name(network: skychat_core::Network) -> &'static str {
+    match network {
+        skychat_core::Network::Skynet => "skynet",
+        skychat_core::Network::Dmsg => "dmsg",
+        _ => "tcp-direct",
+    }
+}
+
 /// How a delivery state is shown for a message with `peer`. A Skywire-suite peer (a Go skychat)
 /// acks a message once it has decoded it, before it stores it, so its ack shows as `delivered`;
 /// a native peer acks after storing, which shows as `acked`. The store keeps `acked` for both.
