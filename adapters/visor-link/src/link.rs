@@ -91,6 +91,10 @@ enum Command {
         peer: PublicKey,
         reply: Sender<Result<(Network, MeshStream), DialError>>,
     },
+    Prefer {
+        peer: PublicKey,
+        network: Option<Network>,
+    },
     Stop,
 }
 
@@ -98,6 +102,12 @@ impl VisorLink {
     /// What the link is doing now.
     pub fn status(&self) -> LinkStatus {
         lock(&self.status).clone()
+    }
+
+    /// Dials of `peer` go over `network` only, from now on (`None`: skynet, then dmsg). A
+    /// session already up stays in use, whatever its network.
+    pub fn prefer(&self, peer: PublicKey, network: Option<Network>) {
+        let _ = self.commands.try_send(Command::Prefer { peer, network });
     }
 
     /// Completes when the link has ended: the visor closed the app-server connection or broke
@@ -185,6 +195,7 @@ pub async fn connect<R: Runtime>(
         local: proc_config.visor_pk,
         port: proc_config.routing_port,
         listens_pending: 0,
+        preferred: HashMap::new(),
         status: status.clone(),
         read_buf: vec![0; 64 * 1024],
         stopping: false,
@@ -259,6 +270,8 @@ struct LinkTask<R: Runtime> {
     local: PubKey,
     port: u32,
     listens_pending: usize,
+    /// Peers whose dials go over one network only.
+    preferred: HashMap<PublicKey, Network>,
     status: Arc<Mutex<LinkStatus>>,
     read_buf: Vec<u8>,
     stopping: bool,
@@ -326,10 +339,22 @@ impl<R: Runtime> LinkTask<R> {
     fn take_commands(&mut self, cx: &mut Context<'_>) {
         while let Poll::Ready(Some(command)) = self.commands.as_mut().poll_next(cx) {
             match command {
-                Command::Dial { peer, reply } => match self.networks.first().copied() {
-                    Some(network) if !self.stopping => self.dial(peer, network, reply),
+                Command::Dial { peer, reply } => {
+                    let first = self.preferred.get(&peer).or(self.networks.first()).copied();
+                    match first {
+                        Some(network) if !self.stopping => self.dial(peer, network, reply),
+                        _ => {
+                            let _ =
+                                reply.try_send(Err(DialError::Visor("the app is stopping".into())));
+                        }
+                    }
+                }
+                Command::Prefer { peer, network } => match network {
+                    Some(network) if self.networks.contains(&network) => {
+                        self.preferred.insert(peer, network);
+                    }
                     _ => {
-                        let _ = reply.try_send(Err(DialError::Visor("the app is stopping".into())));
+                        self.preferred.remove(&peer);
                     }
                 },
                 Command::Stop => {
@@ -506,12 +531,14 @@ impl<R: Runtime> LinkTask<R> {
                     Err(e) => e,
                     Ok(other) => format!("unexpected reply {other:?}"),
                 };
+                // A peer pinned to one network is not tried on another.
                 let next = self
                     .networks
                     .iter()
                     .skip_while(|n| **n != network)
                     .nth(1)
-                    .copied();
+                    .copied()
+                    .filter(|_| !self.preferred.contains_key(&peer));
                 match next {
                     Some(next) if !self.stopping => {
                         log::debug!(

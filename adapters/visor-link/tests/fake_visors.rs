@@ -203,3 +203,39 @@ fn stopping_tells_the_visor_and_ends_the_link() {
         assert!(!a.link.status().connected);
     });
 }
+
+#[test]
+fn a_peer_pinned_to_dmsg_is_dialed_there_though_skynet_answers() {
+    smol::block_on(async {
+        let visors = FakeVisors::start().unwrap();
+        let both = vec![Network::Skynet, Network::Dmsg];
+        let mut a = app(&visors, 8, both.clone()).await;
+        let mut b = app(&visors, 9, both).await;
+        assert!(visors.wait_until(LIMIT, |v| v.listening(b.visor_pk) == ["dmsg", "skynet"]));
+        let b_key = b.node.skywire_key();
+        a.link.prefer(b_key, Some(Network::Dmsg));
+        a.node
+            .handle
+            .send(b_key, "dmsg only".into(), None)
+            .await
+            .unwrap();
+        receive_and_store(&mut b.node, "dmsg only").await;
+        let up = a
+            .node
+            .wait_for(
+                "the session",
+                |e| matches!(e, Event::Authenticated { peer, .. } if *peer == b_key),
+            )
+            .await;
+        assert!(
+            matches!(
+                up,
+                Event::Authenticated {
+                    network: Network::Dmsg,
+                    ..
+                }
+            ),
+            "{up:?}"
+        );
+    });
+}

@@ -44,6 +44,11 @@ pub use view::{
 /// The longest an HTTP caller may wait for an ack.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
 
+/// How long a send without `wait_ms` to a Skywire peer with no session waits, under a visor,
+/// for the dial and the delivery: the Go skychat's HTTP write timeout. Past it the answer is
+/// "queued", and the message still goes when the peer is reached.
+pub const MESH_DIAL_WAIT: Duration = Duration::from_secs(10);
+
 /// How the node runs: on its own, or inside a Skywire visor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -218,8 +223,9 @@ impl Service {
     }
 
     /// Checks that a send that names `network` can go over it: skynet and dmsg need a visor
-    /// that listens there, and reach Skywire keys only. The message then goes over the peer's
-    /// live session, whichever network it runs on; `/status` and the events tell which.
+    /// that listens there, and reach Skywire keys only. The next dial of the peer then goes
+    /// over that network only (`auto` and `tcp` lift that); a session already up carries the
+    /// message whatever its network, and `/status` and the events tell which.
     pub fn check_network(
         &self,
         recipient: &PublicKey,
@@ -246,6 +252,9 @@ impl Service {
                 "network {name} reaches Skywire keys (66 hex) only; this recipient is a native \
                  key (use \"tcp\" or \"auto\")"
             )));
+        }
+        if let Some(link) = self.0.visor.get() {
+            link.prefer(*recipient, Some(network));
         }
         Ok(())
     }
@@ -307,9 +316,8 @@ impl Service {
         let started = Instant::now();
         let connected = self.0.peers.is_connected(&recipient);
         // Under a visor a Skywire peer without a session is dialed at once: worth a wait.
-        let dialed = self.0.visor.get().is_some()
-            && recipient.suite() == skychat_core::Suite::Skywire
-            && wait.is_some_and(|w| !w.is_zero());
+        let dialed =
+            self.0.visor.get().is_some() && recipient.suite() == skychat_core::Suite::Skywire;
         let (reply, answer) = async_channel::bounded(1);
         let request = SendRequest {
             recipient,
@@ -337,10 +345,13 @@ impl Service {
         if !connected && !dialed {
             return Ok(SendOutcome::Queued { id });
         }
-        let Some(wait) = wait.filter(|w| !w.is_zero()) else {
-            return Ok(SendOutcome::Sent { id });
+        // A send the visor dials for is answered once it went out, as the Go skychat answers
+        // after its dial and write (clients that retry on anything but 200 then send once).
+        let (wait, asked) = match wait.filter(|w| !w.is_zero()) {
+            Some(wait) => (wait.min(MAX_WAIT), true),
+            None if !connected => (MESH_DIAL_WAIT, false),
+            None => return Ok(SendOutcome::Sent { id }),
         };
-        let wait = wait.min(MAX_WAIT);
         let acked = self.0.acks.wait(id);
         let result = futures_lite::future::or(async { acked.recv().await.is_ok() }, async {
             async_io_timer(wait).await;
@@ -350,13 +361,14 @@ impl Service {
         drop(acked);
         self.0.acks.forget(id);
         let ms = started.elapsed().as_millis();
-        Ok(if result {
-            SendOutcome::Acked { id, ms }
-        } else {
-            SendOutcome::Timeout {
+        Ok(match (result, asked) {
+            (true, true) => SendOutcome::Acked { id, ms },
+            (true, false) => SendOutcome::Sent { id },
+            (false, true) => SendOutcome::Timeout {
                 id,
                 ms: wait.as_millis(),
-            }
+            },
+            (false, false) => SendOutcome::Queued { id },
         })
     }
 
