@@ -456,7 +456,12 @@ impl<R: Runtime> LinkTask<R> {
         match result {
             Ok(Reply::Listener(id)) => {
                 log::info!("listening on {network} port {}", self.port);
-                lock(&self.status).listening.push(network);
+                let order = |n: &Network| self.networks.iter().position(|m| m == n);
+                let mut status = lock(&self.status);
+                status.listening.push(network);
+                // In the configured order, however the visor's answers came.
+                status.listening.sort_by_key(order);
+                drop(status);
                 self.call(Call::Accept(id), Pending::Accept(network, id));
                 if network == Network::Skynet {
                     self.call(Call::SetAppPort(self.port), Pending::Notice("SetAppPort"));
