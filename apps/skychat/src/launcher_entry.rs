@@ -389,7 +389,8 @@ fn check_only_the_entry_changed(
 }
 
 /// Replaces `path` with `bytes` atomically: a temporary file beside it with the same
-/// permissions, flushed to disk, then renamed over it.
+/// permissions (and owner, when this process may set it), flushed to disk, then renamed over
+/// it.
 fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
@@ -397,13 +398,19 @@ fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let temp = dir.join(format!(".{name}.skychat-{}.tmp", std::process::id()));
-    let permissions = std::fs::metadata(path)?.permissions();
+    let metadata = std::fs::metadata(path)?;
     let result = (|| {
         let mut file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&temp)?;
-        file.set_permissions(permissions)?;
+        file.set_permissions(metadata.permissions())?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            // Only root may give a file away; anyone else writes it as its own.
+            let _ = std::os::unix::fs::fchown(&file, Some(metadata.uid()), Some(metadata.gid()));
+        }
         file.write_all(bytes)?;
         file.sync_all()?;
         std::fs::rename(&temp, path)?;
