@@ -2,8 +2,9 @@
 //! `--pair-enable` they answer 503 saying so; with it they call the visor's RPC at
 //! `--pair-rpc`, here a test double that speaks real gob `net/rpc` bytes (the visor crate's
 //! `ApiServer`), and answer 503 with the reason when nothing listens there or when the visor
-//! has no pair methods (as a 2024 visor answers), and the visor's reply as JSON when it has
-//! them. The double records every call, so the tests also check what reached the visor.
+//! has no pair methods (as a 2024 visor answers), 503 or 502 with their own reasons when its
+//! pairing is off or its bytes are not gob, and the visor's reply as JSON when it has the
+//! methods. The double records every call, so the tests also check what reached the visor.
 
 mod support;
 
@@ -30,6 +31,10 @@ enum Visor {
     WithClosing,
     /// A visor with pair-RPC keeping the connection.
     With,
+    /// A visor whose pairing manager is off.
+    PairingOff,
+    /// Something that answers bytes that are not gob.
+    Garbage,
 }
 
 /// A visor RPC double on 127.0.0.1: one thread per connection, each call answered as `kind`
@@ -57,6 +62,11 @@ fn serve(mut stream: TcpStream, kind: Visor, seen: &Mutex<Vec<IncomingApiCall>>)
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
+        if kind == Visor::Garbage {
+            // One message of three bytes that is no gob type definition or value.
+            let _ = stream.write_all(&[3, 0xff, 0xff, 0xff]);
+            continue;
+        }
         server.push(&buf[..n]);
         while let Some(call) = server.poll().expect("the node sends gob net/rpc") {
             let result = answer(kind, &call);
@@ -83,8 +93,10 @@ fn when() -> GoTime {
 }
 
 fn answer(kind: Visor, call: &IncomingApiCall) -> ApiResult {
-    if kind == Visor::Without {
-        return Err(visor_api::missing_method_error(&call.service_method));
+    match kind {
+        Visor::Without => return Err(visor_api::missing_method_error(&call.service_method)),
+        Visor::PairingOff => return Err("pairing: manager not initialized".to_string()),
+        _ => {}
     }
     match call.call.as_ref().expect("a pair call") {
         ApiCall::PairList => Ok(ApiReply::Pairs(vec![PairInfo {
@@ -345,4 +357,30 @@ fn the_visor_is_dialled_again_after_it_went_away() {
     assert_eq!(list.status, 200, "{list:?}");
     assert_eq!(list.json.as_array().map(Vec::len), Some(1), "{list:?}");
     assert_eq!(seen.lock().expect("calls").len(), 1);
+}
+
+#[test]
+fn other_visor_failures_have_their_own_reasons() {
+    let scratch = Scratch::new();
+    let (off, _) = visor_double(Visor::PairingOff);
+    let node = embedded(&scratch, &["--pair-enable", "--pair-rpc", &off.to_string()]);
+    let text = assert_unavailable(&node.get("/pair"), "visor-pairing-disabled");
+    assert!(text.contains("manager not initialized"), "{text}");
+    drop(node);
+
+    let scratch = Scratch::new();
+    let (garbage, calls) = visor_double(Visor::Garbage);
+    let node = embedded(
+        &scratch,
+        &["--pair-enable", "--pair-rpc", &garbage.to_string()],
+    );
+    for _ in 0..2 {
+        let response = node.get("/pair");
+        assert_eq!(response.status, 502, "{response:?}");
+        assert_eq!(
+            response.json["reason"], "visor-rpc-protocol",
+            "{response:?}"
+        );
+    }
+    assert!(calls.lock().expect("calls").is_empty());
 }
