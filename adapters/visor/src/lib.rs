@@ -16,6 +16,7 @@ pub mod hello;
 pub mod proc_config;
 pub mod rpc;
 pub mod server;
+pub mod visor_api;
 
 pub use calls::{
     AcceptResp, Addr, Call, DeadlineReq, DialResp, Method, PubKey, ReadReq, ReadResp, Reply,

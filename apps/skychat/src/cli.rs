@@ -62,6 +62,16 @@ pub struct Cli {
     #[argh(option)]
     pub log_level: Option<String>,
 
+    /// embedded mode: serve the /pair routes through the visor's own RPC (--pair-rpc); without
+    /// it they answer 503
+    #[argh(switch)]
+    pub pair_enable: bool,
+
+    /// the visor's RPC address for --pair-enable: host:port, the visor's "cli_addr" (default
+    /// localhost:3435)
+    #[argh(option)]
+    pub pair_rpc: Option<String>,
+
     /// tool to run instead of a node
     #[argh(subcommand)]
     pub command: Option<Command>,
@@ -77,6 +87,8 @@ pub enum Command {
     Keygen(KeygenArgs),
     /// Print the public keys of the resolved identity.
     Pk(PkArgs),
+    /// Print or add the launcher.apps[] entry of a visor config.
+    LauncherEntry(LauncherEntryArgs),
 }
 
 /// Send one message: directly over TCP with --via, or through the local node with --to.
@@ -148,4 +160,43 @@ pub struct PkArgs {
     /// print {"pk", "native_pk", "skywire_pk"} as one JSON line instead
     #[argh(switch)]
     pub json: bool,
+}
+
+/// Print the launcher.apps[] entry that has a Skywire visor start this program, or add it to
+/// the visor's config with --write (refusing a taken name; the rest of the file is kept as it
+/// is).
+#[derive(FromArgs, Debug, PartialEq)]
+#[argh(subcommand, name = "launcher-entry")]
+pub struct LauncherEntryArgs {
+    /// the visor's skywire-config.json (the node reads its identity from it too)
+    #[argh(option, short = 'c')]
+    pub config: String,
+
+    /// add the entry to the file's launcher.apps[] (atomically; the rest of the file is kept)
+    #[argh(switch)]
+    pub write: bool,
+
+    /// with --write: replace an entry of the same name instead of refusing
+    #[argh(switch)]
+    pub replace: bool,
+
+    /// the entry's name (default skychat)
+    #[argh(option)]
+    pub name: Option<String>,
+
+    /// the program's file name inside launcher.bin_path (default skychat)
+    #[argh(option)]
+    pub binary: Option<String>,
+
+    /// the node's HTTP control surface under the visor (default :8001)
+    #[argh(option)]
+    pub addr: Option<String>,
+
+    /// also pass --pair-enable, and --pair-rpc with the config's cli_addr
+    #[argh(switch)]
+    pub pair_enable: bool,
+
+    /// do not start it with the visor ("auto_start": false)
+    #[argh(switch)]
+    pub no_auto_start: bool,
 }

@@ -11,8 +11,10 @@ pub mod http;
 pub mod http_client;
 pub mod identity;
 pub mod keyfile;
+pub mod launcher_entry;
 pub mod logging;
 pub mod oneshot;
+pub mod pair_rpc;
 pub mod run;
 pub mod send;
 pub mod service;
@@ -52,6 +54,7 @@ pub fn main_with(args: &[String]) -> i32 {
         Some(cli::Command::Send(ref args)) => send::run(args),
         Some(cli::Command::Keygen(ref args)) => keygen(args),
         Some(cli::Command::Pk(ref args)) => print_pk(args),
+        Some(cli::Command::LauncherEntry(ref args)) => launcher_entry::run(args),
         None => run::run(cli),
     };
     match result {

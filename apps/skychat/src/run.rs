@@ -205,6 +205,9 @@ fn default_data_dir(pk: &PublicKey) -> PathBuf {
 pub fn run(cli: Cli) -> Result<(), Failure> {
     let proc_config = std::env::var("PROC_CONFIG").ok();
     let settings = check(&cli, proc_config.as_deref())?;
+    let pair_rpc =
+        crate::pair_rpc::from_flags(cli.standalone, cli.pair_enable, cli.pair_rpc.as_deref())
+            .map_err(Failure::usage)?;
     let found = identity::resolve_from_env(cli.sk.as_deref(), cli.config.as_deref());
     let (identity, mesh_key) = match &settings.visor {
         Some(visor) => embedded_identity(found, &settings, visor_key(visor)?)?,
@@ -420,10 +423,16 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         };
         let service = Service::new(node.clone(), storage.clone(), info.clone());
         service.note_restored_outbox(restored_recipients);
-        let http_addr = http::serve_on(service.clone(), http_listener, token.clone(), http_gate)
-            .map_err(|e| {
-                Failure::runtime(format!("--addr {}: cannot serve: {e}", settings.http_addr))
-            })?;
+        let http_addr = http::serve_on(
+            service.clone(),
+            http_listener,
+            token.clone(),
+            http_gate,
+            pair_rpc,
+        )
+        .map_err(|e| {
+            Failure::runtime(format!("--addr {}: cannot serve: {e}", settings.http_addr))
+        })?;
         service.set_http_addr(http_addr);
         service.set_public_keys(keys);
         service.set_require_pq(cli.require_pq);

@@ -7,6 +7,7 @@
 mod auth;
 pub mod baseline;
 pub mod connection;
+mod pair;
 mod render;
 mod routes;
 mod sse;
@@ -32,20 +33,27 @@ pub async fn serve(
     addr: SocketAddr,
     token: Option<Token>,
 ) -> std::io::Result<SocketAddr> {
-    serve_on(service, bind(addr)?, token, Gate::new(connection_cap(None)))
+    serve_on(
+        service,
+        bind(addr)?,
+        token,
+        Gate::new(connection_cap(None)),
+        None,
+    )
 }
 
 /// Serves the API on `listener` until the process ends, at most `gate.cap()` connections at
-/// once. Returns the bound address.
+/// once, the /pair routes through `pair` when given. Returns the bound address.
 pub fn serve_on(
     service: Service,
     listener: std::net::TcpListener,
     token: Option<Token>,
     gate: Gate,
+    pair: Option<crate::pair_rpc::PairRpc>,
 ) -> std::io::Result<SocketAddr> {
     let listener = smol::net::TcpListener::try_from(listener)?;
     let bound = listener.local_addr()?;
-    let app = routes::app(service, token);
+    let app = routes::app(service, token, pair);
     skychat_smol::spawn(accept_loop(listener, app, gate));
     Ok(bound)
 }

@@ -12,6 +12,7 @@ use tide::{Request, Response, StatusCode};
 use super::auth::{self, Token};
 use super::render::{self, error, service_error};
 use super::sse::{self, Shape};
+use crate::pair_rpc::PairRpc;
 use crate::service::{Mode, Service, ServiceError};
 
 /// Largest accepted request body. Above the message limit, to leave room for JSON escaping.
@@ -22,8 +23,9 @@ pub const MAX_WAIT_MS: u64 = 60_000;
 
 const INDEX_HTML: &str = include_str!("../../web/index.html");
 
-/// Builds the app.
-pub fn app(service: Service, token: Option<Token>) -> tide::Server<Service> {
+/// Builds the app. `pair` is the visor's pair-RPC for the /pair routes (embedded mode with
+/// `--pair-enable`).
+pub fn app(service: Service, token: Option<Token>, pair: Option<PairRpc>) -> tide::Server<Service> {
     let mut app = tide::with_state(service);
     app.with(tide::utils::After(|mut response: Response| async move {
         if response.status().is_client_error() || response.status().is_server_error() {
@@ -47,9 +49,20 @@ pub fn app(service: Service, token: Option<Token>) -> tide::Server<Service> {
     app.at("/read-receipt").post(read_receipt);
     app.at("/sse").get(|r| stream(r, Shape::Chat));
     app.at("/events").get(|r| stream(r, Shape::Structured));
+    for path in ["/pair", "/pair/*"] {
+        let pair = pair.clone();
+        app.at(path).all(move |request: Request<Service>| {
+            let pair = pair.clone();
+            async move {
+                match (request.state().mode(), pair) {
+                    (Mode::Standalone, _) => no_visor(request).await,
+                    (Mode::Embedded, None) => Ok(super::pair::disabled(request.url().path())),
+                    (Mode::Embedded, Some(rpc)) => super::pair::serve(request, rpc).await,
+                }
+            }
+        });
+    }
     for path in [
-        "/pair",
-        "/pair/*",
         "/group",
         "/group/*",
         "/groups",
@@ -157,7 +170,7 @@ fn bad(message: impl Into<String>) -> ServiceError {
     ServiceError::BadRequest(message.into())
 }
 
-async fn read_json<T: for<'de> Deserialize<'de>>(
+pub(super) async fn read_json<T: for<'de> Deserialize<'de>>(
     request: &mut Request<Service>,
 ) -> Result<T, ServiceError> {
     parse_json(&read_body(request).await?)
@@ -314,7 +327,7 @@ async fn send_message(request: &mut Request<Service>) -> Result<Response, Servic
     Ok(render::json(status, &body))
 }
 
-fn query(request: &Request<Service>, name: &str) -> Option<String> {
+pub(super) fn query(request: &Request<Service>, name: &str) -> Option<String> {
     request
         .url()
         .query_pairs()
