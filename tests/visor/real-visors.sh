@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Our skychat as the app under two real Skywire visors (the kit in ../shared/tools/skywire), offline:
 # messages both ways over skynet and over dmsg, each stored once and acked; `skywire-cli visor app
-# ls` shows the app Running; the app stopped and started again by its visor loses nothing.
+# ls` shows the app Running; the app stopped and started again by its visor loses nothing. App A
+# runs as the operator guide's launcher entry has it, with its visor's config (`-c`: the node is
+# the visor's own key, TCP-direct possible); app B with no identity (the visor's key, mesh only).
 #
 #   tests/visor/real-visors.sh            builds the release binary, runs the check, prints a JSON
 #                                         verdict as its last line; exit 0 = every check passed
@@ -22,4 +24,5 @@ export SKYWIRE_KIT_DIR="$kit_dir"
 export LOCALNET_RUN_DIR="${LOCALNET_RUN_DIR:-/tmp/skychat-real-visors}"
 state="$(mktemp -d)/net.json"
 A_BINARY="$binary" B_BINARY="$binary" \
+    A_ARGS="--addr :8001 -c $LOCALNET_RUN_DIR/A/config.json" B_ARGS="--addr :8002" \
     "$kit/localnet.sh" --hold "$state" -- python3 "$repo/tests/visor/exchange.py"

@@ -423,6 +423,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         };
         let service = Service::new(node.clone(), storage.clone(), info.clone());
         service.note_restored_outbox(restored_recipients);
+        service.set_pairing(pair_rpc.is_some());
         let http_addr = http::serve_on(
             service.clone(),
             http_listener,

@@ -225,3 +225,46 @@ fn an_unreachable_app_server_is_named_in_the_error() {
         "{out:?}"
     );
 }
+
+#[test]
+fn tcp_direct_keeps_working_beside_the_visor() {
+    let scratch = Scratch::new();
+    let visors = FakeVisors::start().unwrap();
+    let (a_keys, s_keys) = (keygen(scratch.path(), "a"), keygen(scratch.path(), "s"));
+    let (a_pk, s_pk) = (skywire_pk(&a_keys), skywire_pk(&s_keys));
+    let visor = launch(&visors, &a_pk, 1, &scratch.join("work"));
+    let a = start(
+        &visor,
+        &[
+            "-c",
+            &a_keys.file,
+            "--tcp-listen",
+            "127.0.0.1:0",
+            "--tcp-whitelist",
+            &s_pk,
+        ],
+    );
+    a.wait_status("listeners", LIMIT, mesh_ready);
+    let listen = a.status()["tcp_listen"]
+        .as_str()
+        .expect("a TCP listener")
+        .to_string();
+    let standalone = Node::start(&[
+        "--standalone".into(),
+        "--addr".into(),
+        "127.0.0.1:0".into(),
+        "-c".into(),
+        s_keys.file.clone(),
+        "--tcp-peer".into(),
+        format!("tcp://{a_pk}@{listen}"),
+    ]);
+    standalone.wait_connected(&a_pk);
+    standalone.send_acked(&a_pk, "over tcp-direct");
+    a.wait_for("the message at a", LIMIT, |a| {
+        (a.received_from(&s_pk) == ["over tcp-direct"]).then_some(())
+    });
+    let peer = peer_entry(&a.status(), &s_pk)
+        .cloned()
+        .expect("s in a's status");
+    assert_eq!(peer["transport"], "tcp-direct", "{peer}");
+}

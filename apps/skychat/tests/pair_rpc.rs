@@ -184,6 +184,7 @@ fn standalone_keeps_the_pair_routes_at_503() {
 fn embedded_without_pair_enable_says_how_to_turn_it_on() {
     let scratch = Scratch::new();
     let node = embedded(&scratch, &[]);
+    assert_eq!(node.status()["pairing_enabled"], false);
     for (method, path) in [
         ("GET", "/pair"),
         ("POST", "/pair/x/message"),
@@ -246,6 +247,7 @@ fn a_visor_with_pair_rpc_answers_every_route() {
             &["--pair-enable", "--pair-rpc", &addr.to_string()],
         );
         let peer = hex::encode(key(0xab).0);
+        assert_eq!(node.status()["pairing_enabled"], true);
 
         let list = node.get("/pair");
         assert_eq!(list.status, 200, "{list:?}");

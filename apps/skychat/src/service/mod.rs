@@ -150,6 +150,8 @@ struct Inner {
     public_keys: std::sync::OnceLock<crate::identity::PublicKeys>,
     /// The link to the visor, in embedded mode.
     visor: std::sync::OnceLock<Arc<skychat_visor_link::VisorLink>>,
+    /// Whether the pair routes call the visor's pair-RPC (`--pair-enable` under a visor).
+    pairing: std::sync::atomic::AtomicBool,
     require_pq: std::sync::atomic::AtomicBool,
     started: Instant,
     peers: PeerTable,
@@ -182,6 +184,7 @@ impl Service {
             http_addr: std::sync::OnceLock::new(),
             public_keys: std::sync::OnceLock::new(),
             visor: std::sync::OnceLock::new(),
+            pairing: std::sync::atomic::AtomicBool::new(false),
             require_pq: std::sync::atomic::AtomicBool::new(false),
             started: Instant::now(),
             peers: PeerTable::default(),
@@ -215,6 +218,11 @@ impl Service {
     /// Records the link to the visor, for `/status` and for sends that name a mesh network.
     pub fn set_visor(&self, link: Arc<skychat_visor_link::VisorLink>) {
         let _ = self.0.visor.set(link);
+    }
+
+    /// Records whether the pair routes reach the visor's pair-RPC, for `/status`.
+    pub fn set_pairing(&self, enabled: bool) {
+        self.0.pairing.store(enabled, Ordering::Relaxed);
     }
 
     /// What the visor link reports, in embedded mode.

@@ -56,7 +56,7 @@ pub struct NodeStatus {
     pub log_lines_dropped: u64,
     /// Always true: messages are stored.
     pub persistence_enabled: bool,
-    /// Always false: pairing needs a visor.
+    /// Whether the pair routes call the visor's pair-RPC (`--pair-enable` under a visor).
     pub pairing_enabled: bool,
     /// The chat frame version.
     pub frame_proto_version: u32,
@@ -326,7 +326,7 @@ impl Service {
             event_feed: inner.feed.stats().into(),
             log_lines_dropped: crate::logging::dropped_lines(),
             persistence_enabled: true,
-            pairing_enabled: false,
+            pairing_enabled: inner.pairing.load(Ordering::Relaxed),
             frame_proto_version: 1,
             schema_version: "v1",
             uptime_sec: uptime,
