@@ -38,7 +38,7 @@ pub mod session {
 
 /// The Skywire suite's internals: its handshake, records, chat frames and envelope ids.
 pub mod skywire {
-    pub use crate::skywire::{chat, handshake, ids, record};
+    pub use crate::skywire::{chat, handshake, ids, mesh, record};
 }
 
 use bytes::BytesMut;
