@@ -112,7 +112,18 @@ send("a", "b", "a to b over dmsg", "dmsg")
 send("b", "a", "b to a over dmsg", "dmsg")
 want_b.append("a to b over dmsg")
 want_a = ["b to a over skynet", "b to a over dmsg"]
-check("b stored each of a's messages once", wait("b", lambda: received("b", a_pk) == want_b, 10),
+
+# Kill b's app outright (SIGKILL: no goodbye, no flush); its visor starts it again on request.
+pids = subprocess.run(["pgrep", "-f", "skychat-b"], capture_output=True, text=True).stdout.split()
+say(f"kill -9 {' '.join(pids)} (b's app)")
+subprocess.run(["kill", "-9", *pids])
+check("b's app is gone", wait("b gone", lambda: http("b", "GET", "/status", timeout=2)[0] is None, 30))
+status, body = http("a", "POST", "/message", {"recipient": b_pk, "message": "a to b after b was killed"})
+check("a accepts a message for the killed b", status in (200, 202), f"HTTP {status} {body}")
+say("skywire-cli visor app start skychat (b): " + cli("b", "start", "skychat"))
+check("b's app is back after the kill", wait("b up", lambda: mesh_up("b"), 60))
+want_b.append("a to b after b was killed")
+check("b stored each of a's messages once", wait("b", lambda: received("b", a_pk) == want_b, 120),
       f"{received('b', a_pk)}")
 check("a stored each of b's messages once", wait("a", lambda: received("a", b_pk) == want_a, 10),
       f"{received('a', b_pk)}")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Our skychat as the app under two real Skywire visors (the kit in ../shared/tools/skywire), offline:
 # messages both ways over skynet and over dmsg, each stored once and acked; `skywire-cli visor app
-# ls` shows the app Running; the app stopped and started again by its visor loses nothing. App A
+# ls` shows the app Running; the app stopped and started again by its visor, and the app killed
+# (SIGKILL) and started again, lose nothing. App A
 # runs as the operator guide's launcher entry has it, with its visor's config (`-c`: the node is
 # the visor's own key, TCP-direct possible); app B with no identity (the visor's key, mesh only).
 #
