@@ -197,7 +197,7 @@ impl SuiteSession {
                 Some(SkywireReceived::Payload(payload)) => Some(Incoming::Skywire(payload)),
             },
             Wire::Mesh(wire) => wire
-                .next()
+                .next_payload()
                 .map_err(SessionError::Skywire)?
                 .map(Incoming::Skywire),
         };

@@ -17,12 +17,12 @@ fn read_all(chunks: &[&[u8]]) -> (Vec<skychat_core::SkywirePayload>, bool) {
     for chunk in chunks {
         wire.push(chunk);
         loop {
-            match wire.next() {
+            match wire.next_payload() {
                 Ok(Some(payload)) => payloads.push(payload),
                 Ok(None) => break,
                 Err(_) => {
                     wire.push(b"\0\0\0\x01x");
-                    assert_eq!(wire.next(), Ok(None), "a failed wire stays failed");
+                    assert_eq!(wire.next_payload(), Ok(None), "a failed wire stays failed");
                     return (payloads, true);
                 }
             }

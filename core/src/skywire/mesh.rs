@@ -26,7 +26,7 @@ impl MeshWire {
 
     /// The next whole payload, `Ok(None)` until more bytes arrive. After an error the wire stays
     /// failed and yields `Ok(None)`; the host closes the connection.
-    pub fn next(&mut self) -> Result<Option<SkywirePayload>, SkywireError> {
+    pub fn next_payload(&mut self) -> Result<Option<SkywirePayload>, SkywireError> {
         if self.failed {
             return Ok(None);
         }
@@ -89,7 +89,7 @@ mod tests {
         let mut got = Vec::new();
         for byte in tx.iter() {
             receiver.push(&[*byte]);
-            while let Some(payload) = receiver.next().unwrap() {
+            while let Some(payload) = receiver.next_payload().unwrap() {
                 got.push(payload);
             }
         }
@@ -104,13 +104,13 @@ mod tests {
         let mut wire = MeshWire::default();
         wire.push(&((MAX_CHAT_FRAME + 1) as u32).to_be_bytes());
         assert_eq!(
-            wire.next(),
+            wire.next_payload(),
             Err(SkywireError::Frame(ChatFrameError::TooLong {
                 len: MAX_CHAT_FRAME as u64 + 1
             }))
         );
         wire.push(&[0, 0, 0, 1, b'x']);
-        assert_eq!(wire.next(), Ok(None));
+        assert_eq!(wire.next_payload(), Ok(None));
         let mut tx = BytesMut::new();
         assert_eq!(
             wire.send(&message("late"), &mut tx),
