@@ -22,12 +22,12 @@ use crate::store_alone::StorePair;
 use crate::sys;
 
 /// Concurrent senders, each waiting for its message's ack before the next.
-const SENDERS: usize = 512;
+pub const SENDERS: usize = 512;
 
 /// Messages the store-alone baseline accepts per transaction: about what the app's send
 /// committer takes per batch in this scenario (its stores commit 200–220 writes per
 /// transaction on average, each kind of write), half the senders' window.
-const STORE_BATCH: usize = 256;
+pub const STORE_BATCH: usize = 256;
 
 /// Runs the scenario: rounds of the raw snow baseline, the store-alone baseline and the app, in
 /// turn.
