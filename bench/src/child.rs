@@ -41,6 +41,18 @@ pub fn run(args: &[String]) {
         ["__mem_dial", kind, addr, key, count] => {
             crate::scenarios::memory::dialer(kind, addr, key, count.parse().expect("count"))
         }
+        ["__store_alone", count] => {
+            // The store-alone baseline of the app scenario on its own, for profiling it.
+            let count: usize = count.parse().expect("count");
+            let started = crate::sys::cpu_time();
+            use crate::scenarios::app_store::{SENDERS, STORE_BATCH};
+            let rate = crate::store_alone::StorePair::open().rate(count, STORE_BATCH, SENDERS, 64);
+            let cpu = crate::sys::cpu_time().saturating_sub(started);
+            println!(
+                "{rate:.0} msg/s, {:.2} us CPU per message",
+                cpu.as_secs_f64() * 1e6 / count as f64
+            );
+        }
         ["__connect", addr] => {
             std::net::TcpStream::connect(addr).expect("connect");
         }

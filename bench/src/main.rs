@@ -14,6 +14,7 @@ mod ping;
 mod raw_noise;
 mod raw_skywire;
 mod scenarios;
+mod store_alone;
 mod sys;
 mod table;
 

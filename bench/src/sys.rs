@@ -1,5 +1,5 @@
-//! Process-level system calls the bench needs: the open-file limit, CPU pinning and the
-//! resident set size.
+//! Process-level system calls the bench needs: the open-file limit, CPU pinning, the resident
+//! set size and the CPU time used.
 
 /// Raises the soft open-file limit to the hard limit.
 pub fn raise_nofile_limit() {
@@ -43,4 +43,18 @@ pub fn rss_bytes() -> u64 {
         })
         .expect("VmRSS line")
         * 1024
+}
+
+/// CPU time (user + system) this process has used so far.
+pub fn cpu_time() -> std::time::Duration {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return std::time::Duration::ZERO;
+    }
+    let time = |t: libc::timeval| {
+        std::time::Duration::from_secs(t.tv_sec as u64)
+            + std::time::Duration::from_micros(t.tv_usec as u64)
+    };
+    time(usage.ru_utime) + time(usage.ru_stime)
 }

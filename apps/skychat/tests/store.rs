@@ -1053,9 +1053,9 @@ fn throughput_of_the_sending_side_in_batches() {
     }
 }
 
-/// How a batch of acks is best written: the store's one `UPDATE` per batch with an `IN` list of
-/// message ids, one prepared `UPDATE` per message in the batch's transaction, or one `UPDATE`
-/// with an `IN` list of row ids. Run by hand with the tests above.
+/// How a batch of acks is best written: the store's one prepared `UPDATE` per ack by the row id
+/// it keeps for the outbox, one prepared `UPDATE` per ack by peer and message id, or one
+/// `UPDATE` with an `IN` list of row ids. Run by hand with the tests above.
 #[test]
 #[ignore = "throughput measurement, run by hand"]
 fn throughput_of_ack_batches_by_statement_shape() {
@@ -1099,7 +1099,7 @@ fn throughput_of_ack_batches_by_statement_shape() {
                 .collect();
             store.write_batch(&acks).unwrap();
         }
-        report("IN list of ids (the store)", batch, started.elapsed());
+        report("row id per ack (the store)", batch, started.elapsed());
         assert!(store.outbox().unwrap().is_empty());
 
         let dir = tempfile::tempdir().unwrap();
@@ -1130,7 +1130,7 @@ fn throughput_of_ack_batches_by_statement_shape() {
             }
             tx.commit().unwrap();
         }
-        report("one statement per message", batch, started.elapsed());
+        report("message id per ack", batch, started.elapsed());
 
         let dir = tempfile::tempdir().unwrap();
         let sent = fill(dir.path());

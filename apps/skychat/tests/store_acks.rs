@@ -1,6 +1,7 @@
-//! Acks written in batches: consecutive acks of one peer at one time are one `UPDATE` per chunk
-//! of ids, and each ack still gets its own result, whatever the run holds (repeats, unknown ids,
-//! messages acked or read before, another peer's ids) and however long it is.
+//! Acks written in batches: each ack updates its message by the row id the store keeps for the
+//! outbox, and gets its own result whatever the batch holds (repeats, unknown ids, messages acked
+//! or read before, another peer's ids, messages stored in the same batch) and however long it is;
+//! the rows kept follow only what committed.
 
 use std::path::Path;
 
@@ -82,7 +83,7 @@ fn a_run_of_acks_reports_each_ack_as_one_by_one_would() {
 
 #[test]
 fn long_runs_of_acks_of_every_length_ack_exactly_their_messages() {
-    // Past one chunk of the largest list, and lengths that fill no chunk exactly.
+    // Batches of every size the app writes, one ack or hundreds.
     for count in [1u64, 3, 17, 255, 256, 257, 600] {
         let dir = tempfile::tempdir().unwrap();
         let mut store = open(dir.path());
@@ -117,4 +118,62 @@ fn long_runs_of_acks_of_every_length_ack_exactly_their_messages() {
         assert_eq!(left, [count + 1, count + 2], "a run of {count}");
         assert_eq!(store.counts().unwrap().acked, count);
     }
+}
+
+#[test]
+fn an_ack_finds_only_messages_whose_batch_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let alice = peer(1);
+    let keyed = |seq, key: &str| WriteOp::OutgoingWithKey {
+        peer: alice,
+        message: message(5, seq),
+        idempotency_key: key.into(),
+    };
+    store.write_batch(&[keyed(1, "k")]).unwrap();
+    // Rolled back as a whole (the key is taken): message 2's row id is given back.
+    let failed = store.write_batch(&[
+        WriteOp::Outgoing {
+            peer: alice,
+            message: message(5, 2),
+        },
+        keyed(3, "k"),
+    ]);
+    assert!(failed.is_err());
+    // Message 4 takes that row id; an ack of message 2 must not touch it.
+    let row = store.record_outgoing(alice, &message(5, 4)).unwrap();
+    assert_eq!(
+        store
+            .write_batch(&[
+                acked(alice, message(5, 2).id, 10),
+                WriteOp::Outgoing {
+                    peer: alice,
+                    message: message(5, 5),
+                },
+                acked(alice, message(5, 5).id, 11),
+                acked(alice, message(5, 5).id, 12),
+            ])
+            .unwrap()[..],
+        [
+            Applied::Unchanged,
+            Applied::Inserted(row + 1),
+            Applied::Updated(row + 1),
+            Applied::Unchanged,
+        ]
+    );
+    let status = |store: &Store, seq| {
+        store
+            .message(alice, Direction::Out, message(5, seq).id)
+            .unwrap()
+            .unwrap()
+            .status
+    };
+    assert_eq!(status(&store, 4), Status::Queued);
+    assert_eq!(status(&store, 5), Status::Acked);
+    assert_eq!(store.outbox().unwrap().len(), 2);
+
+    // Read receipts take messages out of the outbox too: a later ack changes nothing.
+    assert!(store.mark_read(alice, message(5, 4).id, 20).unwrap());
+    assert!(!store.mark_acked(alice, message(5, 4).id, 21).unwrap());
+    assert_eq!(status(&store, 4), Status::Read);
 }

@@ -1,7 +1,8 @@
-//! The migration from schema 4 to 5 (peers as integer ids, message ids as BLOBs, no status
-//! column): a version-4 database with messages both ways, in every state, reads back exactly as
-//! it did, with its dedup marks, idempotency keys, deletions, full-text index, row ids and
-//! `AUTOINCREMENT` counter.
+//! The migrations from schema 4 to 5 (peers as integer ids, message ids as BLOBs, no status
+//! column) and on to 6 (two indexes fewer, a leaner full-text index): a version-4 database with
+//! messages both ways, in every state, reads back exactly as it did, with its dedup marks,
+//! idempotency keys, deletions, full-text index, row ids and `AUTOINCREMENT` counter; a version-5
+//! database keeps its rows and ends with the indexes of a new database.
 
 use std::path::Path;
 
@@ -110,17 +111,24 @@ fn old_rows() -> Vec<OldRow> {
     ]
 }
 
-/// A database exactly as schema version 4 wrote it: `rows`, indexed, their dedup marks, and the
-/// newest row deleted (as retention would).
-fn version_4_database(dir: &Path, rows: &[OldRow]) -> i64 {
+/// A new database at `dir` of schema `version`, as the store of that version created it.
+fn old_database(dir: &Path, version: usize) -> Connection {
     let old = Connection::open(dir.join("skychat.db")).expect("create the old database");
     old.pragma_update(None, "auto_vacuum", "INCREMENTAL")
         .unwrap();
     old.pragma_update(None, "journal_mode", "WAL").unwrap();
-    for migration in &MIGRATIONS[..4] {
+    for migration in &MIGRATIONS[..version] {
         old.execute_batch(migration).unwrap();
     }
-    old.pragma_update(None, "user_version", 4).unwrap();
+    old.pragma_update(None, "user_version", version as i64)
+        .unwrap();
+    old
+}
+
+/// A database exactly as schema version 4 wrote it: `rows`, indexed, their dedup marks, and the
+/// newest row deleted (as retention would).
+fn version_4_database(dir: &Path, rows: &[OldRow]) -> i64 {
+    let old = old_database(dir, 4);
     for r in rows {
         old.execute(
             "INSERT INTO messages
@@ -336,4 +344,147 @@ fn a_version_4_database_reads_back_identically_after_the_migration() {
             .row,
         retired_row + 1
     );
+}
+
+/// The index names of the table `messages` in the database at `dir`, sorted.
+fn message_indexes(dir: &Path) -> Vec<String> {
+    let conn = Connection::open(dir.join("skychat.db")).unwrap();
+    let mut statement = conn
+        .prepare(
+            "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'messages'
+             ORDER BY name",
+        )
+        .unwrap();
+    statement
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// A database exactly as schema version 5 wrote it, with one message in each state: queued (in
+/// the outbox), acked, received unread, received and read; stored at 1,000 ms (the first two) and
+/// 5,000 ms.
+fn version_5_database(dir: &Path) {
+    let old = old_database(dir, 5);
+    old.execute(
+        "INSERT INTO peers (id, key) VALUES (1, ?1)",
+        [native_peer(1).to_hex()],
+    )
+    .unwrap();
+    // Direction, sequence, body, stored at, acked at, read at, in the outbox.
+    type Row = (
+        &'static str,
+        u64,
+        &'static str,
+        u64,
+        Option<i64>,
+        Option<i64>,
+        bool,
+    );
+    let rows: [Row; 4] = [
+        ("out", 1, "queued soup", 1_000, None, None, true),
+        ("out", 2, "acked bread", 1_000, Some(1_100), None, false),
+        ("in", 1, "unread cheese", 5_000, None, None, false),
+        ("in", 2, "read apples", 5_000, None, Some(5_100), false),
+    ];
+    for (direction, seq, body, at, acked, read, in_outbox) in rows {
+        let stream: u64 = if direction == "out" { 7 } else { 9 };
+        let mut msg_id = stream.to_be_bytes().to_vec();
+        msg_id.extend(seq.to_be_bytes());
+        old.execute(
+            "INSERT INTO messages
+                 (peer_id, direction, msg_id, body, sent_at_ms, stored_at_ms, acked_at_ms,
+                  read_at_ms, in_outbox)
+             VALUES (1, ?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)",
+            params![direction, msg_id, body, at as i64, acked, read, in_outbox],
+        )
+        .unwrap();
+    }
+    old.execute(
+        "INSERT INTO messages_fts (rowid, body) SELECT row_id, body FROM messages",
+        [],
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_version_5_database_keeps_its_rows_and_drops_the_two_unused_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    version_5_database(dir.path());
+    assert!(message_indexes(dir.path()).contains(&"messages_unread".to_string()));
+
+    let mut store = open(dir.path());
+    assert_eq!(store.settings().unwrap().schema_version, SCHEMA_VERSION);
+    let fresh = tempfile::tempdir().unwrap();
+    drop(open(fresh.path()));
+    assert_eq!(
+        message_indexes(dir.path()),
+        message_indexes(fresh.path()),
+        "a migrated database has the indexes of a new one"
+    );
+    assert_eq!(
+        message_indexes(dir.path()),
+        [
+            "messages_by_idempotency_key",
+            "messages_by_peer",
+            "messages_outbox",
+            "sqlite_autoindex_messages_1"
+        ]
+    );
+
+    let stored: Vec<(String, Status, i64)> = everything(&store)
+        .into_iter()
+        .map(|m| (m.message.body, m.status, m.row))
+        .collect();
+    assert_eq!(
+        stored,
+        [
+            ("queued soup".to_string(), Status::Queued, 1),
+            ("acked bread".to_string(), Status::Acked, 2),
+            ("unread cheese".to_string(), Status::Received, 3),
+            ("read apples".to_string(), Status::Read, 4),
+        ]
+    );
+    assert_eq!(store.search("cheese", 10).unwrap()[0].row, 3);
+    // The full-text index was rebuilt without its per-row token counts, and matches the rows.
+    let raw = Connection::open(dir.path().join("skychat.db")).unwrap();
+    let docsize: i64 = raw
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name = 'messages_fts_docsize'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(docsize, 0);
+    raw.execute(
+        "INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')",
+        [],
+    )
+    .expect("the full-text index matches the messages");
+
+    // The outbox the store found on opening takes the ack of its message, once.
+    let ack = WriteOp::Acked {
+        peer: native_peer(1),
+        id: id(7, 1),
+        at_ms: 6_000,
+    };
+    assert_eq!(
+        store.write_batch(&[ack.clone(), ack]).unwrap(),
+        [Applied::Updated(1), Applied::Unchanged]
+    );
+    assert!(store.outbox().unwrap().is_empty());
+
+    // What the dropped indexes served still works: marking a peer's messages read, and the TTL.
+    assert_eq!(
+        store.mark_peer_read_by_me(native_peer(1), 6_000).unwrap(),
+        1
+    );
+    store.set_retention(skychat::store::RetentionPolicy {
+        ttl_ms: Some(2_000),
+        ..Default::default()
+    });
+    assert_eq!(store.enforce_retention(6_500).unwrap().expired, 2);
+    let left: Vec<i64> = everything(&store).into_iter().map(|m| m.row).collect();
+    assert_eq!(left, [3, 4]);
 }

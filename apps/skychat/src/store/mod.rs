@@ -10,7 +10,8 @@
 //! identity's outbox is never sent under another's name.
 //!
 //! Peers are integer ids in the database (`peer_ids` keeps the key → id mapping in memory, next
-//! to the connection) and message ids are binary ([`codec`]).
+//! to the connection) and message ids are binary ([`codec`]). `outbox_rows` keeps the row of
+//! each message in the outbox in memory, for the acks.
 //!
 //! - [`schema`]: tables and migrations. [`write`]: the write operations. [`query`]: history,
 //!   peers, counts, outbox and dedup reads. [`search`]: full-text search. [`retention`]: caps,
@@ -20,6 +21,7 @@
 pub mod codec;
 pub mod error;
 pub mod model;
+mod outbox_rows;
 mod peer_ids;
 pub mod query;
 pub mod retention;
@@ -86,6 +88,7 @@ pub struct Store {
     path: PathBuf,
     retention: RetentionPolicy,
     peer_ids: peer_ids::PeerIds,
+    outbox_rows: outbox_rows::OutboxRows,
 }
 
 impl Store {
@@ -126,11 +129,13 @@ impl Store {
             Ok(()) | Err(StoreError::DiskFull(_)) => {}
             Err(e) => return Err(e),
         }
+        let outbox_rows = outbox_rows::OutboxRows::load(&conn)?;
         let mut store = Self {
             conn,
             path,
             retention: options.retention,
             peer_ids: peer_ids::PeerIds::default(),
+            outbox_rows,
         };
         store.set_max_db_bytes(options.max_db_bytes)?;
         Ok(store)

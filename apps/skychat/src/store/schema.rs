@@ -42,17 +42,28 @@
 //! - The indexes are those the queries use: the unique (peer, direction, id) of the dedup on
 //!   insert and of the ack and read updates, history by peer, the outbox in order, unread per
 //!   peer, retention by storage time, and idempotency keys.
+//!
+//! Version 6 drops two indexes that every received message paid for and no frequent query
+//! needs: `messages_unread` (the one statement that used it, marking a peer's messages read,
+//! finds them through the unique (peer, direction, id) index) and `messages_by_stored_at` (only
+//! the TTL rule of retention, which runs every few minutes and scans the table as the caps
+//! already do). The rows stay as they are.
+//!
+//! It also rebuilds `messages_fts` with `columnsize = 0`: FTS5 then keeps no per-row table of
+//! token counts (`messages_fts_docsize`, a row written for every message), which only ranking
+//! functions such as `bm25` read; search orders by row id. The rebuild indexes every stored body
+//! again (a deleted message's is empty), once.
 
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::error::{Result, StoreError};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`. Public so that tests can build a
 /// database of an older version exactly as that version wrote it.
-pub const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2, V3, V4, V5];
+pub const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2, V3, V4, V5, V6];
 
 const V1: &str = "
 CREATE TABLE messages (
@@ -179,6 +190,21 @@ INSERT INTO dedup_v5 (peer_id, stream, stored_seq, updated_row)
 SELECT p.id, d.stream, d.stored_seq, d.updated_row FROM dedup d JOIN peers p ON p.key = d.peer;
 DROP TABLE dedup;
 ALTER TABLE dedup_v5 RENAME TO dedup;
+";
+
+const V6: &str = "
+DROP INDEX messages_unread;
+DROP INDEX messages_by_stored_at;
+
+DROP TABLE messages_fts;
+CREATE VIRTUAL TABLE messages_fts USING fts5 (
+    body,
+    content = 'messages',
+    content_rowid = 'row_id',
+    columnsize = 0,
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
 ";
 
 /// Gives a brand-new, empty database `auto_vacuum = INCREMENTAL`. Call it before anything else

@@ -6,18 +6,19 @@
 //!
 //! - a message is one row, written once: an outgoing one with its idempotency key, in the
 //!   outbox; an incoming one unread;
-//! - consecutive acks of one peer at one time are one `UPDATE` (an `IN` list of their ids);
+//! - an ack updates its message by row id (the outbox's rows are kept in memory);
 //! - each sender stream's dedup mark moves once, to the batch's highest sequence of it;
 //! - the new messages enter the full-text index together, in one statement before the commit.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use rusqlite::{CachedStatement, Connection, OptionalExtension, TransactionBehavior, params};
 use skychat_core::{ChatMessage, MessageId, PublicKey, Suite};
 
 use super::Store;
-use super::codec::{IdBytes, id_at, to_sql};
+use super::codec::{IdBytes, to_sql};
 use super::error::Result;
+use super::outbox_rows::{Changes, OutboxRows};
 use super::peer_ids::{Added, PeerIds};
 
 /// One write for [`Store::write_batch`].
@@ -132,40 +133,15 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut batch = BatchWriter::new(&tx, &self.peer_ids)?;
-        let mut applied = Vec::with_capacity(ops.len());
-        let mut rest = ops;
-        while let Some(op) = rest.first() {
-            let run = match op {
-                WriteOp::Acked { peer, at_ms, .. } => rest
-                    .iter()
-                    .take_while(|next| {
-                        matches!(next, WriteOp::Acked { peer: p, at_ms: t, .. }
-                            if p == peer && t == at_ms)
-                    })
-                    .count(),
-                _ => 1,
-            };
-            let (now, later) = rest.split_at(run);
-            match now {
-                [op] => applied.push(batch.apply(op)?),
-                [WriteOp::Acked { peer, at_ms, .. }, ..] => {
-                    let ids: Vec<MessageId> = now
-                        .iter()
-                        .filter_map(|op| match op {
-                            WriteOp::Acked { id, .. } => Some(*id),
-                            _ => None,
-                        })
-                        .collect();
-                    batch.acked(*peer, &ids, *at_ms, &mut applied)?;
-                }
-                _ => unreachable!("a run of more than one operation is a run of acks"),
-            }
-            rest = later;
-        }
-        let added = batch.finish()?;
+        let mut batch = BatchWriter::new(&tx, &self.peer_ids, &self.outbox_rows)?;
+        let applied = ops
+            .iter()
+            .map(|op| batch.apply(op))
+            .collect::<Result<Vec<_>>>()?;
+        let (added, outbox) = batch.finish()?;
         tx.commit()?;
         self.peer_ids.remember(added);
+        self.outbox_rows.apply(outbox);
         Ok(applied)
     }
 
@@ -250,17 +226,15 @@ const INSERT: &str = "INSERT INTO messages
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
      ON CONFLICT (peer_id, direction, msg_id) DO NOTHING";
 
-/// The sizes of the `IN` lists of the ack statement, one prepared statement each. A run of acks
-/// takes the largest while it has that many left, then the smallest that holds the rest, with
-/// the last id repeated to fill it (a repeat in an `IN` list changes nothing).
-const ACK_LIST_SIZES: [usize; 5] = [1, 4, 16, 64, 256];
-
 /// One batch's transaction: the insert statement prepared once, the peers the batch added, the
-/// dedup marks it moves, and its first row not yet in the full-text index.
+/// messages it puts in and takes out of the outbox, the dedup marks it moves, and its first row
+/// not yet in the full-text index.
 struct BatchWriter<'c> {
     conn: &'c Connection,
     peers: &'c PeerIds,
     added: Added,
+    outbox: &'c OutboxRows,
+    outbox_changes: Changes,
     insert: CachedStatement<'c>,
     /// Per (peer id, stream): the highest sequence stored and the row that stored it.
     marks: BTreeMap<(i64, u64), (u64, i64)>,
@@ -268,11 +242,13 @@ struct BatchWriter<'c> {
 }
 
 impl<'c> BatchWriter<'c> {
-    fn new(conn: &'c Connection, peers: &'c PeerIds) -> Result<Self> {
+    fn new(conn: &'c Connection, peers: &'c PeerIds, outbox: &'c OutboxRows) -> Result<Self> {
         Ok(Self {
             conn,
             peers,
             added: Added::new(),
+            outbox,
+            outbox_changes: Changes::default(),
             insert: conn.prepare_cached(INSERT)?,
             marks: BTreeMap::new(),
             unindexed: None,
@@ -292,20 +268,26 @@ impl<'c> BatchWriter<'c> {
                 message,
                 received_at_ms,
             } => self.insert_in(*peer, message, *received_at_ms),
-            WriteOp::Acked { peer, id, at_ms } => {
-                let mut applied = Vec::with_capacity(1);
-                self.acked(*peer, &[*id], *at_ms, &mut applied)?;
-                Ok(applied[0])
+            WriteOp::Acked { peer, id, at_ms } => self.acked(peer, *id, *at_ms),
+            WriteOp::ReadByPeer { peer, id, at_ms } => {
+                let applied = self.update(
+                    "UPDATE messages
+                     SET read_at_ms = ?3, acked_at_ms = coalesce(acked_at_ms, ?3), in_outbox = 0
+                     WHERE peer_id = ?1 AND direction = 'out' AND msg_id = ?2
+                       AND read_at_ms IS NULL
+                     RETURNING row_id",
+                    peer,
+                    *id,
+                    *at_ms,
+                )?;
+                // A read message leaves the outbox, if it was still there.
+                if applied.changed()
+                    && let Some(peer_id) = self.peers.lookup_in(self.conn, &self.added, peer)?
+                {
+                    self.outbox_changes.left((peer_id, *id));
+                }
+                Ok(applied)
             }
-            WriteOp::ReadByPeer { peer, id, at_ms } => self.update(
-                "UPDATE messages
-                 SET read_at_ms = ?3, acked_at_ms = coalesce(acked_at_ms, ?3), in_outbox = 0
-                 WHERE peer_id = ?1 AND direction = 'out' AND msg_id = ?2 AND read_at_ms IS NULL
-                 RETURNING row_id",
-                peer,
-                *id,
-                *at_ms,
-            ),
             WriteOp::ReadByMe { peer, id, at_ms } => self.update(
                 "UPDATE messages SET read_at_ms = ?3
                  WHERE peer_id = ?1 AND direction = 'in' AND msg_id = ?2 AND read_at_ms IS NULL
@@ -340,7 +322,11 @@ impl<'c> BatchWriter<'c> {
         let peer_id = self.peers.resolve(self.conn, &mut self.added, peer)?;
         // An outgoing message is stored when it is accepted, so its send time is its storage
         // time.
-        self.insert(peer_id, "out", message, message.sent_at_ms, idempotency_key)
+        let applied = self.insert(peer_id, "out", message, message.sent_at_ms, idempotency_key)?;
+        if let Applied::Inserted(row) = applied {
+            self.outbox_changes.entered((peer_id, message.id), row);
+        }
+        Ok(applied)
     }
 
     fn insert_in(
@@ -402,48 +388,30 @@ impl<'c> BatchWriter<'c> {
         Ok(Applied::AlreadyStored(existing))
     }
 
-    /// Acks of `ids` from `peer` at `at_ms`: one statement per [`ACK_LIST_SIZES`] chunk. Pushes
-    /// one result per id, in order; an id given twice is updated by the first.
-    fn acked(
-        &mut self,
-        peer: PublicKey,
-        ids: &[MessageId],
-        at_ms: u64,
-        applied: &mut Vec<Applied>,
-    ) -> Result<()> {
-        let Some(peer_id) = self.peers.lookup_in(self.conn, &self.added, &peer)? else {
-            applied.extend(ids.iter().map(|_| Applied::Unchanged));
-            return Ok(());
+    /// The ack of `id` from `peer` at `at_ms`: a message still in the outbox is updated by its
+    /// row id, which the outbox keeps in memory; one acked already (or twice in a batch) is
+    /// left alone.
+    fn acked(&mut self, peer: &PublicKey, id: MessageId, at_ms: u64) -> Result<Applied> {
+        let Some(peer_id) = self.peers.lookup_in(self.conn, &self.added, peer)? else {
+            return Ok(Applied::Unchanged);
         };
-        let mut rows: HashMap<MessageId, i64> = HashMap::with_capacity(ids.len());
-        let largest = ACK_LIST_SIZES[ACK_LIST_SIZES.len() - 1];
-        for chunk in ids.chunks(largest) {
-            let size = ACK_LIST_SIZES
-                .into_iter()
-                .find(|&size| size >= chunk.len())
-                .unwrap_or(largest);
-            let mut statement = self.conn.prepare_cached(&ack_sql(size))?;
-            let mut params: Vec<Box<dyn rusqlite::ToSql>> = Vec::with_capacity(size + 2);
-            params.push(Box::new(to_sql(at_ms)));
-            params.push(Box::new(peer_id));
-            let last = chunk[chunk.len() - 1];
-            for id in chunk
-                .iter()
-                .chain(std::iter::repeat_n(&last, size - chunk.len()))
-            {
-                params.push(Box::new(IdBytes::of(*id)));
-            }
-            let mut changed = statement.query(rusqlite::params_from_iter(params))?;
-            while let Some(row) = changed.next()? {
-                let id = id_at(row, 1)?;
-                rows.insert(id, row.get(0)?);
-            }
-        }
-        applied.extend(ids.iter().map(|id| match rows.remove(id) {
-            Some(row) => Applied::Updated(row),
-            None => Applied::Unchanged,
-        }));
-        Ok(())
+        let key = (peer_id, id);
+        let Some(row) = self.outbox.row(&self.outbox_changes, &key) else {
+            return Ok(Applied::Unchanged);
+        };
+        let changed = self
+            .conn
+            .prepare_cached(
+                "UPDATE messages SET acked_at_ms = ?1, in_outbox = 0
+                 WHERE row_id = ?2 AND in_outbox = 1",
+            )?
+            .execute(params![to_sql(at_ms), row])?;
+        self.outbox_changes.left(key);
+        Ok(if changed == 1 {
+            Applied::Updated(row)
+        } else {
+            Applied::Unchanged
+        })
     }
 
     /// Runs one state change (`sql`, matching one message by `peer_id = ?1 AND msg_id = ?2`,
@@ -484,8 +452,9 @@ impl<'c> BatchWriter<'c> {
         Ok(())
     }
 
-    /// Moves the dedup marks and indexes the new rows; returns the peers the batch added.
-    fn finish(mut self) -> Result<Added> {
+    /// Moves the dedup marks and indexes the new rows; returns the peers the batch added and
+    /// its changes to the outbox.
+    fn finish(mut self) -> Result<(Added, Changes)> {
         self.index_new_rows()?;
         if !self.marks.is_empty() {
             // Sequences count from 1 and stay far below 2^63, so comparing the signed forms is
@@ -501,17 +470,6 @@ impl<'c> BatchWriter<'c> {
                 upsert.execute(params![peer_id, to_sql(stream), to_sql(seq), row])?;
             }
         }
-        Ok(self.added)
+        Ok((self.added, self.outbox_changes))
     }
-}
-
-/// The ack statement for an `IN` list of `size` ids (`?3` on). It returns the rows it changed.
-fn ack_sql(size: usize) -> String {
-    let list: Vec<String> = (3..size + 3).map(|n| format!("?{n}")).collect();
-    format!(
-        "UPDATE messages SET acked_at_ms = ?1, in_outbox = 0
-         WHERE peer_id = ?2 AND direction = 'out' AND in_outbox = 1 AND msg_id IN ({})
-         RETURNING row_id, msg_id",
-        list.join(", ")
-    )
 }
