@@ -9,6 +9,7 @@ use std::sync::mpsc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use skychat::store::{Store, StoreOptions, WriteOp};
+use skychat_core::Network;
 use skychat_core::{ChatMessage, MessageId, PublicKey};
 
 /// Two stores in temporary directories, kept across rounds (the app's stores grow the same way).
@@ -66,6 +67,7 @@ impl StorePair {
                             peer: sender_key,
                             message,
                             received_at_ms: at,
+                            network: Some(Network::Tcp),
                         })
                         .collect();
                     store(receiver, &ops);
@@ -115,6 +117,7 @@ impl StorePair {
                         peer: receiver_key,
                         id,
                         at_ms: at,
+                        network: Some(Network::Tcp),
                     })
                     .collect();
                 store(sender, &acks);

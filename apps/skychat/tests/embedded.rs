@@ -92,6 +92,8 @@ fn two_apps_chat_both_ways_over_skynet_and_report_it() {
     let sent = a.history(&b_visor.pk);
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0]["id"], id.as_str());
+    assert_eq!(sent[0]["network"], "skynet", "{sent:?}");
+    assert_eq!(b.history(&a_visor.pk)[0]["network"], "skynet");
     let peer = peer_entry(&a.status(), &b_visor.pk)
         .cloned()
         .expect("b in a's status");

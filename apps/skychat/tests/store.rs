@@ -239,11 +239,13 @@ fn a_batch_applies_every_operation_in_order_and_reports_each() {
                 peer: alice,
                 message: reply.clone(),
                 received_at_ms: 10,
+                network: None,
             },
             WriteOp::Acked {
                 peer: alice,
                 id: out.id,
                 at_ms: 11,
+                network: None,
             },
             WriteOp::ReadByMe {
                 peer: alice,
@@ -524,6 +526,7 @@ fn retention_shrinks_the_file_and_writes_continue_after_the_cap() {
             peer: alice,
             message: message(1, seq, &format!("{seq} {body}")),
             received_at_ms: seq,
+            network: None,
         })
         .collect();
     store.write_batch(&ops).unwrap();
@@ -575,6 +578,7 @@ fn a_full_database_fails_with_disk_full_keeps_committed_data_and_recovers() {
                 peer: alice,
                 message: message(1, committed + i, &format!("{} {body}", committed + i)),
                 received_at_ms: committed + i,
+                network: None,
             })
             .collect();
         match store.write_batch(&batch) {
@@ -605,6 +609,7 @@ fn a_full_database_fails_with_disk_full_keeps_committed_data_and_recovers() {
             peer: alice,
             message: message(1, committed + i, &body),
             received_at_ms: 0,
+            network: None,
         })
         .collect();
     assert!(matches!(
@@ -629,6 +634,7 @@ fn a_full_database_fails_with_disk_full_keeps_committed_data_and_recovers() {
             peer: alice,
             message: message(1, seq, &body),
             received_at_ms: seq,
+            network: None,
         })
         .collect();
     store.write_batch(&batch).unwrap();
@@ -837,6 +843,7 @@ fn a_version_1_database_is_migrated_and_search_finds_old_and_new_messages() {
                 peer: peer(1),
                 message: message(1, 3, "new breakfast plans"),
                 received_at_ms: 3,
+                network: None,
             },
             WriteOp::Outgoing {
                 peer: peer(2),
@@ -889,6 +896,7 @@ fn batches_index_exactly_their_new_messages() {
         peer: peer(1),
         message: message(1, seq, body),
         received_at_ms: seq,
+        network: None,
     };
     // A batch with a duplicate and a state change between its inserts: only the new rows are
     // indexed, each once.
@@ -908,6 +916,7 @@ fn batches_index_exactly_their_new_messages() {
                 peer: peer(1),
                 id: MessageId { stream: 9, seq: 9 },
                 at_ms: 5,
+                network: None,
             },
         ])
         .unwrap();
@@ -950,6 +959,7 @@ fn dedup_marks_keep_only_the_newest_streams_per_peer() {
             peer: alice,
             message: message(stream, 1, "hi"),
             received_at_ms: stream,
+            network: None,
         })
         .collect();
     store.write_batch(&ops).unwrap();
@@ -992,6 +1002,7 @@ fn throughput_of_batches_against_single_transactions() {
                     peer: peer(1),
                     message: message(1, seq, "a message of ordinary length, about fifty bytes"),
                     received_at_ms: seq,
+                    network: None,
                 })
                 .collect();
             let started = Instant::now();
@@ -1038,6 +1049,7 @@ fn throughput_of_the_sending_side_in_batches() {
                     peer: peer(1),
                     id: m.id,
                     at_ms,
+                    network: None,
                 })
                 .collect();
             store.write_batch(&acks).unwrap();
@@ -1095,6 +1107,7 @@ fn throughput_of_ack_batches_by_statement_shape() {
                     peer: peer(1),
                     id: *id,
                     at_ms: 7,
+                    network: None,
                 })
                 .collect();
             store.write_batch(&acks).unwrap();

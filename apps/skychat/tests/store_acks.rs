@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use skychat::store::{Applied, Direction, Status, Store, StoreOptions, WriteOp};
-use skychat_core::{ChatMessage, MessageId, PublicKey};
+use skychat_core::{ChatMessage, MessageId, Network, PublicKey};
 
 fn peer(n: u8) -> PublicKey {
     PublicKey::native([n; 32])
@@ -26,7 +26,12 @@ fn open(dir: &Path) -> Store {
 }
 
 fn acked(peer: PublicKey, id: MessageId, at_ms: u64) -> WriteOp {
-    WriteOp::Acked { peer, id, at_ms }
+    WriteOp::Acked {
+        peer,
+        id,
+        at_ms,
+        network: None,
+    }
 }
 
 #[test]
@@ -176,4 +181,51 @@ fn an_ack_finds_only_messages_whose_batch_committed() {
     assert!(store.mark_read(alice, message(5, 4).id, 20).unwrap());
     assert!(!store.mark_acked(alice, message(5, 4).id, 21).unwrap());
     assert_eq!(status(&store, 4), Status::Read);
+}
+
+#[test]
+fn each_message_keeps_the_network_it_went_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let peer: PublicKey = skychat_core::SecretKey::from_bytes([5; 32])
+        .skywire_public_key()
+        .unwrap();
+    let message = |seq: u64, body: &str| ChatMessage {
+        id: MessageId { stream: 9, seq },
+        sent_at_ms: seq,
+        body: body.into(),
+        reply_to: None,
+    };
+    store
+        .write_batch(&[
+            WriteOp::Outgoing {
+                peer,
+                message: message(1, "out"),
+            },
+            WriteOp::Incoming {
+                peer,
+                message: message(2, "in"),
+                received_at_ms: 2,
+                network: Some(Network::Dmsg),
+            },
+        ])
+        .unwrap();
+    let network_of = |store: &Store, body: &str| {
+        let all = store.history(None, 10, None).unwrap();
+        all.into_iter()
+            .find(|m| m.message.body == body)
+            .unwrap()
+            .network
+    };
+    assert_eq!(network_of(&store, "in"), Some(Network::Dmsg));
+    assert_eq!(network_of(&store, "out"), None, "not gone yet");
+    store
+        .write_batch(&[WriteOp::Acked {
+            peer,
+            id: MessageId { stream: 9, seq: 1 },
+            at_ms: 3,
+            network: Some(Network::Skynet),
+        }])
+        .unwrap();
+    assert_eq!(network_of(&store, "out"), Some(Network::Skynet));
 }

@@ -46,6 +46,7 @@ fn incoming(peer: PublicKey, message: ChatMessage) -> WriteOp {
         peer,
         message,
         received_at_ms: 1_700_000_000_500,
+        network: None,
     }
 }
 

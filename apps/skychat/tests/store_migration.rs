@@ -210,6 +210,9 @@ fn a_version_4_database_reads_back_identically_after_the_migration() {
         assert_eq!(m.read_at_ms, old.read_at_ms);
         assert_eq!(m.in_outbox, old.in_outbox);
         assert_eq!(m.deleted_at_ms, old.deleted_at_ms);
+        // Before version 7 every message went over TCP-direct; one still queued has not gone.
+        let network = (!old.in_outbox).then_some(skychat_core::Network::Tcp);
+        assert_eq!(m.network, network, "{old:?}", old = old.body);
     }
     // The Go ids keep their 16-hex form, in reply_to too.
     assert_eq!(migrated[6].message.id.to_hex(), "18ed000000000002");
@@ -299,6 +302,7 @@ fn a_version_4_database_reads_back_identically_after_the_migration() {
                     reply_to: None,
                 },
                 received_at_ms: 3_000,
+                network: None,
             },
             WriteOp::Incoming {
                 peer: native_peer(1),
@@ -309,11 +313,13 @@ fn a_version_4_database_reads_back_identically_after_the_migration() {
                     reply_to: None,
                 },
                 received_at_ms: 3_001,
+                network: None,
             },
             WriteOp::Acked {
                 peer: native_peer(1),
                 id: id(7, 1),
                 at_ms: 3_002,
+                network: None,
             },
             WriteOp::DeletedByPeer {
                 peer: skywire_peer(3),
@@ -468,6 +474,7 @@ fn a_version_5_database_keeps_its_rows_and_drops_the_two_unused_indexes() {
         peer: native_peer(1),
         id: id(7, 1),
         at_ms: 6_000,
+        network: None,
     };
     assert_eq!(
         store.write_batch(&[ack.clone(), ack]).unwrap(),

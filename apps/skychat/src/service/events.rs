@@ -126,8 +126,21 @@ impl Service {
         let mut rest = Vec::with_capacity(batch.len());
         for event in batch {
             match event {
+                Event::Authenticated {
+                    conn,
+                    peer,
+                    kind,
+                    network,
+                    ..
+                } => {
+                    // Recorded at once: a message later in this batch may have come over it.
+                    self.0.peers.up(peer, conn, kind, network);
+                    rest.push(event);
+                }
                 Event::MessageReceived {
-                    peer, mut message, ..
+                    conn,
+                    peer,
+                    mut message,
                 } => {
                     // The Skywire wire carries no send time (the core gives 0): the receive
                     // time stands in for it.
@@ -138,10 +151,16 @@ impl Service {
                         peer,
                         message,
                         received_at_ms: at_ms,
+                        network: self.0.peers.network_of_conn(&peer, conn),
                     });
                 }
                 Event::MessageAcked { peer, id, .. } => {
-                    writes.push(WriteOp::Acked { peer, id, at_ms });
+                    writes.push(WriteOp::Acked {
+                        peer,
+                        id,
+                        at_ms,
+                        network: self.0.peers.network_of(&peer),
+                    });
                     rest.push(event);
                 }
                 Event::ReadReceipt { peer, id } => {
@@ -165,14 +184,13 @@ impl Service {
     fn on_event(&self, event: Event) {
         let inner = &self.0;
         match event {
+            // Recorded in the peer table already, by `on_events`.
             Event::Authenticated {
-                conn,
                 peer,
                 kind,
                 network,
                 ..
             } => {
-                inner.peers.up(peer, conn, kind, network);
                 log::info!("session with {} up ({kind:?}, {network})", peer.short());
                 inner.feed.publish(
                     "peer",
@@ -287,6 +305,7 @@ impl Service {
                     peer,
                     message,
                     received_at_ms,
+                    network,
                 } => match result {
                     Ok(Applied::Inserted(row)) => {
                         self.0.counters.incoming.fetch_add(1, Ordering::Relaxed);
@@ -301,6 +320,7 @@ impl Service {
                             read_at_ms: None,
                             in_outbox: false,
                             deleted_at_ms: None,
+                            network,
                         });
                     }
                     // Stored before (a Skywire peer's message handed over again): confirmed

@@ -472,6 +472,7 @@ fn stored_out(peer: PublicKey, message: &skychat_core::ChatMessage) -> StoredMes
         read_at_ms: None,
         in_outbox: true,
         deleted_at_ms: None,
+        network: None,
     }
 }
 

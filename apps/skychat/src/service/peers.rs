@@ -46,6 +46,12 @@ impl PeerTable {
         self.sessions.lock().expect("peer lock").contains_key(peer)
     }
 
+    /// The network of `peer`'s session `conn`, if it is live.
+    pub fn network_of_conn(&self, peer: &PublicKey, conn: ConnId) -> Option<Network> {
+        let sessions = self.sessions.lock().expect("peer lock");
+        sessions.get(peer)?.get(&conn).map(|(_, network)| *network)
+    }
+
     /// The network of `peer`'s oldest live session: the one its messages go over.
     pub fn network_of(&self, peer: &PublicKey) -> Option<Network> {
         let sessions = self.sessions.lock().expect("peer lock");

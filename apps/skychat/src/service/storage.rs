@@ -234,6 +234,7 @@ mod tests {
                     peer: PublicKey::native([2; 32]),
                     message: message(9),
                     received_at_ms: 9,
+                    network: None,
                 },
             ]);
             gate.send(()).await.unwrap();

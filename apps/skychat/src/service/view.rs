@@ -67,8 +67,9 @@ pub struct MessageView {
     pub len: usize,
     /// The text.
     pub message: String,
-    /// Always `tcp-direct`.
-    pub network: &'static str,
+    /// The network it went over (`tcp-direct`, `skynet`, `dmsg`); `null` while an outgoing
+    /// message waits for its ack.
+    pub network: Option<&'static str>,
     /// Whether this node sent it.
     pub outgoing: bool,
     /// The other side of the conversation.
@@ -118,7 +119,7 @@ impl MessageView {
             message: m.message.body.clone(),
             text: m.message.body.clone(),
             len: m.message.body.len(),
-            network: "tcp-direct",
+            network: m.network.map(transport_name),
             reply_to: m.message.reply_to.map(|r| r.to_hex()),
             sent_at: m.message.sent_at_ms,
             timestamp: m.stored_at_ms,
@@ -143,7 +144,7 @@ pub struct FeedMessage<'a> {
     id: Hex,
     len: usize,
     message: &'a str,
-    network: &'static str,
+    network: Option<&'static str>,
     outgoing: bool,
     peer: Hex,
     read_at: Option<u64>,
@@ -173,7 +174,7 @@ impl<'a> FeedMessage<'a> {
             id: Hex::id(m.message.id),
             len: m.message.body.len(),
             message: &m.message.body,
-            network: "tcp-direct",
+            network: m.network.map(transport_name),
             outgoing,
             peer,
             read_at: m.read_at_ms,
@@ -292,6 +293,7 @@ mod tests {
             read_at_ms: None,
             in_outbox: false,
             deleted_at_ms: None,
+            network: Some(skychat_core::Network::Tcp),
         };
         let me = key(1).to_hex();
         let peer = key(2).to_hex();
@@ -358,6 +360,7 @@ mod tests {
             read_at_ms: Some(7),
             in_outbox: false,
             deleted_at_ms: Some(8),
+            network: Some(skychat_core::Network::Skynet),
         };
         let outgoing = StoredMessage {
             direction: Direction::Out,
@@ -365,6 +368,7 @@ mod tests {
             acked_at_ms: Some(9),
             read_at_ms: None,
             deleted_at_ms: None,
+            network: Some(skychat_core::Network::Skynet),
             message: ChatMessage {
                 id: MessageId {
                     stream: u64::MAX,

@@ -89,6 +89,26 @@ pub fn from_sql(value: i64) -> u64 {
     value as u64
 }
 
+/// A network as the `messages.network` column keeps it.
+pub fn network_to_sql(network: skychat_core::Network) -> i64 {
+    match network {
+        skychat_core::Network::Skynet => 1,
+        skychat_core::Network::Dmsg => 2,
+        _ => 0,
+    }
+}
+
+/// The network of a `messages.network` value; `None` for NULL or a value this build does not
+/// know.
+pub fn network_from_sql(value: Option<i64>) -> Option<skychat_core::Network> {
+    match value? {
+        0 => Some(skychat_core::Network::Tcp),
+        1 => Some(skychat_core::Network::Skynet),
+        2 => Some(skychat_core::Network::Dmsg),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -97,6 +97,9 @@ pub struct StoredMessage {
     pub in_outbox: bool,
     /// Incoming: when its sender deleted it (its body is then empty).
     pub deleted_at_ms: Option<u64>,
+    /// The network it went over: the session it arrived on, or that its ack came over; `None`
+    /// while an outgoing message waits for its ack.
+    pub network: Option<skychat_core::Network>,
 }
 
 /// One conversation in [`Store::peers`](super::Store::peers).

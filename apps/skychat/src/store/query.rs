@@ -5,7 +5,7 @@ use rusqlite::{Row, params};
 use skychat_core::MAX_STREAMS_PER_PEER;
 use skychat_core::{ChatMessage, DedupRecord, MessageId, PublicKey};
 
-use super::codec::{IdBytes, from_sql, id_at, optional_id_at, to_sql};
+use super::codec::{IdBytes, from_sql, id_at, network_from_sql, optional_id_at, to_sql};
 use super::error::{Result, StoreError};
 use super::{Counts, Direction, PeerSummary, Status, Store, StoredMessage};
 
@@ -13,7 +13,7 @@ use super::{Counts, Direction, PeerSummary, Status, Store, StoredMessage};
 /// ([`MESSAGES`]).
 pub(super) const MESSAGE_COLUMNS: &str = "m.row_id, p.key, m.direction, m.msg_id, m.sent_at_ms, \
      m.body, m.reply_to, m.stored_at_ms, m.acked_at_ms, m.read_at_ms, m.in_outbox, \
-     m.deleted_at_ms";
+     m.deleted_at_ms, m.network";
 
 /// The messages with their peers' keys, for [`MESSAGE_COLUMNS`].
 pub(super) const MESSAGES: &str = "messages m JOIN peers p ON p.id = m.peer_id";
@@ -218,6 +218,7 @@ fn read_message(row: &Row<'_>) -> Result<StoredMessage> {
         read_at_ms,
         in_outbox: row.get(10)?,
         deleted_at_ms: optional_time(11)?,
+        network: network_from_sql(row.get(12)?),
     })
 }
 

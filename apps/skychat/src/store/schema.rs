@@ -59,11 +59,11 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::error::{Result, StoreError};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`. Public so that tests can build a
 /// database of an older version exactly as that version wrote it.
-pub const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2, V3, V4, V5, V6];
+pub const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2, V3, V4, V5, V6, V7];
 
 const V1: &str = "
 CREATE TABLE messages (
@@ -205,6 +205,14 @@ CREATE VIRTUAL TABLE messages_fts USING fts5 (
     tokenize = 'unicode61 remove_diacritics 2'
 );
 INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+";
+
+/// Version 7: the network each message went over (`0` TCP-direct, `1` skynet, `2` dmsg; NULL
+/// while an outgoing message waits for its ack). Every message stored before was TCP-direct:
+/// there was no other network.
+const V7: &str = "
+ALTER TABLE messages ADD COLUMN network INTEGER;
+UPDATE messages SET network = 0 WHERE direction = 'in' OR acked_at_ms IS NOT NULL OR read_at_ms IS NOT NULL;
 ";
 
 /// Gives a brand-new, empty database `auto_vacuum = INCREMENTAL`. Call it before anything else

@@ -13,10 +13,10 @@
 use std::collections::BTreeMap;
 
 use rusqlite::{CachedStatement, Connection, OptionalExtension, TransactionBehavior, params};
-use skychat_core::{ChatMessage, MessageId, PublicKey, Suite};
+use skychat_core::{ChatMessage, MessageId, Network, PublicKey, Suite};
 
 use super::Store;
-use super::codec::{IdBytes, to_sql};
+use super::codec::{IdBytes, network_to_sql, to_sql};
 use super::error::Result;
 use super::outbox_rows::{Changes, OutboxRows};
 use super::peer_ids::{Added, PeerIds};
@@ -55,6 +55,8 @@ pub enum WriteOp {
         message: ChatMessage,
         /// When it arrived, in ms since the Unix epoch.
         received_at_ms: u64,
+        /// The network of the session it arrived on.
+        network: Option<Network>,
     },
     /// The peer acked (stored) an outgoing message: it leaves the outbox and becomes `Acked`
     /// (a message already read or acked is left alone).
@@ -65,6 +67,8 @@ pub enum WriteOp {
         id: MessageId,
         /// When the ack arrived.
         at_ms: u64,
+        /// The network of the session the ack came over.
+        network: Option<Network>,
     },
     /// The peer read an outgoing message: it becomes `Read` and leaves the outbox (a read
     /// message was certainly stored).
@@ -170,13 +174,19 @@ impl Store {
             peer,
             message: message.clone(),
             received_at_ms,
+            network: None,
         })
     }
 
     /// Marks an outgoing message as acked by the peer; it leaves the outbox.
     pub fn mark_acked(&mut self, peer: PublicKey, id: MessageId, at_ms: u64) -> Result<bool> {
         Ok(self
-            .write_one(WriteOp::Acked { peer, id, at_ms })?
+            .write_one(WriteOp::Acked {
+                peer,
+                id,
+                at_ms,
+                network: None,
+            })?
             .changed())
     }
 
@@ -222,8 +232,8 @@ impl Store {
 
 const INSERT: &str = "INSERT INTO messages
          (peer_id, direction, msg_id, body, sent_at_ms, stored_at_ms, reply_to, in_outbox,
-          idempotency_key)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+          idempotency_key, network)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
      ON CONFLICT (peer_id, direction, msg_id) DO NOTHING";
 
 /// One batch's transaction: the insert statement prepared once, the peers the batch added, the
@@ -267,8 +277,14 @@ impl<'c> BatchWriter<'c> {
                 peer,
                 message,
                 received_at_ms,
-            } => self.insert_in(*peer, message, *received_at_ms),
-            WriteOp::Acked { peer, id, at_ms } => self.acked(peer, *id, *at_ms),
+                network,
+            } => self.insert_in(*peer, message, *received_at_ms, *network),
+            WriteOp::Acked {
+                peer,
+                id,
+                at_ms,
+                network,
+            } => self.acked(peer, *id, *at_ms, *network),
             WriteOp::ReadByPeer { peer, id, at_ms } => {
                 let applied = self.update(
                     "UPDATE messages
@@ -322,7 +338,14 @@ impl<'c> BatchWriter<'c> {
         let peer_id = self.peers.resolve(self.conn, &mut self.added, peer)?;
         // An outgoing message is stored when it is accepted, so its send time is its storage
         // time.
-        let applied = self.insert(peer_id, "out", message, message.sent_at_ms, idempotency_key)?;
+        let applied = self.insert(
+            peer_id,
+            "out",
+            message,
+            message.sent_at_ms,
+            idempotency_key,
+            None,
+        )?;
         if let Applied::Inserted(row) = applied {
             self.outbox_changes.entered((peer_id, message.id), row);
         }
@@ -334,9 +357,10 @@ impl<'c> BatchWriter<'c> {
         peer: PublicKey,
         message: &ChatMessage,
         received_at_ms: u64,
+        network: Option<Network>,
     ) -> Result<Applied> {
         let peer_id = self.peers.resolve(self.conn, &mut self.added, peer)?;
-        let applied = self.insert(peer_id, "in", message, received_at_ms, None)?;
+        let applied = self.insert(peer_id, "in", message, received_at_ms, None, network)?;
         // Messages of a stream arrive in order, so the mark is the highest sequence stored. A
         // Skywire-suite peer's messages have no streams: the unique id per peer catches their
         // duplicates.
@@ -359,6 +383,7 @@ impl<'c> BatchWriter<'c> {
         message: &ChatMessage,
         stored_at_ms: u64,
         idempotency_key: Option<&str>,
+        network: Option<Network>,
     ) -> Result<Applied> {
         let id = IdBytes::of(message.id);
         // Without `RETURNING`, which would buffer its rows in a temporary table per statement.
@@ -372,6 +397,7 @@ impl<'c> BatchWriter<'c> {
             message.reply_to.map(IdBytes::of),
             direction == "out",
             idempotency_key,
+            network.map(network_to_sql),
         ])?;
         if inserted == 1 {
             let row = self.conn.last_insert_rowid();
@@ -391,7 +417,13 @@ impl<'c> BatchWriter<'c> {
     /// The ack of `id` from `peer` at `at_ms`: a message still in the outbox is updated by its
     /// row id, which the outbox keeps in memory; one acked already (or twice in a batch) is
     /// left alone.
-    fn acked(&mut self, peer: &PublicKey, id: MessageId, at_ms: u64) -> Result<Applied> {
+    fn acked(
+        &mut self,
+        peer: &PublicKey,
+        id: MessageId,
+        at_ms: u64,
+        network: Option<Network>,
+    ) -> Result<Applied> {
         let Some(peer_id) = self.peers.lookup_in(self.conn, &self.added, peer)? else {
             return Ok(Applied::Unchanged);
         };
@@ -402,10 +434,10 @@ impl<'c> BatchWriter<'c> {
         let changed = self
             .conn
             .prepare_cached(
-                "UPDATE messages SET acked_at_ms = ?1, in_outbox = 0
+                "UPDATE messages SET acked_at_ms = ?1, in_outbox = 0, network = ?3
                  WHERE row_id = ?2 AND in_outbox = 1",
             )?
-            .execute(params![to_sql(at_ms), row])?;
+            .execute(params![to_sql(at_ms), row, network.map(network_to_sql)])?;
         self.outbox_changes.left(key);
         Ok(if changed == 1 {
             Applied::Updated(row)
