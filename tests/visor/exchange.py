@@ -50,7 +50,8 @@ def wait(what, probe, limit=90):
 
 def mesh_up(node):
     status, body = http(node, "GET", "/status")
-    return status == 200 and body["visor"]["listening"] == ["skynet", "dmsg"]
+    visor = (body or {}).get("visor") if status == 200 else None
+    return bool(visor) and visor["listening"] == ["skynet", "dmsg"]
 
 
 def received(node, peer):

@@ -424,6 +424,12 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         let service = Service::new(node.clone(), storage.clone(), info.clone());
         service.note_restored_outbox(restored_recipients);
         service.set_pairing(pair_rpc.is_some());
+        service.set_public_keys(keys);
+        service.set_require_pq(cli.require_pq);
+        // Before the HTTP surface serves: its first /status already shows the link.
+        if let Some(link) = &link {
+            service.set_visor(link.clone());
+        }
         let http_addr = http::serve_on(
             service.clone(),
             http_listener,
@@ -435,11 +441,6 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             Failure::runtime(format!("--addr {}: cannot serve: {e}", settings.http_addr))
         })?;
         service.set_http_addr(http_addr);
-        service.set_public_keys(keys);
-        service.set_require_pq(cli.require_pq);
-        if let Some(link) = &link {
-            service.set_visor(link.clone());
-        }
         skychat_smol::spawn(service.clone().run_events());
         skychat_smol::spawn(service.clone().run_committer());
         smol::spawn(retention_loop(storage.clone())).detach();
