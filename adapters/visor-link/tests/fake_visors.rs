@@ -65,6 +65,24 @@ async fn receive_and_store(node: &mut TestNode<SmolRuntime>, body: &'static str)
     peer
 }
 
+/// Sends `body` from `a` to `b`, which stores it, and returns the network of `a`'s session.
+async fn network_of_delivery(a: &mut App, b: &mut App, body: &'static str) -> Network {
+    let b_key = b.node.skywire_key();
+    a.node.handle.send(b_key, body.into(), None).await.unwrap();
+    receive_and_store(&mut b.node, body).await;
+    let up = a
+        .node
+        .wait_for(
+            "the session",
+            |e| matches!(e, Event::Authenticated { peer, .. } if *peer == b_key),
+        )
+        .await;
+    let Event::Authenticated { network, .. } = up else {
+        unreachable!("waited for an Authenticated event")
+    };
+    network
+}
+
 #[test]
 fn two_apps_chat_both_ways_over_skynet_and_register_with_their_visors() {
     smol::block_on(async {
@@ -126,29 +144,9 @@ fn a_dial_falls_back_to_dmsg_when_the_peer_is_not_on_skynet() {
         let mut a = app(&visors, 3, vec![Network::Skynet, Network::Dmsg]).await;
         let mut b = app(&visors, 4, vec![Network::Dmsg]).await;
         assert!(visors.wait_until(LIMIT, |v| v.listening(b.visor_pk) == ["dmsg"]));
-        let b_key = b.node.skywire_key();
-        a.node
-            .handle
-            .send(b_key, "via dmsg".into(), None)
-            .await
-            .unwrap();
-        receive_and_store(&mut b.node, "via dmsg").await;
-        let up = a
-            .node
-            .wait_for(
-                "the session",
-                |e| matches!(e, Event::Authenticated { peer, .. } if *peer == b_key),
-            )
-            .await;
-        assert!(
-            matches!(
-                up,
-                Event::Authenticated {
-                    network: Network::Dmsg,
-                    ..
-                }
-            ),
-            "{up:?}"
+        assert_eq!(
+            network_of_delivery(&mut a, &mut b, "via dmsg").await,
+            Network::Dmsg
         );
     });
 }
@@ -214,28 +212,9 @@ fn a_peer_pinned_to_dmsg_is_dialed_there_though_skynet_answers() {
         assert!(visors.wait_until(LIMIT, |v| v.listening(b.visor_pk) == ["dmsg", "skynet"]));
         let b_key = b.node.skywire_key();
         a.link.prefer(b_key, Some(Network::Dmsg));
-        a.node
-            .handle
-            .send(b_key, "dmsg only".into(), None)
-            .await
-            .unwrap();
-        receive_and_store(&mut b.node, "dmsg only").await;
-        let up = a
-            .node
-            .wait_for(
-                "the session",
-                |e| matches!(e, Event::Authenticated { peer, .. } if *peer == b_key),
-            )
-            .await;
-        assert!(
-            matches!(
-                up,
-                Event::Authenticated {
-                    network: Network::Dmsg,
-                    ..
-                }
-            ),
-            "{up:?}"
+        assert_eq!(
+            network_of_delivery(&mut a, &mut b, "dmsg only").await,
+            Network::Dmsg
         );
     });
 }
