@@ -184,13 +184,17 @@ fn embedded_identity(
                      DMSGCURL_SK)",
                 ));
             }
-            let secret = crate::keyfile::ephemeral().map_err(Failure::runtime)?;
-            let identity = identity::Identity::new(secret, Source::Ephemeral)
-                .map_err(|e| Failure::runtime(format!("internal key: {e}")))?;
-            Ok((identity, Some(visor)))
+            Ok((ephemeral_identity()?, Some(visor)))
         }
         Err(e) => Err(Failure::usage(e.to_string())),
     }
+}
+
+/// A fresh key drawn from OS randomness, for this run only.
+fn ephemeral_identity() -> Result<identity::Identity, Failure> {
+    let secret = crate::keyfile::ephemeral().map_err(Failure::runtime)?;
+    identity::Identity::new(secret, Source::Ephemeral)
+        .map_err(|e| Failure::runtime(format!("ephemeral key: {e}")))
 }
 
 fn default_data_dir(pk: &PublicKey) -> PathBuf {
@@ -213,12 +217,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Some(visor) => embedded_identity(found, &settings, visor_key(visor)?)?,
         None => match found {
             Ok(identity) => (identity, None),
-            Err(identity::IdentityError::Missing) => {
-                let secret = crate::keyfile::ephemeral().map_err(Failure::runtime)?;
-                let identity = identity::Identity::new(secret, Source::Ephemeral)
-                    .map_err(|e| Failure::runtime(format!("ephemeral key: {e}")))?;
-                (identity, None)
-            }
+            Err(identity::IdentityError::Missing) => (ephemeral_identity()?, None),
             Err(e) => return Err(Failure::usage(e.to_string())),
         },
     };
