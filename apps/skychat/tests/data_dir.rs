@@ -5,7 +5,6 @@
 
 mod support;
 
-use skychat_visor::{ProcKey, PubKey};
 use skychat_visor_link::fake_visor::FakeVisors;
 
 use std::net::TcpListener;
@@ -15,6 +14,7 @@ use support::binaries::SKYCHAT;
 use support::command::run;
 use support::node::{Args, Node, keygen};
 use support::scratch::Scratch;
+use support::visor::{launch, skywire_pk};
 
 /// Limit for a node that is expected to refuse to start.
 const REFUSAL: Duration = Duration::from_secs(15);
@@ -99,13 +99,7 @@ fn the_embedded_default_data_dir_is_locked_too() {
     let work = scratch.join("visor-work");
     std::fs::create_dir(&work).unwrap();
     let visors = FakeVisors::start().unwrap();
-    let key_file: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&keys.file).unwrap()).unwrap();
-    let visor_pk: skychat_core::PublicKey = key_file["pk"].as_str().unwrap().parse().unwrap();
-    let visor_pk = PubKey(visor_pk.as_skywire().unwrap().to_bytes());
-    let proc_key = ProcKey([1; 16]);
-    visors.register(proc_key, visor_pk);
-    let proc_config = visors.proc_config(proc_key, visor_pk, &work);
+    let proc_config = launch(&visors, &skywire_pk(&keys), 1, &work).proc_config;
     let env = [("PROC_CONFIG", proc_config.as_str())];
     let args = ["--addr", "127.0.0.1:0", "-c", &keys.file];
     let first = Node::spawn(SKYCHAT, &args, &env);

@@ -9,48 +9,14 @@ mod support;
 use std::time::Duration;
 
 use serde_json::Value;
-use skychat_visor::{ProcKey, PubKey};
 use skychat_visor_link::fake_visor::FakeVisors;
 use support::binaries::SKYCHAT;
 use support::command::run;
-use support::node::{Keys, Node, keygen, peer_entry};
+use support::node::{Node, keygen, peer_entry};
 use support::scratch::Scratch;
+use support::visor::{Visor, launch, pub_key, skywire_pk};
 
 const LIMIT: Duration = Duration::from_secs(15);
-
-/// The Skywire key of an identity file: the visor's key when it is that visor's config.
-fn skywire_pk(keys: &Keys) -> String {
-    let text = std::fs::read_to_string(&keys.file).expect("read the key file");
-    let value: Value = serde_json::from_str(&text).expect("JSON");
-    value["pk"].as_str().expect("pk").to_string()
-}
-
-fn pub_key(hex_key: &str) -> PubKey {
-    let mut bytes = [0u8; 33];
-    for (i, byte) in bytes.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&hex_key[2 * i..2 * i + 2], 16).expect("hex");
-    }
-    PubKey(bytes)
-}
-
-/// One app under the double: its visor's key and the PROC_CONFIG the visor would give it.
-struct Visor {
-    pk: String,
-    proc_config: String,
-}
-
-/// Registers a launch of the app for the visor whose key is `pk`, with a fresh proc key (as a
-/// visor gives at every launch).
-fn launch(visors: &FakeVisors, pk: &str, launch: u8, work: &str) -> Visor {
-    let mut key = [launch; 16];
-    key[..8].copy_from_slice(&pub_key(pk).0[1..9]);
-    let proc_key = ProcKey(key);
-    visors.register(proc_key, pub_key(pk));
-    Visor {
-        pk: pk.to_string(),
-        proc_config: visors.proc_config(proc_key, pub_key(pk), work),
-    }
-}
 
 fn start(visor: &Visor, args: &[&str]) -> Node {
     let mut all = vec!["--addr", "127.0.0.1:0"];

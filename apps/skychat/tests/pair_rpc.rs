@@ -16,12 +16,13 @@ use serde_json::json;
 use skychat_visor::visor_api::{
     self, ApiCall, ApiReply, ApiResult, ApiServer, IncomingApiCall, PairInfo, PairMessage,
 };
-use skychat_visor::{GoTime, ProcKey, PubKey, Zone};
+use skychat_visor::{GoTime, PubKey, Zone};
 use skychat_visor_link::fake_visor::FakeVisors;
 use support::binaries::SKYCHAT;
 use support::http::Response;
 use support::node::{Args, Node, keygen};
 use support::scratch::Scratch;
+use support::visor::{launch, skywire_pk};
 
 /// How the double behaves.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -133,16 +134,8 @@ fn embedded(scratch: &Scratch, extra: &[&str]) -> Node {
     let keys = keygen(scratch.path(), "node");
     let work = scratch.join("work");
     std::fs::create_dir_all(&work).expect("work dir");
-    let key_file: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&keys.file).expect("key file"))
-            .expect("JSON");
-    let visor_pk: skychat_core::PublicKey =
-        key_file["pk"].as_str().expect("pk").parse().expect("a key");
-    let visor_pk = PubKey(visor_pk.as_skywire().expect("Skywire").to_bytes());
     let visors = FakeVisors::start().expect("the app-server double");
-    let proc_key = ProcKey([7; 16]);
-    visors.register(proc_key, visor_pk);
-    let proc_config = visors.proc_config(proc_key, visor_pk, &work);
+    let proc_config = launch(&visors, &skywire_pk(&keys), 7, &work).proc_config;
     let mut args = vec!["--addr", "127.0.0.1:0", "-c", keys.file.as_str()];
     args.extend_from_slice(extra);
     Node::spawn(SKYCHAT, &args, &[("PROC_CONFIG", proc_config.as_str())])

@@ -12,4 +12,5 @@ pub mod node;
 pub mod pair;
 pub mod scratch;
 pub mod sse;
+pub mod visor;
 pub mod wirepeer;
