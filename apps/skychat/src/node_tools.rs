@@ -51,7 +51,13 @@ pub fn status(args: &StatusArgs) -> Result<(), Failure> {
             text(&status["mode"])
         ),
         format!("skywire:   {}", text(&status["skywire_pk"])),
-        format!("web page:  http://{}/", text(&status["http_addr"])),
+        format!(
+            "web page:  {}",
+            status["http_addr"]
+                .as_str()
+                .and_then(|a| a.parse().ok())
+                .map_or_else(|| "-".to_string(), crate::address::web_page_url)
+        ),
         format!(
             "tcp:       {}",
             status["tcp_listen"].as_str().unwrap_or("off")

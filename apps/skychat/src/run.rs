@@ -458,6 +458,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             keys.skywire
         );
         println!("  http:        http://{http_addr}");
+        println!("  web page:    {}", address::web_page_url(http_addr));
         match tcp_listen {
             Some(addr) => {
                 println!("  tcp listen:  {addr}");

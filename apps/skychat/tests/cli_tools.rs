@@ -1,7 +1,7 @@
 //! The tools that talk to the local node, through the real binaries: `alias`, `send --to` by
 //! alias, `history`, `peers` and `status` (readable and `--json`), `--flag=value` forms, help and
 //! `--version`, `skywire cli skychat` alone, and the errors: a node that is not running, a value
-//! the node refuses, a bad flag, each pointing at what to fix.
+//! the node refuses, a bad flag, each pointing at what to fix; and the banner's web page line.
 
 mod support;
 
@@ -142,6 +142,19 @@ fn tool_errors_name_the_fix_and_help_and_version_answer_without_a_node() {
     let keys = keygen(dir.path(), "lone");
     let node = Node::start(&Args::new(dir.path()).dialer(&keys, "lone-data", &[], &[]));
     let addr = node.http.to_string();
+    // The banner names the web page, and the page is there.
+    assert!(
+        node.stdout()
+            .contains(&format!("\n  web page:    http://{addr}/\n")),
+        "{}",
+        node.stdout()
+    );
+    let page = node.get("/");
+    assert_eq!(page.status, 200, "{page:?}");
+    assert!(
+        page.header("content-type")
+            .is_some_and(|t| t.starts_with("text/html"))
+    );
 
     // Nothing listens on a port just freed.
     let free = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
