@@ -226,3 +226,45 @@ fn tool_errors_name_the_fix_and_help_and_version_answer_without_a_node() {
     );
     assert!(!tools.contains("public key:"), "no node started: {tools}");
 }
+
+#[test]
+fn beyond_loopback_the_tools_need_the_token_file_and_show_the_page_at_loopback() {
+    let dir = tempfile::TempDir::new().expect("scratch dir");
+    let keys = keygen(dir.path(), "open");
+    let data = dir.path().join("open-data");
+    let node = Node::start(&[
+        "--standalone".to_string(),
+        "--addr".into(),
+        "0.0.0.0:0".into(),
+        "-c".into(),
+        keys.file.clone(),
+        "--data-dir".into(),
+        data.to_string_lossy().into_owned(),
+    ]);
+    let addr = node.http.to_string();
+    let page = format!("http://{addr}/");
+    assert!(
+        node.stdout().contains(&format!("  web page:    {page}\n")),
+        "{}",
+        node.stdout()
+    );
+
+    let refused = tool(&["peers", "--addr", &addr]);
+    assert_eq!(refused.code, Some(1), "{refused:?}");
+    assert!(refused.stderr.contains("pass --token-file"), "{refused:?}");
+
+    let token_flag = format!("--token-file={}", data.join("http-token").display());
+    let other = keygen(dir.path(), "other");
+    ok(tool(&[
+        "alias",
+        &other.pk,
+        "bob",
+        "--addr",
+        &addr,
+        &token_flag,
+    ]));
+    let listed = json(tool(&["peers", "--json", "--addr", &addr, &token_flag]));
+    assert_eq!(listed[0]["alias"], "bob", "{listed:#}");
+    let status = ok(tool(&["status", "--addr", &addr, &token_flag]));
+    assert!(status.contains(&format!("web page:  {page}\n")), "{status}");
+}
