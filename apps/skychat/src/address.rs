@@ -1,5 +1,5 @@
 //! Address forms on the command line: `tcp://<pk>@host:port` peer specs, and the `--addr` /
-//! `--tcp-listen` bind forms.
+//! `--tcp-listen` bind forms, and the web page's URL.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -45,6 +45,20 @@ pub fn parse_peer_spec(spec: &str) -> Result<PeerSpec, String> {
         pk,
         addr: addr.to_string(),
     })
+}
+
+/// The address of the web page served at `/`: the bound HTTP address, or loopback when it is
+/// bound to every interface (what a browser on this host opens).
+pub fn web_page_url(http_addr: SocketAddr) -> String {
+    let mut shown = http_addr;
+    if shown.ip().is_unspecified() {
+        shown.set_ip(if shown.is_ipv4() {
+            Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    format!("http://{shown}/")
 }
 
 /// Which interfaces a bare `:PORT` means.
@@ -97,6 +111,18 @@ mod tests {
     use super::*;
 
     const PK: &str = "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c";
+
+    #[test]
+    fn the_web_page_is_shown_at_loopback_when_bound_everywhere() {
+        for (bound, url) in [
+            ("127.0.0.1:8001", "http://127.0.0.1:8001/"),
+            ("0.0.0.0:8002", "http://127.0.0.1:8002/"),
+            ("[::]:8003", "http://[::1]:8003/"),
+            ("192.0.2.4:80", "http://192.0.2.4:80/"),
+        ] {
+            assert_eq!(web_page_url(bound.parse().unwrap()), url);
+        }
+    }
 
     #[test]
     fn peer_spec_round_trips() {

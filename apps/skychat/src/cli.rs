@@ -89,7 +89,27 @@ pub enum Command {
     Pk(PkArgs),
     /// Print or add the launcher.apps[] entry of a visor config.
     LauncherEntry(LauncherEntryArgs),
+    /// Show the local node's message history.
+    History(HistoryArgs),
+    /// Show the local node's status.
+    Status(StatusArgs),
+    /// List the peers the local node knows, with their aliases.
+    Peers(PeersArgs),
+    /// Give a peer a local name, or remove it.
+    Alias(AliasArgs),
 }
+
+/// The subcommands' names, as typed.
+pub const SUBCOMMANDS: [&str; 8] = [
+    "send",
+    "keygen",
+    "pk",
+    "launcher-entry",
+    "history",
+    "status",
+    "peers",
+    "alias",
+];
 
 /// Send one message: directly over TCP with --via, or through the local node with --to.
 #[derive(FromArgs, Debug, PartialEq)]
@@ -105,7 +125,8 @@ pub struct SendArgs {
     #[argh(switch)]
     pub require_pq: bool,
 
-    /// recipient public key, 64 or 66 hex (sent through the local node's HTTP surface)
+    /// recipient: a public key (64 or 66 hex), a tcp://<pk>@host:port address or an alias (sent
+    /// through the local node's HTTP surface)
     #[argh(option, short = 't')]
     pub to: Option<String>,
 
@@ -199,4 +220,82 @@ pub struct LauncherEntryArgs {
     /// do not start it with the visor ("auto_start": false)
     #[argh(switch)]
     pub no_auto_start: bool,
+}
+
+/// Declares the arguments of a tool that talks to the local node: the fields given, then
+/// `--addr` and `--token-file`, which every such tool takes.
+macro_rules! node_tool {
+    ($(#[$meta:meta])* pub struct $name:ident { $($field:tt)* }) => {
+        #[derive(FromArgs, Debug, PartialEq)]
+        $(#[$meta])*
+        pub struct $name {
+            $($field)*
+
+            /// local node HTTP address (default 127.0.0.1:8001)
+            #[argh(option)]
+            pub addr: Option<String>,
+
+            /// bearer token file for a node whose HTTP surface requires one
+            #[argh(option)]
+            pub token_file: Option<String>,
+        }
+    };
+}
+
+node_tool! {
+/// Show the messages the local node stored, oldest first: time, direction, peer (its alias, or
+/// the start of its key), delivery state, text.
+#[argh(subcommand, name = "history")]
+pub struct HistoryArgs {
+    /// only the conversation with this peer: its key or alias
+    #[argh(option)]
+    pub peer: Option<String>,
+
+    /// the newest N messages, 1 to 1000 (default 20)
+    #[argh(option)]
+    pub limit: Option<u32>,
+
+    /// print the node's JSON answer instead
+    #[argh(switch)]
+    pub json: bool,
+}
+}
+
+node_tool! {
+/// Show the local node's identity, addresses, peers and counters.
+#[argh(subcommand, name = "status")]
+pub struct StatusArgs {
+    /// print the node's /status JSON instead
+    #[argh(switch)]
+    pub json: bool,
+}
+}
+
+node_tool! {
+/// List every peer the local node knows: key, alias, state, network, messages waiting.
+#[argh(subcommand, name = "peers")]
+pub struct PeersArgs {
+    /// print the node's /peers JSON instead
+    #[argh(switch)]
+    pub json: bool,
+}
+}
+
+node_tool! {
+/// Give the peer <pk> the local name <name> (usable wherever a key is), or remove it with
+/// --clear. Names are 1 to 64 bytes, unique on the node ignoring case.
+#[argh(subcommand, name = "alias")]
+pub struct AliasArgs {
+    /// the peer: its key, or its current alias
+    #[argh(positional)]
+    pub peer: String,
+
+    /// its new alias
+    #[argh(positional)]
+    pub name: Option<String>,
+
+    /// remove the peer's alias instead
+    #[argh(switch)]
+    pub clear: bool,
+}
 }

@@ -1,4 +1,5 @@
-//! A minimal blocking HTTP/1.1 client for `skychat send --to`, which talks to the local node,
+//! A minimal blocking HTTP/1.1 client for the tools that talk to the local node (`send --to`,
+//! `history`, `status`, `peers`, `alias`),
 //! and the response parser it uses (also used by the tests' client of the HTTP surface).
 
 use std::io::{Read, Write};
@@ -24,15 +25,32 @@ pub fn post_json(
     token: Option<&str>,
     timeout: Duration,
 ) -> Result<Response, String> {
+    request(addr, "POST", path, Some(json), token, timeout)
+}
+
+/// Sends `method path` to `addr`, with `json` as the body when given, and reads the whole
+/// response.
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    json: Option<&str>,
+    token: Option<&str>,
+    timeout: Duration,
+) -> Result<Response, String> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| {
-        format!("cannot reach the local node at {addr}: {e} (is it running? see --addr)")
+        format!(
+            "cannot reach the local node at {addr}: {e}; is a node running there? Start one, or \
+             point --addr at its HTTP address"
+        )
     })?;
     stream.set_read_timeout(Some(timeout)).ok();
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
+    let json = json.unwrap_or_default();
     let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
          Content-Length: {}\r\n{auth}Connection: close\r\n\r\n{json}",
         json.len()
     );
@@ -44,6 +62,19 @@ pub fn post_json(
         .read_to_end(&mut raw)
         .map_err(|e| format!("no response from {addr}: {e}"))?;
     parse_response(&raw)
+}
+
+/// `text` percent-encoded for a URL path segment or query value: every byte but ASCII letters,
+/// digits and `-._~` becomes `%XX`.
+pub fn encode_component(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// Parses a complete response (head and whole body), de-chunking a chunked body.
@@ -106,5 +137,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(chunked.body, "abcde");
+    }
+
+    #[test]
+    fn components_are_percent_encoded() {
+        assert_eq!(encode_component("Bob Smith/é~"), "Bob%20Smith%2F%C3%A9~");
     }
 }

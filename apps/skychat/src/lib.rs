@@ -4,6 +4,7 @@
 
 pub mod address;
 pub mod cli;
+pub mod cli_args;
 pub mod data_dir;
 pub mod duration;
 pub mod fd_limit;
@@ -12,7 +13,9 @@ pub mod http_client;
 pub mod identity;
 pub mod keyfile;
 pub mod launcher_entry;
+pub mod local_node;
 pub mod logging;
+pub mod node_tools;
 pub mod oneshot;
 pub mod pair_rpc;
 pub mod run;
@@ -23,8 +26,23 @@ pub mod store;
 /// Runs the `skychat` command line with `args` (without the program name); returns the exit
 /// code.
 pub fn main_with(args: &[String]) -> i32 {
+    main_as("skychat", args)
+}
+
+/// [`main_with`] for a program spelt `program` (`skywire cli skychat`, say), as its help and
+/// errors name it.
+pub fn main_as(program: &str, args: &[String]) -> i32 {
+    if args.first().map(String::as_str) == Some("--version") {
+        println!("skychat {}", env!("CARGO_PKG_VERSION"));
+        return 0;
+    }
+    let args = cli_args::normalize(args);
+    let help = match cli_args::subcommand(&args) {
+        Some(name) => format!("run `{program} {name} --help` for its flags"),
+        None => format!("run `{program} --help` for the flags"),
+    };
     let strs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let cli = match <cli::Cli as argh::FromArgs>::from_args(&["skychat"], &strs) {
+    let cli = match <cli::Cli as argh::FromArgs>::from_args(&[program], &strs) {
         Ok(cli) => cli,
         Err(early) => {
             return match early.status {
@@ -33,10 +51,7 @@ pub fn main_with(args: &[String]) -> i32 {
                     0
                 }
                 Err(()) => {
-                    eprintln!(
-                        "{}\nRun `skychat --help` for the flags.",
-                        early.output.trim_end()
-                    );
+                    eprintln!("{}\n{}.", early.output.trim_end(), capitalized(&help));
                     2
                 }
             };
@@ -50,20 +65,53 @@ pub fn main_with(args: &[String]) -> i32 {
             return 2;
         }
     };
+    let tool = cli.command.is_some();
     let result = match cli.command {
         Some(cli::Command::Send(ref args)) => send::run(args),
         Some(cli::Command::Keygen(ref args)) => keygen(args),
         Some(cli::Command::Pk(ref args)) => print_pk(args),
         Some(cli::Command::LauncherEntry(ref args)) => launcher_entry::run(args),
+        Some(cli::Command::History(ref args)) => node_tools::history(args),
+        Some(cli::Command::Status(ref args)) => node_tools::status(args),
+        Some(cli::Command::Peers(ref args)) => node_tools::peers(args),
+        Some(cli::Command::Alias(ref args)) => node_tools::alias(args),
         None => run::run(cli),
     };
     match result {
         Ok(()) => 0,
         Err(failure) => {
-            eprintln!("error: {}", failure.message);
+            if tool && failure.code == 2 {
+                eprintln!("error: {} ({help})", failure.message);
+            } else {
+                eprintln!("error: {}", failure.message);
+            }
             failure.code
         }
     }
+}
+
+/// The tools (the subcommands) and what each does, for `skywire cli skychat` alone: the
+/// commands part of the help, under a usage line for `program`.
+pub fn tools_help(program: &str) -> String {
+    let help = <cli::Cli as argh::FromArgs>::from_args(&["skychat"], &["--help"])
+        .map(|_| String::new())
+        .unwrap_or_else(|early| early.output);
+    let commands = help
+        .find("Commands:")
+        .map(|at| help[at..].trim_end())
+        .unwrap_or_default();
+    format!(
+        "Usage: {program} <command> [<args>]\n\n{commands}\n\nRun `{program} <command> --help` for a \
+         command's flags."
+    )
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 fn keygen(args: &cli::KeygenArgs) -> Result<(), run::Failure> {

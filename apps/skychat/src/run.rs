@@ -340,6 +340,9 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     let restore_dedup = store
         .dedup_records()
         .map_err(|e| Failure::runtime(format!("store: {e}")))?;
+    let aliases = store
+        .aliases()
+        .map_err(|e| Failure::runtime(format!("store: {e}")))?;
     if let Err(e) = store.enforce_retention(now_ms()) {
         log::warn!("retention: {e}");
     }
@@ -422,6 +425,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         };
         let service = Service::new(node.clone(), storage.clone(), info.clone());
         service.note_restored_outbox(restored_recipients);
+        service.load_aliases(aliases);
         service.set_pairing(pair_rpc.is_some());
         service.set_public_keys(keys);
         service.set_require_pq(cli.require_pq);
@@ -454,6 +458,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             keys.skywire
         );
         println!("  http:        http://{http_addr}");
+        println!("  web page:    {}", address::web_page_url(http_addr));
         match tcp_listen {
             Some(addr) => {
                 println!("  tcp listen:  {addr}");

@@ -1,4 +1,5 @@
-//! `skychat send`: directly to a peer with `--via`, or through the local node with `--to`.
+//! `skychat send`: directly to a peer with `--via`, or through the local node with `--to` (a key,
+//! an address or an alias, which the node resolves).
 
 use std::time::Duration;
 
@@ -7,8 +8,9 @@ use skychat_core::PublicKey;
 
 use crate::address;
 use crate::cli::SendArgs;
+use crate::local_node::{LocalNode, refused};
 use crate::run::Failure;
-use crate::{duration, http_client, identity, oneshot};
+use crate::{duration, identity, oneshot};
 
 /// How long `send` waits for the ack when `--wait` is not given; `--wait 0` does not wait.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(5);
@@ -32,25 +34,23 @@ pub fn run(args: &SendArgs) -> Result<(), Failure> {
     if args.msg.is_empty() {
         return Err(Failure::usage("-m/--msg: the message is empty"));
     }
-    let to = args
-        .to
-        .as_deref()
-        .map(|t| {
-            t.parse::<PublicKey>()
-                .map_err(|e| Failure::usage(format!("--to: invalid pk: {e}")))
-        })
-        .transpose()?;
-    match (&args.via, to) {
+    match (&args.via, args.to.as_deref().map(str::trim)) {
         (Some(via), to) => {
             let spec = address::parse_peer_spec(via)
                 .map_err(|e| Failure::usage(format!("--via tcp: {e}")))?;
-            if let Some(to) = to
-                && to != spec.pk
-            {
-                return Err(Failure::usage(format!(
-                    "--to {to} != --via tcp:// pk {} (the pinned pk in --via wins; use one or the other)",
-                    spec.pk
-                )));
+            if let Some(to) = to {
+                let to = to.parse::<PublicKey>().map_err(|e| {
+                    Failure::usage(format!(
+                        "--to with --via: give the key pinned in --via, or leave --to out \
+                         (aliases are the local node's, and --via does not use the node): {e}"
+                    ))
+                })?;
+                if to != spec.pk {
+                    return Err(Failure::usage(format!(
+                        "--to {to} != --via tcp:// pk {} (the pinned pk in --via wins; use one or the other)",
+                        spec.pk
+                    )));
+                }
             }
             let identity = identity::resolve_from_env(args.sk.as_deref(), args.config.as_deref())
                 .map_err(|e| match e {
@@ -73,9 +73,12 @@ pub fn run(args: &SendArgs) -> Result<(), Failure> {
             println!("{line}");
             Ok(())
         }
+        (None, Some("")) => Err(Failure::usage(
+            "--to is empty: give the peer's key, tcp://<pk>@host:port address or alias",
+        )),
         (None, Some(to)) => send_local(args, to, wait),
         (None, None) => Err(Failure::usage(
-            "either --to <pk> or --via tcp://<pk>@host:port is required",
+            "either --to <pk or alias> or --via tcp://<pk>@host:port is required",
         )),
     }
 }
@@ -89,33 +92,22 @@ fn fresh_idempotency_key() -> Result<String, Failure> {
     Ok(format!("skychat-send-{}", hex::encode(bytes)))
 }
 
-fn send_local(args: &SendArgs, to: PublicKey, wait: Duration) -> Result<(), Failure> {
-    let addr = address::parse_http_addr(args.addr.as_deref()).map_err(Failure::usage)?;
-    let token = args
-        .token_file
-        .as_deref()
-        .map(|path| {
-            std::fs::read_to_string(path)
-                .map(|t| t.trim().to_string())
-                .map_err(|e| Failure::usage(format!("--token-file {path}: {e}")))
-        })
-        .transpose()?;
+fn send_local(args: &SendArgs, to: &str, wait: Duration) -> Result<(), Failure> {
+    let node = LocalNode::from_flags(args.addr.as_deref(), args.token_file.as_deref())?;
     let mut body = serde_json::json!({
-        "recipient": to.to_hex(),
+        "recipient": to,
         "message": args.msg,
         "idempotency_key": fresh_idempotency_key()?,
     });
     if !wait.is_zero() {
         body["wait_ms"] = serde_json::json!(wait.as_millis() as u64);
     }
-    let response = http_client::post_json(
-        addr,
+    let response = node.request(
+        "POST",
         "/message",
-        &body.to_string(),
-        token.as_deref(),
+        Some(&body),
         wait + Duration::from_secs(5),
-    )
-    .map_err(Failure::runtime)?;
+    )?;
     let json: serde_json::Value = serde_json::from_str(&response.body).unwrap_or_default();
     let id = json["id"].as_str().unwrap_or("?");
     match response.status {
@@ -145,9 +137,9 @@ fn send_local(args: &SendArgs, to: PublicKey, wait: Duration) -> Result<(), Fail
             "send to {to} not acked: timeout after {}ms (id={id}; it stays queued)",
             json["ms"]
         ))),
-        status => Err(Failure::runtime(format!(
-            "the node answered {status}: {}",
-            json["error"].as_str().unwrap_or(&response.body)
-        ))),
+        status => Err(refused(
+            status,
+            json["error"].as_str().unwrap_or(&response.body),
+        )),
     }
 }

@@ -66,6 +66,18 @@ impl Spelling {
         command::run(self.binary, &all, env, COMMAND_LIMIT)
     }
 
+    /// How a usage error of the tool `name` points at its help.
+    fn help_hint(&self, name: &str) -> String {
+        let program: Vec<&str> = std::iter::once(if self.tool.is_empty() {
+            "skychat"
+        } else {
+            "skywire"
+        })
+        .chain(self.tool.iter().copied())
+        .collect();
+        format!(" (run `{} {name} --help` for its flags)", program.join(" "))
+    }
+
     /// `keygen -o <dir>/<name>`; returns the file and the public key it printed.
     fn keygen(&self, dir: &Scratch, name: &str) -> (String, String) {
         let file = dir.join(name);
@@ -239,7 +251,10 @@ fn bad_flag_values_fail_with_a_precise_message() {
     assert_fails(
         &out,
         2,
-        "error: DMSGCURL_SK: expected 64 hex characters (a 32-byte key), found 3",
+        &format!(
+            "error: DMSGCURL_SK: expected 64 hex characters (a 32-byte key), found 3{}",
+            sp.help_hint("pk")
+        ),
     );
     // The order is --sk, DMSGCURL_SK, -c: a good DMSGCURL_SK wins over -c.
     let (_, b_pk) = sp.keygen(&dir, "b.json");
@@ -348,8 +363,11 @@ fn bad_flag_values_fail_with_a_precise_message() {
     assert_fails(
         &sp.tool(&["send", "--via", &via, "-m", "x"], &[]),
         2,
-        "error: --via tcp requires identity: set --sk, DMSGCURL_SK env, or -c \
-         skywire-config.json",
+        &format!(
+            "error: --via tcp requires identity: set --sk, DMSGCURL_SK env, or -c \
+             skywire-config.json{}",
+            sp.help_hint("send")
+        ),
     );
 
     // keygen never overwrites, and writes a file only its owner can read.

@@ -2,13 +2,16 @@
 //! column) and on to 6 (two indexes fewer, a leaner full-text index): a version-4 database with
 //! messages both ways, in every state, reads back exactly as it did, with its dedup marks,
 //! idempotency keys, deletions, full-text index, row ids and `AUTOINCREMENT` counter; a version-5
-//! database keeps its rows and ends with the indexes of a new database.
+//! database keeps its rows and ends with the indexes of a new database; a version-7 database
+//! gains peer aliases (version 8), none set, kept across reopening and unique ignoring case.
 
 use std::path::Path;
 
 use rusqlite::{Connection, params};
 use skychat::store::schema::{MIGRATIONS, SCHEMA_VERSION};
-use skychat::store::{Applied, Direction, Status, Store, StoreOptions, StoredMessage, WriteOp};
+use skychat::store::{
+    AliasChange, Applied, Direction, KnownPeer, Status, Store, StoreOptions, StoredMessage, WriteOp,
+};
 use skychat_core::{ChatMessage, DedupRecord, MessageId, PublicKey, SecretKey};
 
 fn native_peer(n: u8) -> PublicKey {
@@ -494,4 +497,72 @@ fn a_version_5_database_keeps_its_rows_and_drops_the_two_unused_indexes() {
     assert_eq!(store.enforce_retention(6_500).unwrap().expired, 2);
     let left: Vec<i64> = everything(&store).into_iter().map(|m| m.row).collect();
     assert_eq!(left, [3, 4]);
+}
+
+#[test]
+fn a_version_7_database_gains_aliases_that_persist_and_are_unique_ignoring_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = old_database(dir.path(), 7);
+    old.execute(
+        "INSERT INTO peers (id, key) VALUES (1, ?1), (2, ?2)",
+        [native_peer(1).to_hex(), skywire_peer(3).to_hex()],
+    )
+    .unwrap();
+    old.execute(
+        "INSERT INTO messages (peer_id, direction, msg_id, body, sent_at_ms, stored_at_ms, network)
+         VALUES (1, 'in', ?1, 'kept', 1000, 1000, 0)",
+        [[9u64.to_be_bytes(), 1u64.to_be_bytes()].concat()],
+    )
+    .unwrap();
+    drop(old);
+
+    let mut store = open(dir.path());
+    assert_eq!(store.settings().unwrap().schema_version, SCHEMA_VERSION);
+    let (alice, go, newcomer) = (native_peer(1), skywire_peer(3), native_peer(4));
+    let unnamed = |peer| KnownPeer { peer, alias: None };
+    let mut expected = vec![unnamed(alice), unnamed(go)];
+    expected.sort_by_key(|p| p.peer.to_hex());
+    assert_eq!(store.known_peers().unwrap(), expected);
+    assert_eq!(everything(&store)[0].message.body, "kept");
+
+    assert_eq!(store.set_alias(alice, "Alice").unwrap(), AliasChange::Set);
+    assert_eq!(
+        store.set_alias(newcomer, "aLiCe").unwrap(),
+        AliasChange::Taken(alice)
+    );
+    assert_eq!(
+        store.set_alias(alice, "ALICE").unwrap(),
+        AliasChange::Set,
+        "its own, recased"
+    );
+    assert_eq!(
+        store.set_alias(newcomer, "Ÿves").unwrap(),
+        AliasChange::Set,
+        "a new row"
+    );
+    assert_eq!(
+        store.set_alias(go, "ÿVES").unwrap(),
+        AliasChange::Taken(newcomer),
+        "case folding beyond ASCII"
+    );
+    drop(store);
+
+    let mut store = open(dir.path());
+    let mut aliases = store.aliases().unwrap();
+    aliases.sort();
+    let mut want = vec![(alice, "ALICE".to_string()), (newcomer, "Ÿves".to_string())];
+    want.sort();
+    assert_eq!(aliases, want);
+    // The index refuses a duplicate even past the store's own check.
+    let raw = Connection::open(dir.path().join("skychat.db")).unwrap();
+    let duplicate = raw.execute(
+        "UPDATE peers SET alias = 'alice', alias_folded = 'alice' WHERE key = ?1",
+        [go.to_hex()],
+    );
+    assert!(duplicate.is_err(), "{duplicate:?}");
+    assert_eq!(store.clear_alias(alice).unwrap().as_deref(), Some("ALICE"));
+    assert_eq!(store.clear_alias(alice).unwrap(), None);
+    assert_eq!(store.set_alias(go, "alice").unwrap(), AliasChange::Set);
+    // History with a peer is found by key whatever its alias.
+    assert_eq!(store.history(Some(alice), 10, None).unwrap().len(), 1);
 }

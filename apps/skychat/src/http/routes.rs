@@ -47,6 +47,10 @@ pub fn app(service: Service, token: Option<Token>, pair: Option<PairRpc>) -> tid
     app.at("/history/peers").get(history_peers);
     app.at("/search").get(search);
     app.at("/read-receipt").post(read_receipt);
+    app.at("/peers").get(peers);
+    app.at("/peers/:pk/alias")
+        .put(put_alias)
+        .delete(delete_alias);
     app.at("/sse").get(|r| stream(r, Shape::Chat));
     app.at("/events").get(|r| stream(r, Shape::Structured));
     for path in ["/pair", "/pair/*"] {
@@ -121,6 +125,7 @@ async fn status(request: Request<Service>) -> tide::Result {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct MessageRequest {
+    #[serde(alias = "to")]
     recipient: String,
     message: String,
     #[serde(default)]
@@ -205,11 +210,6 @@ async fn read_body(request: &mut Request<Service>) -> Result<Vec<u8>, ServiceErr
     Ok(bytes)
 }
 
-fn parse_key(field: &str, text: &str) -> Result<PublicKey, ServiceError> {
-    text.parse()
-        .map_err(|e| bad(format!("invalid {field}: {e}")))
-}
-
 fn parse_id(field: &str, text: &str) -> Result<MessageId, ServiceError> {
     text.parse()
         .map_err(|e| bad(format!("invalid {field}: {e}")))
@@ -227,8 +227,9 @@ async fn message(mut request: Request<Service>) -> tide::Result {
 /// A `/message` request body that parsed and validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageSend {
-    /// Who gets the message.
-    pub recipient: PublicKey,
+    /// Who gets the message, as the client named it: a key, a `tcp://<pk>@host:port` address or
+    /// an alias ([`Service::resolve_peer`]).
+    pub recipient: String,
     /// Its text; never empty.
     pub message: String,
     /// The message it answers.
@@ -244,7 +245,6 @@ pub struct MessageSend {
 /// Parses and validates a `/message` request body, without touching the node or the store.
 pub fn parse_message_request(bytes: &[u8]) -> Result<MessageSend, ServiceError> {
     let body: MessageRequest = parse_json(bytes)?;
-    let recipient = parse_key("recipient", &body.recipient)?;
     if body.message.is_empty() {
         return Err(bad("message is empty"));
     }
@@ -278,7 +278,7 @@ pub fn parse_message_request(bytes: &[u8]) -> Result<MessageSend, ServiceError> 
         check_idempotency_key(key)?;
     }
     Ok(MessageSend {
-        recipient,
+        recipient: body.recipient,
         message: body.message,
         reply_to,
         wait,
@@ -310,20 +310,21 @@ async fn send_message(request: &mut Request<Service>) -> Result<Response, Servic
         }
         (header, field) => header.or(field),
     };
+    let recipient = request.state().resolve_peer("recipient", &send.recipient)?;
     if let Some(network) = send.network {
-        request.state().check_network(&send.recipient, network)?;
+        request.state().check_network(&recipient, network)?;
     }
     let outcome = request
         .state()
         .send(
-            send.recipient,
+            recipient,
             send.message,
             send.reply_to,
             send.wait,
             idempotency_key,
         )
         .await?;
-    let (status, body) = render::send_outcome(&send.recipient, &outcome);
+    let (status, body) = render::send_outcome(&recipient, &outcome);
     Ok(render::json(status, &body))
 }
 
@@ -353,7 +354,7 @@ async fn history(request: Request<Service>) -> tide::Result {
 async fn history_page(request: &Request<Service>) -> Result<Response, ServiceError> {
     let limit = parse_limit(request, 100)?;
     let peer = query(request, "peer")
-        .map(|p| parse_key("peer", &p))
+        .map(|p| request.state().resolve_peer("peer", &p))
         .transpose()?;
     let before = query(request, "before")
         .map(|b| b.parse::<i64>())
@@ -391,6 +392,78 @@ async fn search_hits(request: &Request<Service>) -> Result<Response, ServiceErro
     Ok(render::json(StatusCode::Ok, &hits))
 }
 
+async fn peers(request: Request<Service>) -> tide::Result {
+    respond(
+        request
+            .state()
+            .known_peers()
+            .await
+            .map(|peers| render::json(StatusCode::Ok, &peers)),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AliasRequest {
+    alias: String,
+}
+
+/// The peer named by the path's `:pk`: a key or an alias.
+fn path_peer(request: &Request<Service>) -> Result<PublicKey, ServiceError> {
+    let text = request.param("pk").unwrap_or_default();
+    request.state().resolve_peer("pk", &percent_decode(text))
+}
+
+async fn put_alias(mut request: Request<Service>) -> tide::Result {
+    respond(set_alias(&mut request).await)
+}
+
+async fn set_alias(request: &mut Request<Service>) -> Result<Response, ServiceError> {
+    let peer = path_peer(request)?;
+    let body: AliasRequest = read_json(request).await?;
+    let alias = request.state().set_alias(peer, &body.alias).await?;
+    Ok(render::json(
+        StatusCode::Ok,
+        &json!({ "pk": peer.to_hex(), "alias": alias }),
+    ))
+}
+
+async fn delete_alias(request: Request<Service>) -> tide::Result {
+    respond(match path_peer(&request) {
+        Ok(peer) => request
+            .state()
+            .clear_alias(peer)
+            .await
+            .map(|_| Response::new(StatusCode::NoContent)),
+        Err(e) => Err(e),
+    })
+}
+
+/// `text` with its `%XX` escapes decoded (a path segment as a client encoded it); an escape that
+/// does not decode to UTF-8 is kept as written.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| text.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| text.to_string())
+}
+
 #[derive(Deserialize)]
 struct ReadReceiptRequest {
     pk: String,
@@ -406,7 +479,7 @@ async fn read_receipt(mut request: Request<Service>) -> tide::Result {
 
 async fn mark_read(request: &mut Request<Service>) -> Result<Response, ServiceError> {
     let body: ReadReceiptRequest = read_json(request).await?;
-    let peer = parse_key("pk", &body.pk)?;
+    let peer = request.state().resolve_peer("pk", &body.pk)?;
     let ids = body
         .id
         .iter()

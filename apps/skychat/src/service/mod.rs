@@ -4,9 +4,13 @@
 //! records a Skywire peer's deletions). Messages are shown with this node's key in the peer's
 //! suite, and a Skywire peer's ack as "delivered" ([`status_label`]). Every call returns typed
 //! values ([`view`], [`status`]) or a [`ServiceError`]; nothing here knows about tide or HTTP.
+//! Peers may be named by key, `tcp://` address or alias ([`aliases`], and `directory`, which
+//! resolves the names and lists the known peers).
 
 pub mod acks;
+pub mod aliases;
 pub mod committer;
+mod directory;
 mod error;
 pub mod events;
 pub mod feed;
@@ -36,7 +40,7 @@ use queued::QueuedCounts;
 use storage::{Storage, now_ms};
 
 pub use error::ServiceError;
-pub use status::NodeStatus;
+pub use status::{NodeStatus, PeerStatus};
 pub use view::{
     Conversation, FeedMessage, HistoryPage, MessageView, OwnKeys, status_label, transport_name,
 };
@@ -155,6 +159,8 @@ struct Inner {
     require_pq: std::sync::atomic::AtomicBool,
     started: Instant,
     peers: PeerTable,
+    /// Every peer's alias, as the store holds them.
+    aliases: Arc<aliases::AliasBook>,
     acks: AckWaiters,
     feed: Feed,
     counters: Counters,
@@ -188,6 +194,7 @@ impl Service {
             require_pq: std::sync::atomic::AtomicBool::new(false),
             started: Instant::now(),
             peers: PeerTable::default(),
+            aliases: Arc::default(),
             acks: AckWaiters::default(),
             feed: Feed::default(),
             counters: Counters::default(),
@@ -407,6 +414,7 @@ impl Service {
             .into_iter()
             .map(|p| Conversation {
                 peer: p.peer.to_hex(),
+                alias: self.alias_of(&p.peer),
                 last_message_at_ms: p.last_message_at_ms,
                 count: p.count,
                 unread: p.unread,

@@ -82,6 +82,8 @@ pub struct Dial {
 pub struct PeerStatus {
     /// Its key, in hex.
     pub pk: String,
+    /// The local name given to it, if any.
+    pub alias: Option<String>,
     /// `connected` or `disconnected`.
     pub state: &'static str,
     /// The network its messages go over: that of its oldest live session, else `tcp-direct`
@@ -229,19 +231,24 @@ impl From<FeedStats> for FeedStatus {
 }
 
 impl Service {
-    /// The `/status` document.
-    pub async fn status(&self) -> NodeStatus {
+    /// What this node knows of each peer that is connected, configured with `--tcp-peer`, has
+    /// messages waiting, or is in `extra`, in key order. Built from memory alone.
+    pub(super) fn peer_statuses(
+        &self,
+        extra: impl IntoIterator<Item = PublicKey>,
+    ) -> Vec<PeerStatus> {
         let inner = &self.0;
         let info = &inner.info;
         let queued = inner.queued.snapshot();
         let sessions = inner.peers.snapshot();
+        let aliases = inner.aliases.snapshot();
         let mut keys: Vec<PublicKey> = sessions.keys().copied().collect();
         keys.extend(info.tcp_peers.iter().map(|p| p.pk));
         keys.extend(queued.keys().copied());
+        keys.extend(extra);
         keys.sort_unstable();
         keys.dedup();
-        let peers = keys
-            .into_iter()
+        keys.into_iter()
             .map(|pk| {
                 let live = sessions.get(&pk).map(Vec::as_slice).unwrap_or_default();
                 let persistent = info.tcp_peers.iter().find(|p| p.pk == pk);
@@ -255,6 +262,7 @@ impl Service {
                 };
                 PeerStatus {
                     pk: pk.to_hex(),
+                    alias: aliases.get(&pk).cloned(),
                     state: if live.is_empty() {
                         "disconnected"
                     } else {
@@ -269,7 +277,15 @@ impl Service {
                     queued: queued.get(&pk).copied().unwrap_or(0),
                 }
             })
-            .collect();
+            .collect()
+    }
+
+    /// The `/status` document.
+    pub async fn status(&self) -> NodeStatus {
+        let inner = &self.0;
+        let info = &inner.info;
+        let peers = self.peer_statuses([]);
+        let queued_total = peers.iter().map(|p| p.queued).sum();
         let refused = inner.node.refusals().await;
         let c = &inner.counters;
         let load = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
@@ -308,7 +324,7 @@ impl Service {
                 incoming: load(&c.incoming),
                 outgoing: load(&c.outgoing),
                 acked: load(&c.acked),
-                queued: queued.values().sum(),
+                queued: queued_total,
                 failed: load(&c.failed),
                 dropped: load(&c.dropped),
                 rejected: load(&c.rejected),

@@ -248,6 +248,8 @@ pub struct HistoryPage {
 pub struct Conversation {
     /// The peer, in hex.
     pub peer: String,
+    /// The local name given to it, if any.
+    pub alias: Option<String>,
     /// When its newest message was stored.
     #[serde(rename = "last_message_at")]
     pub last_message_at_ms: u64,

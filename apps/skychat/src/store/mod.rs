@@ -16,8 +16,9 @@
 //! - [`schema`]: tables and migrations. [`write`]: the write operations. [`query`]: history,
 //!   peers, counts, outbox and dedup reads. [`search`]: full-text search. [`retention`]: caps,
 //!   TTL and space reclaim. [`model`]: the returned values. [`codec`]: stored forms of ids and
-//!   numbers. [`error`]: [`StoreError`].
+//!   numbers. [`error`]: [`StoreError`]. [`aliases`]: the local names of peers.
 
+pub mod aliases;
 pub mod codec;
 pub mod error;
 pub mod model;
@@ -35,6 +36,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+pub use aliases::{AliasChange, KnownPeer};
 pub use error::{Result, StoreError};
 pub use model::{Counts, Direction, PeerSummary, Status, StoredMessage};
 pub use retention::{RetentionPolicy, RetentionReport};

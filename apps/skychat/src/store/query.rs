@@ -222,7 +222,7 @@ fn read_message(row: &Row<'_>) -> Result<StoredMessage> {
     })
 }
 
-fn parse_peer(text: &str) -> Result<PublicKey> {
+pub(super) fn parse_peer(text: &str) -> Result<PublicKey> {
     text.parse()
         .map_err(|error| StoreError::Corrupt(format!("peer key {text:?}: {error}")))
 }

@@ -53,17 +53,24 @@
 //! token counts (`messages_fts_docsize`, a row written for every message), which only ranking
 //! functions such as `bm25` read; search orders by row id. The rebuild indexes every stored body
 //! again (a deleted message's is empty), once.
+//!
+//! Version 7 adds `messages.network`: the network each message went over.
+//!
+//! Version 8 adds the local names of peers: `peers.alias`, the text the user chose (trimmed,
+//! `NULL` for none), and `peers.alias_folded`, the same text in lower case, unique where
+//! present, so that no two peers of one store have aliases that differ only by case. Setting an
+//! alias adds the peer's row if it had none (a peer may be named before any message).
 
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::error::{Result, StoreError};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`. Public so that tests can build a
 /// database of an older version exactly as that version wrote it.
-pub const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2, V3, V4, V5, V6, V7];
+pub const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2, V3, V4, V5, V6, V7, V8];
 
 const V1: &str = "
 CREATE TABLE messages (
@@ -213,6 +220,13 @@ INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
 const V7: &str = "
 ALTER TABLE messages ADD COLUMN network INTEGER;
 UPDATE messages SET network = 0 WHERE direction = 'in' OR acked_at_ms IS NOT NULL OR read_at_ms IS NOT NULL;
+";
+
+/// Version 8: an optional alias per peer, unique ignoring case (see the module docs).
+const V8: &str = "
+ALTER TABLE peers ADD COLUMN alias TEXT;
+ALTER TABLE peers ADD COLUMN alias_folded TEXT;
+CREATE UNIQUE INDEX peers_by_alias ON peers (alias_folded) WHERE alias_folded IS NOT NULL;
 ";
 
 /// Gives a brand-new, empty database `auto_vacuum = INCREMENTAL`. Call it before anything else
