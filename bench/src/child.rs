@@ -53,6 +53,21 @@ pub fn run(args: &[String]) {
                 cpu.as_secs_f64() * 1e6 / count as f64
             );
         }
+        ["__pipelined", size, count] => {
+            // Scenario 1's system side alone on smol, for profiling it.
+            let pair = crate::nodes::Pair::start(crate::nodes::Adapter::Smol, 100);
+            let rate = pair.pipelined(count.parse().expect("count"), size.parse().expect("size"));
+            println!("{rate:.0} msg/s");
+            pair.stop();
+        }
+        ["__raw_pipelined", size, count] => {
+            // Scenario 1's raw snow baseline alone, for comparing CPU time with `__pipelined`.
+            let rate = crate::raw_noise::pipelined_throughput(
+                count.parse().expect("count"),
+                size.parse().expect("size"),
+            );
+            println!("{rate:.0} msg/s");
+        }
         ["__connect", addr] => {
             std::net::TcpStream::connect(addr).expect("connect");
         }

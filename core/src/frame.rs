@@ -1,5 +1,6 @@
-//! The application frames carried one per Noise transport message, and their encoding: one kind
-//! byte followed by the postcard encoding of that kind's fields.
+//! The application frames, carried one per Noise transport message or several in a bundle (see
+//! the `bundle` module), and their encoding: one kind byte followed by the postcard encoding of
+//! that kind's fields.
 
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +18,10 @@ pub const KIND_PING: u8 = 0x04;
 pub const KIND_PONG: u8 = 0x05;
 /// Kind byte of a close frame.
 pub const KIND_CLOSE: u8 = 0x06;
+/// Kind byte of a features frame.
+pub const KIND_FEATURES: u8 = 0x07;
+/// Kind byte of a bundle: several frames in one Noise message. Not a frame itself.
+pub const KIND_BUNDLE: u8 = 0x08;
 
 /// Why a session is being closed, as carried by a close frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,6 +98,12 @@ pub enum Frame {
         /// Why.
         code: CloseCode,
     },
+    /// What the sender of this frame accepts beyond the first version: a bit set of
+    /// `bundle::FEATURE_*` values; unknown bits are ignored.
+    Features {
+        /// The feature bits.
+        bits: u64,
+    },
 }
 
 /// What decoding a frame found.
@@ -117,6 +128,8 @@ pub enum DecodeError {
     Malformed(u8),
     /// A chat body larger than [`MAX_BODY_BYTES`].
     BodyTooLarge(usize),
+    /// A bundle where one frame belongs: inside another bundle.
+    NestedBundle,
 }
 
 impl std::fmt::Display for DecodeError {
@@ -128,6 +141,7 @@ impl std::fmt::Display for DecodeError {
             Self::BodyTooLarge(len) => {
                 write!(f, "chat body of {len} bytes exceeds {MAX_BODY_BYTES}")
             }
+            Self::NestedBundle => f.write_str("a bundle inside a bundle"),
         }
     }
 }
@@ -149,10 +163,15 @@ fn append<T: Serialize>(out: &mut Vec<u8>, kind: u8, fields: &T) {
     *out = encoded.expect("encoding into a Vec cannot fail");
 }
 
+/// Appends the encoding of a chat frame holding `message` to `out`.
+pub fn encode_chat_into(message: &ChatMessage, out: &mut Vec<u8>) {
+    append(out, KIND_CHAT, message);
+}
+
 /// Appends the encoding of `frame` to `out`.
 pub fn encode_into(frame: &Frame, out: &mut Vec<u8>) {
     match frame {
-        Frame::Chat(message) => append(out, KIND_CHAT, message),
+        Frame::Chat(message) => encode_chat_into(message, out),
         Frame::Ack { stream, upto } => append(
             out,
             KIND_ACK,
@@ -165,6 +184,7 @@ pub fn encode_into(frame: &Frame, out: &mut Vec<u8>) {
         Frame::Ping { nonce } => append(out, KIND_PING, &NonceFields { nonce: *nonce }),
         Frame::Pong { nonce } => append(out, KIND_PONG, &NonceFields { nonce: *nonce }),
         Frame::Close { code } => append(out, KIND_CLOSE, &code.to_wire()),
+        Frame::Features { bits } => append(out, KIND_FEATURES, bits),
     }
 }
 
@@ -183,7 +203,8 @@ fn fields<'a, T: Deserialize<'a>>(kind: u8, bytes: &'a [u8]) -> Result<T, Decode
     }
 }
 
-/// Decodes one frame. Never panics, whatever the input.
+/// Decodes one frame. A bundle is not one frame: its kind is [`DecodeError::NestedBundle`] here
+/// (the session opens bundles before decoding their items). Never panics, whatever the input.
 pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
     let (&kind, rest) = bytes.split_first().ok_or(DecodeError::Empty)?;
     let frame = match kind {
@@ -214,6 +235,10 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
         KIND_CLOSE => Frame::Close {
             code: CloseCode::from_wire(fields(kind, rest)?),
         },
+        KIND_FEATURES => Frame::Features {
+            bits: fields(kind, rest)?,
+        },
+        KIND_BUNDLE => return Err(DecodeError::NestedBundle),
         unknown => return Ok(Decoded::UnknownKind(unknown)),
     };
     Ok(Decoded::Frame(frame))
@@ -251,6 +276,7 @@ mod tests {
             any::<u16>().prop_map(|code| Frame::Close {
                 code: CloseCode::from_wire(code)
             }),
+            any::<u64>().prop_map(|bits| Frame::Features { bits }),
         ]
     }
 

@@ -21,6 +21,11 @@ pub mod frame {
     pub use crate::frame::*;
 }
 
+/// Bundles: several native frames in one Noise message.
+pub mod bundle {
+    pub use crate::bundle::*;
+}
+
 /// The native length prefix and the reader of Noise messages.
 pub mod framing {
     pub use crate::framing::*;

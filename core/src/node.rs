@@ -651,9 +651,11 @@ impl Node {
             return Output::Transmit(transmit);
         }
         while let Some(conn) = self.dirty.pop_first() {
-            if let Some(c) = self.conns.get_mut(&conn)
-                && !c.tx.is_empty()
-            {
+            let Some(c) = self.conns.get_mut(&conn) else {
+                continue;
+            };
+            c.session.flush(&mut c.tx, &mut self.scratch);
+            if !c.tx.is_empty() {
                 let data = c.tx.split().freeze();
                 if c.tx.capacity() > 0 && c.established_at.is_some() {
                     c.tx = BytesMut::new();

@@ -144,38 +144,40 @@ impl Outbox {
         removed
     }
 
-    /// The messages `peer`'s queue should send now on `conn`, at most `window` in flight.
-    /// Switching to a new connection starts again from the oldest unacked message.
+    /// The messages `peer`'s queue should send now on `conn`, at most `window` in flight, marked
+    /// as sent at `now`. Switching to a new connection starts again from the oldest unacked
+    /// message.
     pub fn take_sendable(
         &mut self,
         peer: &PublicKey,
         conn: ConnId,
         window: usize,
         now: Duration,
-    ) -> Vec<ChatMessage> {
-        let Some(queue) = self.peers.get_mut(peer) else {
-            return Vec::new();
-        };
-        if queue.sending_on != Some(conn) {
-            queue.sending_on = Some(conn);
-            queue.sent = 0;
-        }
-        // Everything before `sent` went out, so none of it is held: look for the first held
-        // message only in the part that may go out now.
-        let limit = queue.queue.len().min(window);
-        let start = queue.sent.min(limit);
-        let end = queue
-            .queue
-            .range(start..limit)
-            .position(|p| p.held)
-            .map_or(limit, |held| start + held);
-        let mut out = Vec::with_capacity(end - start);
-        for pending in queue.queue.range_mut(start..end) {
-            pending.last_sent = Some(now);
-            out.push(pending.message.clone());
-        }
-        queue.sent = queue.sent.max(end);
-        out
+    ) -> impl Iterator<Item = &ChatMessage> + '_ {
+        let sendable = self.peers.get_mut(peer).map(|queue| {
+            if queue.sending_on != Some(conn) {
+                queue.sending_on = Some(conn);
+                queue.sent = 0;
+            }
+            // Everything before `sent` went out, so none of it is held: look for the first held
+            // message only in the part that may go out now.
+            let limit = queue.queue.len().min(window);
+            let start = queue.sent.min(limit);
+            let end = queue
+                .queue
+                .range(start..limit)
+                .position(|p| p.held)
+                .map_or(limit, |held| start + held);
+            queue.sent = queue.sent.max(end);
+            for pending in queue.queue.range_mut(start..end) {
+                pending.last_sent = Some(now);
+            }
+            queue
+                .queue
+                .range(start..end)
+                .map(|pending| &pending.message)
+        });
+        sendable.into_iter().flatten()
     }
 
     /// Forgets which connection `peer`'s queue was sending on, so that everything unacked goes
@@ -286,6 +288,19 @@ impl Outbox {
 mod tests {
     use super::*;
 
+    fn take(
+        outbox: &mut Outbox,
+        peer: &PublicKey,
+        conn: ConnId,
+        window: usize,
+        now: Duration,
+    ) -> Vec<ChatMessage> {
+        outbox
+            .take_sendable(peer, conn, window, now)
+            .cloned()
+            .collect()
+    }
+
     fn message(id: MessageId) -> ChatMessage {
         ChatMessage {
             id,
@@ -304,18 +319,18 @@ mod tests {
             outbox.push(peer, message(id));
         }
         let now = Duration::ZERO;
-        let first = outbox.take_sendable(&peer, ConnId(1), 3, now);
+        let first = take(&mut outbox, &peer, ConnId(1), 3, now);
         assert_eq!(
             first.iter().map(|m| m.id.seq).collect::<Vec<_>>(),
             [1, 2, 3]
         );
-        assert!(outbox.take_sendable(&peer, ConnId(1), 3, now).is_empty());
+        assert!(take(&mut outbox, &peer, ConnId(1), 3, now).is_empty());
         let acked = outbox.ack(&peer, 77, 2, Duration::from_millis(5));
         assert_eq!(acked.len(), 2);
         assert_eq!(acked[0].rtt, Duration::from_millis(5));
-        let more = outbox.take_sendable(&peer, ConnId(1), 3, now);
+        let more = take(&mut outbox, &peer, ConnId(1), 3, now);
         assert_eq!(more.iter().map(|m| m.id.seq).collect::<Vec<_>>(), [4, 5]);
-        let resent = outbox.take_sendable(&peer, ConnId(2), 3, now);
+        let resent = take(&mut outbox, &peer, ConnId(2), 3, now);
         assert_eq!(
             resent.iter().map(|m| m.id.seq).collect::<Vec<_>>(),
             [3, 4, 5]
@@ -336,7 +351,7 @@ mod tests {
             outbox.push(peer, message(id));
         }
         let now = Duration::ZERO;
-        assert_eq!(outbox.take_sendable(&peer, ConnId(1), 10, now).len(), 5);
+        assert_eq!(take(&mut outbox, &peer, ConnId(1), 10, now).len(), 5);
         let acked = outbox.ack(&peer, 6, 2, now);
         let ids = |acked: &[Acked]| {
             acked
@@ -350,8 +365,8 @@ mod tests {
         assert_eq!(outbox.len_for(&peer), 2);
         assert_eq!(outbox.total(), 2);
         // Both left were sent on this connection: nothing goes out again on it.
-        assert!(outbox.take_sendable(&peer, ConnId(1), 10, now).is_empty());
-        let resent = outbox.take_sendable(&peer, ConnId(2), 10, now);
+        assert!(take(&mut outbox, &peer, ConnId(1), 10, now).is_empty());
+        let resent = take(&mut outbox, &peer, ConnId(2), 10, now);
         assert_eq!(
             resent
                 .iter()
@@ -387,16 +402,10 @@ mod tests {
         }
         let now = Duration::ZERO;
         let seqs = |out: Vec<ChatMessage>| out.iter().map(|m| m.id.seq).collect::<Vec<_>>();
-        assert_eq!(
-            seqs(outbox.take_sendable(&peer, ConnId(1), 10, now)),
-            [1, 2]
-        );
-        assert!(outbox.take_sendable(&peer, ConnId(1), 10, now).is_empty());
+        assert_eq!(seqs(take(&mut outbox, &peer, ConnId(1), 10, now)), [1, 2]);
+        assert!(take(&mut outbox, &peer, ConnId(1), 10, now).is_empty());
         assert!(outbox.release(&peer, ids[2]));
-        assert_eq!(
-            seqs(outbox.take_sendable(&peer, ConnId(1), 10, now)),
-            [3, 4]
-        );
+        assert_eq!(seqs(take(&mut outbox, &peer, ConnId(1), 10, now)), [3, 4]);
         assert!(
             outbox.withdraw(&peer, ids[3]).is_empty(),
             "4 was never held"
@@ -405,7 +414,7 @@ mod tests {
         assert_eq!(outbox.total(), 4);
         assert_eq!(outbox.next_id(peer, || 0), ids[4], "5 is given out again");
         assert_eq!(
-            seqs(outbox.take_sendable(&peer, ConnId(2), 10, now)),
+            seqs(take(&mut outbox, &peer, ConnId(2), 10, now)),
             [1, 2, 3, 4],
             "a new connection resends everything released"
         );

@@ -1,14 +1,17 @@
 //! One connection's protocol state: the Noise XK handshake, then the transport phase that
-//! encrypts and decrypts one frame per Noise message. A session knows nothing of peers, outboxes
-//! or policy; the node decides what to do with what it yields.
+//! encrypts and decrypts frames: one per Noise message, or, once the peer has announced that it
+//! accepts them, several frames sent together as one bundle. A session knows nothing of peers,
+//! outboxes or policy; the node decides what to do with what it yields.
 
 use bytes::BytesMut;
 use snow::{HandshakeState, TransportState};
 
-use crate::frame::{self, DecodeError, Decoded, Frame};
+use crate::bundle::{BUNDLE_TARGET, BundleItems, BundleWriter, FEATURE_BUNDLE};
+use crate::frame::{self, DecodeError, Decoded, Frame, KIND_BUNDLE};
 use crate::framing::{self, FramingError, MAX_NOISE_MESSAGE, NoiseMessageReader};
 use crate::handshake::{self, MSG1_LEN, MSG2_LEN, MSG3_LEN};
 use crate::keys::{KEY_LEN, PublicKey, SecretKey};
+use crate::message::ChatMessage;
 use crate::skywire::SkywireError;
 
 /// Bytes of AEAD tag on every Noise message.
@@ -88,6 +91,10 @@ pub struct Session {
     remote: Option<PublicKey>,
     broken: bool,
     handshake_read: u8,
+    /// The rest of a received bundle, read one item per call of [`Session::next`].
+    unbundling: Option<BundleItems>,
+    /// Frames sent since the last [`Session::flush`], when the peer accepts bundles.
+    bundling: Option<BundleWriter>,
 }
 
 impl Session {
@@ -111,6 +118,8 @@ impl Session {
             remote: Some(PublicKey::native(*remote)),
             broken: false,
             handshake_read: 0,
+            unbundling: None,
+            bundling: None,
         }
     }
 
@@ -123,6 +132,8 @@ impl Session {
             remote: None,
             broken: false,
             handshake_read: 0,
+            unbundling: None,
+            bundling: None,
         }
     }
 
@@ -140,6 +151,20 @@ impl Session {
     /// Releases receive memory when nothing is buffered.
     pub fn shrink(&mut self) {
         self.reader.shrink_if_empty();
+        if let Some(writer) = &mut self.bundling {
+            writer.shrink();
+        }
+    }
+
+    /// Takes note of the peer's features frame: with [`FEATURE_BUNDLE`], frames sent from now on
+    /// are packed together until [`Session::flush`].
+    pub fn set_peer_features(&mut self, bits: u64, tx: &mut BytesMut, scratch: &mut Vec<u8>) {
+        if bits & FEATURE_BUNDLE != 0 {
+            self.bundling.get_or_insert_with(BundleWriter::default);
+        } else if self.bundling.is_some() {
+            self.flush(tx, scratch);
+            self.bundling = None;
+        }
     }
 
     fn max_incoming(&self) -> usize {
@@ -174,6 +199,20 @@ impl Session {
         if self.broken || matches!(self.phase, Phase::Failed) {
             return Ok(None);
         }
+        if let Some(items) = &mut self.unbundling {
+            let item = items.next_item().and_then(|item| match item {
+                Some(bytes) => frame::decode(bytes).map(Some),
+                None => Ok(None),
+            });
+            if items.is_done() {
+                self.unbundling = None;
+            }
+            match item {
+                Ok(Some(decoded)) => return Ok(Some(Received::Frame(decoded))),
+                Ok(None) => {}
+                Err(e) => return Err(self.fail(SessionError::Frame(e))),
+            }
+        }
         let message = match self.reader.next_message(self.max_incoming()) {
             Ok(Some(message)) => message,
             Ok(None) => return Ok(None),
@@ -193,6 +232,15 @@ impl Session {
                 step
             }
             Phase::Transport(state) => match state.read_message(&message, scratch) {
+                Ok(len) if scratch.first() == Some(&KIND_BUNDLE) => {
+                    match BundleItems::new(scratch[..len].to_vec()) {
+                        Ok(items) => {
+                            self.unbundling = Some(items);
+                            return self.next_step(tx, scratch);
+                        }
+                        Err(e) => Err(SessionError::Frame(e)),
+                    }
+                }
                 Ok(len) => frame::decode(&scratch[..len])
                     .map(|decoded| Some(Received::Frame(decoded)))
                     .map_err(SessionError::Frame),
@@ -259,15 +307,70 @@ impl Session {
         error
     }
 
-    /// Encrypts `frame` and appends it to `tx`. Does nothing before the handshake has finished.
+    /// Encrypts `frame` and appends it to `tx`, or, when the peer accepts bundles, packs it with
+    /// the frames sent before it until [`Session::flush`] (or until the bundle is full). Does
+    /// nothing before the handshake has finished.
     pub fn send(&mut self, frame: &Frame, tx: &mut BytesMut, scratch: &mut Vec<u8>) {
-        let Phase::Transport(state) = &mut self.phase else {
+        if matches!(self.phase, Phase::Transport(_)) {
+            scratch.clear();
+            frame::encode_into(frame, scratch);
+            self.send_encoded(tx, scratch);
+        }
+    }
+
+    /// [`Session::send`] of a chat frame, encoded from a borrowed message.
+    pub fn send_chat(&mut self, message: &ChatMessage, tx: &mut BytesMut, scratch: &mut Vec<u8>) {
+        if matches!(self.phase, Phase::Transport(_)) {
+            scratch.clear();
+            frame::encode_chat_into(message, scratch);
+            self.send_encoded(tx, scratch);
+        }
+    }
+
+    /// Sends the frame encoded in `scratch`.
+    fn send_encoded(&mut self, tx: &mut BytesMut, scratch: &mut Vec<u8>) {
+        debug_assert!(scratch.len() <= MAX_FRAME_LEN);
+        let Some(writer) = &mut self.bundling else {
+            let plain_len = scratch.len();
+            self.seal_in_place(plain_len, tx, scratch);
+            return;
+        };
+        if writer.len_with(scratch.len()) > BUNDLE_TARGET {
+            let frame = std::mem::take(scratch);
+            self.flush(tx, scratch);
+            let plain_len = frame.len();
+            *scratch = frame;
+            if plain_len > BUNDLE_TARGET / 2 {
+                self.seal_in_place(plain_len, tx, scratch);
+                return;
+            }
+        }
+        if let Some(writer) = &mut self.bundling {
+            writer.push(scratch);
+        }
+    }
+
+    /// Seals the frames packed since the last flush into one Noise message (a lone frame as
+    /// itself) and appends it to `tx`. Call it before handing `tx` to the socket.
+    pub fn flush(&mut self, tx: &mut BytesMut, scratch: &mut Vec<u8>) {
+        let Some(writer) = &mut self.bundling else {
+            return;
+        };
+        let Some(plain) = writer.plaintext() else {
             return;
         };
         scratch.clear();
-        frame::encode_into(frame, scratch);
-        debug_assert!(scratch.len() <= MAX_FRAME_LEN);
+        scratch.extend_from_slice(plain);
+        writer.clear();
         let plain_len = scratch.len();
+        self.seal_in_place(plain_len, tx, scratch);
+    }
+
+    /// Encrypts the first `plain_len` bytes of `scratch` and appends the Noise message to `tx`.
+    fn seal_in_place(&mut self, plain_len: usize, tx: &mut BytesMut, scratch: &mut Vec<u8>) {
+        let Phase::Transport(state) = &mut self.phase else {
+            return;
+        };
         scratch.resize(plain_len + plain_len + TAG_LEN, 0);
         let (plain, cipher) = scratch.split_at_mut(plain_len);
         let len = state

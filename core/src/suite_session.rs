@@ -12,6 +12,7 @@ use bytes::BytesMut;
 use crate::frame::{Decoded, Frame};
 use crate::handshake::MSG1_LEN;
 use crate::keys::{KEY_LEN, PublicKey, SecretKey};
+use crate::message::ChatMessage;
 use crate::session::{Received, Role, Session, SessionError};
 use crate::skywire::handshake::MIN_MSG1_LEN;
 use crate::skywire::mesh::MeshWire;
@@ -248,6 +249,42 @@ impl SuiteSession {
                 true
             }
             Wire::Undecided { .. } | Wire::Skywire(_) | Wire::Mesh(_) => false,
+        }
+    }
+
+    /// [`SuiteSession::send_native`] of a chat frame, from a borrowed message.
+    pub(crate) fn send_native_chat(
+        &mut self,
+        message: &ChatMessage,
+        tx: &mut BytesMut,
+        scratch: &mut Vec<u8>,
+    ) -> bool {
+        match &mut self.wire {
+            Wire::Native(session) => {
+                session.send_chat(message, tx, scratch);
+                true
+            }
+            Wire::Undecided { .. } | Wire::Skywire(_) | Wire::Mesh(_) => false,
+        }
+    }
+
+    /// Seals the native frames packed since the last flush (see [`Session::flush`]); nothing
+    /// for the other wires, which write each payload as it is sent.
+    pub(crate) fn flush(&mut self, tx: &mut BytesMut, scratch: &mut Vec<u8>) {
+        if let Wire::Native(session) = &mut self.wire {
+            session.flush(tx, scratch);
+        }
+    }
+
+    /// Takes note of a native peer's features frame.
+    pub(crate) fn set_peer_features(
+        &mut self,
+        bits: u64,
+        tx: &mut BytesMut,
+        scratch: &mut Vec<u8>,
+    ) {
+        if let Wire::Native(session) = &mut self.wire {
+            session.set_peer_features(bits, tx, scratch);
         }
     }
 

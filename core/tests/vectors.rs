@@ -12,10 +12,11 @@ use std::time::Duration;
 use bytes::BytesMut;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
-use skychat_core::fuzzing::SeededRng;
+use skychat_core::fuzzing::bundle::{BundleItems, BundleWriter};
 use skychat_core::fuzzing::frame::{self, Decoded, Frame};
 use skychat_core::fuzzing::handshake::{MSG1_LEN, MSG2_LEN, MSG3_LEN, NOISE_PARAMS, PROLOGUE};
 use skychat_core::fuzzing::session::{Received, Session};
+use skychat_core::fuzzing::{ScriptedPeer, SeededRng};
 use skychat_core::{
     ChatMessage, CloseCode, Event, MessageId, Node, NodeConfig, Output, PublicKey, SecretKey,
     Whitelist,
@@ -129,6 +130,7 @@ fn frame_examples() -> Vec<(&'static str, Frame)> {
                 code: CloseCode::NotAuthorized,
             },
         ),
+        ("frame-features", Frame::Features { bits: 1 }),
     ]
 }
 
@@ -357,6 +359,32 @@ fn frame_examples_encode_and_decode_exactly() {
 }
 
 #[test]
+fn the_bundle_example_packs_and_unpacks_exactly() {
+    let v = Vectors::load();
+    let mut writer = BundleWriter::default();
+    writer.push(&frame::encode(&example_ack()));
+    writer.push(&frame::encode(&Frame::Ping { nonce: 300 }));
+    assert_eq!(writer.plaintext(), Some(v.get("bundle")));
+    let mut items = BundleItems::new(v.get("bundle").to_vec()).expect("a bundle");
+    let mut frames = Vec::new();
+    while let Some(item) = items.next_item().expect("well formed") {
+        frames.push(frame::decode(item));
+    }
+    assert_eq!(
+        frames,
+        [
+            Ok(Decoded::Frame(example_ack())),
+            Ok(Decoded::Frame(Frame::Ping { nonce: 300 }))
+        ]
+    );
+    assert_eq!(
+        frame::decode(v.get("bundle")),
+        Err(skychat_core::DecodeError::NestedBundle),
+        "a bundle is never a frame by itself"
+    );
+}
+
+#[test]
 fn close_frames_carry_the_documented_code_numbers() {
     let v = Vectors::load();
     let known = [
@@ -470,7 +498,12 @@ fn violation_after_the_handshake_is_answered_with_a_protocol_error_close() {
     let (mut node, conn, mut session, msg3) = handshake_with_node(true);
     let now = Duration::ZERO;
     node.handle_receive(now, conn, &msg3);
-    drain(&mut node);
+    let (features, _) = drain(&mut node);
+    assert_eq!(
+        read_frames(&mut session, &features),
+        [Frame::Features { bits: 1 }],
+        "a native node announces that it accepts bundles, first of all"
+    );
     let mut tx = BytesMut::new();
     let oversized = ChatMessage {
         body: "x".repeat(skychat_core::MAX_BODY_BYTES + 1),
@@ -497,4 +530,148 @@ fn violation_after_the_handshake_is_answered_with_a_protocol_error_close() {
     let (wire, _) = drain(&mut node);
     assert!(wire.is_empty());
     assert_eq!(node.queued_for(&peer), 1);
+}
+
+/// The length-prefixed Noise messages of `wire`.
+fn noise_messages(wire: &[u8]) -> usize {
+    let mut count = 0;
+    let mut rest = wire;
+    while rest.len() >= 2 {
+        let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+        rest = &rest[2 + len..];
+        count += 1;
+    }
+    assert!(rest.is_empty(), "a partial Noise message");
+    count
+}
+
+/// A whitelisted initiator driven by hand, past the node's features frame; the node has sent it
+/// nothing else.
+fn established_with_node() -> (Node, skychat_core::ConnId, Session) {
+    let (mut node, conn, mut session, msg3) = handshake_with_node(true);
+    node.handle_receive(Duration::ZERO, conn, &msg3);
+    let (features, _) = drain(&mut node);
+    assert_eq!(
+        read_frames(&mut session, &features),
+        [Frame::Features { bits: 1 }]
+    );
+    (node, conn, session)
+}
+
+fn queue_three(node: &mut Node) -> Vec<u64> {
+    let peer = SecretKey::from_bytes([0x01; 32]).public_key();
+    (0..3)
+        .map(|i| {
+            node.send_message(Duration::ZERO, peer, format!("m{i}"), None, 0)
+                .unwrap()
+                .id
+                .seq
+        })
+        .collect()
+}
+
+fn chat_seqs(frames: &[Frame]) -> Vec<u64> {
+    frames
+        .iter()
+        .map(|f| match f {
+            Frame::Chat(m) => m.id.seq,
+            other => panic!("not a chat frame: {other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn a_peer_that_never_announced_bundles_gets_one_frame_per_noise_message() {
+    let (mut node, _conn, mut session) = established_with_node();
+    let seqs = queue_three(&mut node);
+    let (wire, _) = drain(&mut node);
+    assert_eq!(noise_messages(&wire), 3);
+    assert_eq!(chat_seqs(&read_frames(&mut session, &wire)), seqs);
+}
+
+#[test]
+fn a_peer_that_announced_bundles_gets_what_one_pass_sends_in_one_noise_message() {
+    let (mut node, conn, mut session) = established_with_node();
+    let mut tx = BytesMut::new();
+    session.send(&Frame::Features { bits: 1 }, &mut tx, &mut Vec::new());
+    node.handle_receive(Duration::ZERO, conn, &tx);
+    let seqs = queue_three(&mut node);
+    let (wire, _) = drain(&mut node);
+    assert_eq!(noise_messages(&wire), 1);
+    assert_eq!(chat_seqs(&read_frames(&mut session, &wire)), seqs);
+}
+
+#[test]
+fn a_bundle_from_the_peer_is_handled_frame_by_frame_in_order() {
+    let (mut node, conn, mut session) = established_with_node();
+    let (mut tx, mut scratch) = (BytesMut::new(), Vec::new());
+    session.set_peer_features(1, &mut tx, &mut scratch);
+    for seq in 1..=2 {
+        let message = ChatMessage {
+            id: MessageId {
+                stream: 0x0123_4567_89ab_cdef,
+                seq,
+            },
+            ..example_chat()
+        };
+        session.send(&Frame::Chat(message), &mut tx, &mut scratch);
+    }
+    session.send(&Frame::Ping { nonce: 7 }, &mut tx, &mut scratch);
+    session.flush(&mut tx, &mut scratch);
+    assert_eq!(noise_messages(&tx), 1, "the test peer sent one bundle");
+    node.handle_receive(Duration::ZERO, conn, &tx);
+    let (wire, events) = drain(&mut node);
+    let received: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::MessageReceived { message, .. } => Some(message.id.seq),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(received, [1, 2]);
+    assert_eq!(read_frames(&mut session, &wire), [Frame::Pong { nonce: 7 }]);
+}
+
+#[test]
+fn a_malformed_bundle_closes_the_session_with_a_protocol_error_after_the_items_before_it() {
+    let initiator_key = SecretKey::from_bytes([0x01; 32]);
+    let config = NodeConfig {
+        whitelist: Whitelist::new(vec![initiator_key.public_key()]),
+        ..Default::default()
+    };
+    let mut node = Node::new(SecretKey::from_bytes([0x02; 32]), config, [0x22; 32]);
+    let now = Duration::ZERO;
+    let conn = node.accept(now).unwrap();
+    let mut peer = ScriptedPeer::initiator(&initiator_key, &node.public_key(), [0x11; 32]);
+    let mut frames = Vec::new();
+    node.handle_receive(now, conn, &peer.write_handshake().unwrap());
+    assert!(peer.receive(&drain(&mut node).0, &mut frames));
+    node.handle_receive(now, conn, &peer.write_handshake().unwrap());
+    assert!(peer.receive(&drain(&mut node).0, &mut frames));
+    assert_eq!(frames, [frame::encode(&Frame::Features { bits: 1 })]);
+    frames.clear();
+
+    let chat = frame::encode(&Frame::Chat(example_chat()));
+    let mut plain = vec![0x08, chat.len() as u8];
+    plain.extend_from_slice(&chat);
+    plain.extend_from_slice(&[0x09, 0x04, 0x01]);
+    node.handle_receive(now, conn, &peer.encrypt(&plain).unwrap());
+    let (reply, events) = drain(&mut node);
+    assert!(matches!(
+        events.first(),
+        Some(Event::MessageReceived { message, .. }) if *message == example_chat()
+    ));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::ConnectionClosed { .. })),
+        "{events:?}"
+    );
+    assert!(peer.receive(&reply, &mut frames));
+    assert_eq!(
+        frames,
+        [frame::encode(&Frame::Close {
+            code: CloseCode::ProtocolError
+        })]
+    );
 }

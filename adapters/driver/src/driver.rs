@@ -22,6 +22,7 @@ use skychat_core::{CloseReason, ConnId, ConnKind, Event, Output, PublicKey, Suit
 
 use crate::dial::{DialSpec, dial};
 use crate::error::DialError;
+use crate::events::EventSink;
 use crate::listener::accept_loop;
 use crate::mesh::{MeshDialer, MeshInput};
 use crate::refusal_log::RefusalLog;
@@ -65,7 +66,7 @@ pub(crate) struct Driver<R: Runtime> {
     /// Connections from an attached visor transport, and its dials' outcomes.
     mesh_inputs: Pin<Box<Receiver<MeshInput>>>,
     mesh_inputs_tx: Sender<MeshInput>,
-    events: Sender<Event>,
+    events: EventSink,
     keepalive: Option<Duration>,
     sockets: HashMap<ConnId, Socket<Link<R::TcpStream>>>,
     /// Sockets with bytes waiting (their write deadlines run).
@@ -90,7 +91,7 @@ impl<R: Runtime> Driver<R> {
         alive: Receiver<()>,
         inputs: Receiver<Input<R::TcpStream>>,
         mesh_inputs: (Sender<MeshInput>, Receiver<MeshInput>),
-        events: Sender<Event>,
+        events: EventSink,
         keepalive: Option<Duration>,
     ) -> Self {
         let timer = runtime.timer();
@@ -458,13 +459,14 @@ impl<R: Runtime> Driver<R> {
                 },
                 Output::Event(event) => {
                     self.on_event(&event, now);
-                    let _ = self.events.try_send(event);
+                    self.events.push(event);
                 }
                 Output::Timeout(deadline) => {
                     if let Some(line) = self.refusal_log.observe(now, state.node.refusals()) {
                         log::warn!("{line}");
                     }
                     self.node_deadline = deadline;
+                    self.events.publish();
                     return;
                 }
             }

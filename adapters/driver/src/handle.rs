@@ -8,13 +8,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use async_channel::Receiver;
 use skychat_core::{
-    ChatMessage, CommandError, ConnId, DedupRecord, Event, MessageId, PublicKey, RefusalCounts,
+    ChatMessage, CommandError, ConnId, DedupRecord, MessageId, PublicKey, RefusalCounts,
     SessionInfo,
 };
 
 use crate::error::DialError;
+use crate::events::Events;
 use crate::mesh::{MeshDialer, MeshInlet};
 use crate::shared::{HandleGuard, Request, Shared};
 
@@ -44,7 +44,7 @@ pub struct NodeHandle {
     pub(crate) shared: Arc<Shared>,
     /// Shuts the node down when the last clone goes.
     pub(crate) _guard: Arc<HandleGuard>,
-    pub(crate) events: Receiver<Event>,
+    pub(crate) events: Events,
     pub(crate) mesh_inlet: MeshInlet,
 }
 
@@ -296,7 +296,7 @@ impl NodeHandle {
 
     /// Every core event, in order. There is one stream per node: give it to one consumer. It
     /// ends after shutdown.
-    pub fn events(&self) -> Receiver<Event> {
+    pub fn events(&self) -> Events {
         self.events.clone()
     }
 

@@ -27,6 +27,7 @@ pub mod config;
 mod dial;
 mod driver;
 pub mod error;
+mod events;
 pub mod fd_limit;
 pub mod handle;
 mod listener;
@@ -48,11 +49,13 @@ use skychat_core::Node;
 
 pub use config::DriverConfig;
 pub use error::DialError;
+pub use events::{Closed, Events, TryRecvError};
 pub use handle::{Draft, NodeHandle};
 pub use mesh::{MeshDialer, MeshInlet, MeshPort, MeshStream};
 pub use runtime::Runtime;
 
 use driver::Driver;
+use events::EventSink;
 use shared::{HandleGuard, Shared};
 use tasks::TaskContext;
 
@@ -75,7 +78,7 @@ pub fn start<R: Runtime>(runtime: R, config: DriverConfig) -> NodeHandle {
     let shared = Arc::new(Shared::new(node));
     let (input_tx, input_rx) = async_channel::bounded(INPUT_QUEUE);
     let (mesh_tx, mesh_rx) = async_channel::bounded(INPUT_QUEUE);
-    let (event_tx, event_rx) = async_channel::unbounded();
+    let (event_tx, event_rx) = EventSink::new();
     let (stop_tx, stop_rx) = async_channel::bounded(1);
     let (alive_tx, alive_rx) = async_channel::bounded(1);
     let runtime = Arc::new(runtime);

@@ -7,6 +7,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 
 use super::Node;
+use crate::bundle::SUPPORTED_FEATURES;
 use crate::event::{CloseReason, ConnKind, Event, Network, Transmit};
 use crate::frame::{CloseCode, Frame};
 use crate::keys::PublicKey;
@@ -118,6 +119,13 @@ impl Node {
                 schedule.attempt = None;
             }
         }
+        // A native peer learns first what this node accepts (section 6.5 of the protocol).
+        self.send_frame(
+            conn,
+            &Frame::Features {
+                bits: SUPPORTED_FEATURES,
+            },
+        );
         self.timers
             .set(Timer::Liveness(conn), now + self.config.keepalive_interval);
         self.events.push_back(Event::Authenticated {
@@ -157,7 +165,11 @@ impl Node {
                     .map_or_else(|| ids::wire_id(*id), str::to_owned);
                 SkywirePayload::Read { id: wire_id }
             }
-            Frame::Ack { .. } | Frame::Ping { .. } | Frame::Pong { .. } | Frame::Close { .. } => {
+            Frame::Ack { .. }
+            | Frame::Ping { .. }
+            | Frame::Pong { .. }
+            | Frame::Close { .. }
+            | Frame::Features { .. } => {
                 return;
             }
         };
@@ -246,6 +258,7 @@ impl Node {
             return;
         };
         self.dirty.remove(&conn);
+        c.session.flush(&mut c.tx, &mut self.scratch);
         if !c.tx.is_empty() {
             self.final_transmits.push_back(Transmit {
                 conn,

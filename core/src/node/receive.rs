@@ -49,6 +49,12 @@ impl Node {
             Frame::Read { id } => self.events.push_back(Event::ReadReceipt { peer, id }),
             Frame::Ping { nonce } => self.send_frame(conn, &Frame::Pong { nonce }),
             Frame::Pong { .. } => {}
+            Frame::Features { bits } => {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.session
+                        .set_peer_features(bits, &mut c.tx, &mut self.scratch);
+                }
+            }
             Frame::Close { code } => {
                 self.close_connection(now, conn, CloseReason::RemoteClosed(code), None);
             }

@@ -9,6 +9,7 @@ use super::connection::Connection;
 use crate::event::{CloseReason, ConnKind};
 use crate::frame::Frame;
 use crate::keys::{PublicKey, Suite};
+use crate::message::ChatMessage;
 use crate::redial::{DialAttempt, ReconnectSchedule};
 use crate::skywire::SkywirePayload;
 use crate::timer::{ConnId, Timer};
@@ -63,14 +64,35 @@ impl Node {
                 self.send_frame(sending, &Frame::Read { id });
             }
         }
-        let messages = self.outbox.take_sendable(
-            &peer,
-            sending,
-            self.config.max_in_flight_per_session,
-            self.now,
-        );
-        for message in messages {
-            self.send_frame(sending, &Frame::Chat(message));
+        self.send_sendable(peer, sending);
+    }
+
+    /// Sends what `peer`'s outbox may send now on `conn`: encoded straight from the outbox on a
+    /// native session, as envelopes (which own their text) on a Skywire one.
+    fn send_sendable(&mut self, peer: PublicKey, conn: ConnId) {
+        let window = self.config.max_in_flight_per_session;
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if c.session.is_skywire() {
+            let messages: Vec<ChatMessage> = self
+                .outbox
+                .take_sendable(&peer, conn, window, self.now)
+                .cloned()
+                .collect();
+            for message in messages {
+                self.send_frame(conn, &Frame::Chat(message));
+            }
+            return;
+        }
+        let mut sent = false;
+        for message in self.outbox.take_sendable(&peer, conn, window, self.now) {
+            sent |= c
+                .session
+                .send_native_chat(message, &mut c.tx, &mut self.scratch);
+        }
+        if sent {
+            self.dirty.insert(conn);
         }
     }
 

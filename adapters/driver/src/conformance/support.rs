@@ -5,13 +5,12 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use async_channel::Receiver;
 use skychat_core::{
     ChatMessage, ConnId, DedupRecord, Event, MessageId, NodeConfig, PublicKey, SecretKey, Whitelist,
 };
 
 use crate::runtime::{Runtime, timeout};
-use crate::{DriverConfig, NodeHandle};
+use crate::{DriverConfig, Events, NodeHandle};
 
 /// The longest any single wait in the suite may take.
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -55,7 +54,7 @@ pub struct TestNode<R: Runtime + Clone> {
     pub runtime: R,
     /// The node.
     pub handle: NodeHandle,
-    events: Receiver<Event>,
+    events: Events,
     /// Every event received so far, in order.
     pub seen: Vec<Event>,
     unmatched: VecDeque<Event>,

@@ -104,8 +104,8 @@ impl Service {
                 while batch.len() < MAX_EVENTS {
                     match events.try_recv() {
                         Ok(event) => batch.push(event),
-                        Err(async_channel::TryRecvError::Empty) => break,
-                        Err(async_channel::TryRecvError::Closed) => {
+                        Err(skychat_driver::TryRecvError::Empty) => break,
+                        Err(skychat_driver::TryRecvError::Closed) => {
                             events_open = false;
                             break;
                         }
