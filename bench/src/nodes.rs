@@ -94,19 +94,17 @@ impl Adapter {
 /// when it wakes, in one `confirm_stored_many` call, as a host that stores in batches does.
 pub async fn confirm_all(node: NodeHandle) {
     let events = node.events();
+    let mut batch = Vec::new();
     while let Ok(first) = events.recv().await {
-        let mut stored = Vec::new();
-        let mut next = Some(first);
-        while let Some(event) = next {
-            if let Event::MessageReceived { peer, message, .. } = event {
-                stored.push((peer, message.id));
-            }
-            next = if stored.len() < CONFIRM_BATCH {
-                events.try_recv().ok()
-            } else {
-                None
-            };
-        }
+        batch.push(first);
+        let _ = events.try_recv_many(&mut batch, CONFIRM_BATCH - 1);
+        let stored = batch
+            .drain(..)
+            .filter_map(|event| match event {
+                Event::MessageReceived { peer, message, .. } => Some((peer, message.id)),
+                _ => None,
+            })
+            .collect();
         node.confirm_stored_many(stored).await;
     }
 }
@@ -230,6 +228,7 @@ pub async fn pipeline(sender: &NodeHandle, peer: PublicKey, count: usize, body: 
     };
     within(async {
         let (mut sent, mut acked) = (0, 0);
+        let mut batch = Vec::new();
         while acked < count {
             while sent < count && sent - acked < WINDOW {
                 let batch = SEND_BATCH.min(count - sent).min(WINDOW - (sent - acked));
@@ -238,14 +237,14 @@ pub async fn pipeline(sender: &NodeHandle, peer: PublicKey, count: usize, body: 
                 }
                 sent += batch;
             }
-            let mut next = Some(events.recv().await.expect("node stopped"));
-            while let Some(event) = next {
+            batch.push(events.recv().await.expect("node stopped"));
+            let _ = events.try_recv_many(&mut batch, WINDOW);
+            for event in batch.drain(..) {
                 match event {
                     Event::MessageAcked { .. } => acked += 1,
                     Event::ConnectionClosed { reason, .. } => panic!("session closed: {reason}"),
                     _ => {}
                 }
-                next = events.try_recv().ok();
             }
         }
     })

@@ -35,10 +35,38 @@ impl fmt::Display for Suite {
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PublicKey(KeyRepr);
 
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum KeyRepr {
     Native([u8; KEY_LEN]),
     Skywire(SkywirePublicKey),
+}
+
+/// Native keys first, then Skywire keys, each in the order of their bytes. Keys are the keys of
+/// most of the node's maps, so the native comparison goes by 8-byte words instead of a call to
+/// `memcmp` (the same order: big-endian words compare as their bytes do).
+impl Ord for KeyRepr {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        use std::cmp::Ordering;
+        match (self, other) {
+            (Self::Native(a), Self::Native(b)) => {
+                let words = |key: &[u8; KEY_LEN]| -> [u64; KEY_LEN / 8] {
+                    std::array::from_fn(|i| {
+                        u64::from_be_bytes(key[i * 8..i * 8 + 8].try_into().expect("8 bytes"))
+                    })
+                };
+                words(a).cmp(&words(b))
+            }
+            (Self::Skywire(a), Self::Skywire(b)) => a.cmp(b),
+            (Self::Native(_), Self::Skywire(_)) => Ordering::Less,
+            (Self::Skywire(_), Self::Native(_)) => Ordering::Greater,
+        }
+    }
+}
+
+impl PartialOrd for KeyRepr {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 /// This node's secret key. Its `Debug` form never shows the key.
@@ -255,6 +283,22 @@ impl fmt::Debug for SecretKey {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn keys_order_as_their_bytes_with_native_keys_first() {
+        use proptest::prelude::*;
+        proptest!(|(a in any::<[u8; KEY_LEN]>(), b in any::<[u8; KEY_LEN]>(), same in 0usize..KEY_LEN)| {
+            let mut b = b;
+            b[..same].copy_from_slice(&a[..same]);
+            prop_assert_eq!(PublicKey::native(a).cmp(&PublicKey::native(b)), a.cmp(&b));
+        });
+        // The secp256k1 generator, a valid Skywire key.
+        let skywire: PublicKey =
+            "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"
+                .parse()
+                .expect("a Skywire key");
+        assert!(PublicKey::native([0xff; KEY_LEN]) < skywire);
+    }
+
     use super::*;
 
     #[test]

@@ -96,6 +96,19 @@ impl Events {
         }
     }
 
+    /// Moves up to `max` waiting events to the end of `out`, under one lock, and returns how many
+    /// it moved (0 if none was waiting); [`Closed`] once the node has stopped and nothing is
+    /// left.
+    pub fn try_recv_many(&self, out: &mut Vec<Event>, max: usize) -> Result<usize, Closed> {
+        let mut queue = self.inner.lock();
+        if queue.events.is_empty() && queue.closed {
+            return Err(Closed);
+        }
+        let count = max.min(queue.events.len());
+        out.extend(queue.events.drain(..count));
+        Ok(count)
+    }
+
     /// Events waiting to be taken.
     pub fn len(&self) -> usize {
         self.inner.lock().events.len()
@@ -166,20 +179,31 @@ mod tests {
         }
     }
 
+    fn peers(events: &[Event]) -> Vec<u8> {
+        events
+            .iter()
+            .map(|e| match e {
+                Event::ReadReceipt { peer, .. } => peer.as_native().expect("native")[0],
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect()
+    }
+
     #[test]
-    fn nothing_is_visible_before_the_pass_is_published() {
+    fn nothing_is_visible_before_the_pass_is_published_and_order_is_kept() {
         let (mut sink, events) = EventSink::new();
         sink.push(event(1));
         sink.push(event(2));
         assert_eq!(events.try_recv().err(), Some(TryRecvError::Empty));
         sink.publish();
         assert_eq!(events.len(), 2);
-        assert!(
-            matches!(events.try_recv(), Ok(Event::ReadReceipt { peer, .. }) if peer == PublicKey::native([1; 32]))
-        );
-        assert!(
-            matches!(events.try_recv(), Ok(Event::ReadReceipt { peer, .. }) if peer == PublicKey::native([2; 32]))
-        );
+        let mut taken = Vec::new();
+        assert_eq!(events.try_recv_many(&mut taken, 1), Ok(1));
+        sink.push(event(3));
+        sink.publish();
+        assert_eq!(events.try_recv_many(&mut taken, 8), Ok(2));
+        assert_eq!(peers(&taken), [1, 2, 3]);
+        assert_eq!(events.try_recv_many(&mut taken, 8), Ok(0));
         assert_eq!(events.try_recv().err(), Some(TryRecvError::Empty));
     }
 
@@ -201,5 +225,6 @@ mod tests {
         drop(sink);
         assert_eq!(waiting.join().expect("taker"), (true, true, Err(Closed)));
         assert_eq!(events.try_recv().err(), Some(TryRecvError::Closed));
+        assert_eq!(events.try_recv_many(&mut Vec::new(), 8), Err(Closed));
     }
 }

@@ -101,15 +101,9 @@ impl Service {
                 self.on_committed(committed).await;
             }
             if events_open && in_flight.len() < MAX_IN_FLIGHT {
-                while batch.len() < MAX_EVENTS {
-                    match events.try_recv() {
-                        Ok(event) => batch.push(event),
-                        Err(skychat_driver::TryRecvError::Empty) => break,
-                        Err(skychat_driver::TryRecvError::Closed) => {
-                            events_open = false;
-                            break;
-                        }
-                    }
+                let room = MAX_EVENTS.saturating_sub(batch.len());
+                if events.try_recv_many(&mut batch, room).is_err() {
+                    events_open = false;
                 }
             }
             if let Some(submitted) = self.on_events(batch) {
