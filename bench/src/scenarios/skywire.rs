@@ -38,8 +38,8 @@ const HANDSHAKE_GOAL: f64 = 0.5;
 /// costs about twice a native message: half, less a margin for the extra framing.
 const FRAMES_GOAL: f64 = 0.4;
 
-/// Goal for a Skywire node against a native node (handshakes and messages): the suite's own
-/// cost is a part of the node's, so at least the in-memory goal.
+/// Goal for a Skywire listener against a native one: the suite's handshake cost is a part of
+/// the node's, so at least the in-memory goal.
 const NODE_GOAL: f64 = 0.5;
 
 /// Runs the scenario.
@@ -175,7 +175,10 @@ fn node_messages(scale: Scale) -> Vec<Row> {
             s,
             n,
             "msg/s",
-            Goal::RatioAtLeast(NODE_GOAL),
+            // Reported, not a goal: the Go wire fixes one record per message and a JSON ack
+            // envelope per message, where the native suite bundles frames and acks cumulatively,
+            // so this ratio measures the two wires more than the node (docs/performance.md).
+            Goal::Report,
         ));
     }
     native.stop();
