@@ -166,7 +166,8 @@ pub enum Event {
         /// The peer's Skywire key.
         peer: PublicKey,
     },
-    /// A Skywire peer deleted a message (`chat-delete`): its own, or one of ours it had.
+    /// The peer deleted a message for everyone (a native `Delete` frame or a Skywire
+    /// `chat-delete`): its own, it says; the host checks that.
     MessageDeleted {
         /// The peer.
         peer: PublicKey,

@@ -22,6 +22,8 @@ pub const KIND_CLOSE: u8 = 0x06;
 pub const KIND_FEATURES: u8 = 0x07;
 /// Kind byte of a bundle: several frames in one Noise message. Not a frame itself.
 pub const KIND_BUNDLE: u8 = 0x08;
+/// Kind byte of a deletion: the sender deleted one of its messages for everyone.
+pub const KIND_DELETE: u8 = 0x09;
 
 /// Why a session is being closed, as carried by a close frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +99,11 @@ pub enum Frame {
     Close {
         /// Why.
         code: CloseCode,
+    },
+    /// The sender deleted its message `id` for everyone: the receiver removes it from view.
+    Delete {
+        /// The deleted message, one the sender of this frame sent.
+        id: MessageId,
     },
     /// What the sender of this frame accepts beyond the first version: a bit set of
     /// `bundle::FEATURE_*` values; unknown bits are ignored.
@@ -185,6 +192,7 @@ pub fn encode_into(frame: &Frame, out: &mut Vec<u8>) {
         Frame::Pong { nonce } => append(out, KIND_PONG, &NonceFields { nonce: *nonce }),
         Frame::Close { code } => append(out, KIND_CLOSE, &code.to_wire()),
         Frame::Features { bits } => append(out, KIND_FEATURES, bits),
+        Frame::Delete { id } => append(out, KIND_DELETE, id),
     }
 }
 
@@ -239,6 +247,9 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
             bits: fields(kind, rest)?,
         },
         KIND_BUNDLE => return Err(DecodeError::NestedBundle),
+        KIND_DELETE => Frame::Delete {
+            id: fields(kind, rest)?,
+        },
         unknown => return Ok(Decoded::UnknownKind(unknown)),
     };
     Ok(Decoded::Frame(frame))
@@ -277,6 +288,7 @@ mod tests {
                 code: CloseCode::from_wire(code)
             }),
             any::<u64>().prop_map(|bits| Frame::Features { bits }),
+            any_id().prop_map(|id| Frame::Delete { id }),
         ]
     }
 

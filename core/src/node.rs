@@ -60,6 +60,15 @@ use connection::Connection;
 /// Read receipts waiting per peer before the oldest are dropped.
 const MAX_PENDING_READS: usize = 1024;
 
+/// Queues a read receipt or deletion for a peer, dropping the oldest beyond
+/// [`MAX_PENDING_READS`].
+fn push_notice(queue: &mut VecDeque<MessageId>, id: MessageId) {
+    if queue.len() >= MAX_PENDING_READS {
+        queue.pop_front();
+    }
+    queue.push_back(id);
+}
+
 /// A command the node refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -142,6 +151,8 @@ pub struct Node {
     outbox: Outbox,
     dedup: Dedup,
     reads: BTreeMap<PublicKey, VecDeque<MessageId>>,
+    /// Deletions for everyone waiting for a session with their peer, oldest first.
+    deletions: BTreeMap<PublicKey, VecDeque<MessageId>>,
     timers: TimerTable,
     events: OutputQueue,
     final_transmits: VecDeque<Transmit>,
@@ -183,6 +194,7 @@ impl Node {
             outbox: Outbox::default(),
             dedup: Dedup::default(),
             reads: BTreeMap::new(),
+            deletions: BTreeMap::new(),
             timers: TimerTable::default(),
             events: OutputQueue::default(),
             final_transmits: VecDeque::new(),
@@ -506,11 +518,17 @@ impl Node {
     /// comes up.
     pub fn send_read_receipt(&mut self, now: Duration, peer: PublicKey, id: MessageId) {
         self.advance(now);
-        let reads = self.reads.entry(peer).or_default();
-        if reads.len() >= MAX_PENDING_READS {
-            reads.pop_front();
-        }
-        reads.push_back(id);
+        push_notice(self.reads.entry(peer).or_default(), id);
+        self.to_pump.insert(peer);
+    }
+
+    /// Tells `peer` that this node deleted its message `id` (one it sent to `peer`) for
+    /// everyone: on the next session with `peer`, or the current one. Like read receipts, a
+    /// deletion is not acked and not kept across restarts; the host resends what matters to it.
+    /// At most 1,024 wait per peer; beyond that the oldest is dropped.
+    pub fn send_deletion(&mut self, now: Duration, peer: PublicKey, id: MessageId) {
+        self.advance(now);
+        push_notice(self.deletions.entry(peer).or_default(), id);
         self.to_pump.insert(peer);
     }
 

@@ -204,3 +204,35 @@ fn a_silent_peer_is_pinged_once_and_closed_at_the_idle_timeout() {
     assert_eq!(closed, [CloseReason::IdleTimeout]);
     assert_eq!(pair.a_deadline, None, "nothing left to time");
 }
+
+fn deletions(events: &[Event]) -> Vec<(skychat_core::PublicKey, skychat_core::MessageId)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::MessageDeleted { peer, id } => Some((*peer, *id)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_deletion_for_everyone_waits_for_the_session_then_reaches_the_peer() {
+    let a_pk = key(1).public_key();
+    let mut pair = Pair::new(vec![a_pk], None);
+    let b_pk = pair.b.public_key();
+    // Asked before the handshake has finished: it waits for the session.
+    let earlier = skychat_core::MessageId { stream: 5, seq: 1 };
+    pair.a.send_deletion(pair.now, b_pk, earlier);
+    pair.drive();
+    assert_eq!(deletions(&pair.b_events), [(a_pk, earlier)]);
+
+    let sent = pair
+        .a
+        .send_message(pair.now, b_pk, "oops".into(), None, 7)
+        .unwrap();
+    pair.drive();
+    pair.b_events.clear();
+    pair.a.send_deletion(pair.now, b_pk, sent.id);
+    pair.drive();
+    assert_eq!(deletions(&pair.b_events), [(a_pk, sent.id)]);
+}

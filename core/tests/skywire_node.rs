@@ -473,3 +473,24 @@ fn raw_text_reads_deletes_and_acks_from_a_go_peer_reach_the_host() {
         }]
     );
 }
+
+#[test]
+fn a_deletion_goes_to_a_skywire_peer_as_chat_delete_with_the_envelope_id() {
+    let mut pair = skywire_pair(NodeConfig::default(), NodeConfig::default());
+    let sent = pair
+        .a
+        .send_message(pair.now, skywire_pk(2), "oops".into(), None, 5)
+        .unwrap();
+    pair.drive();
+    pair.a.send_deletion(pair.now, skywire_pk(2), sent.id);
+    pair.drive();
+    let deleted: Vec<MessageId> = pair
+        .b_events
+        .iter()
+        .filter_map(|e| match e {
+            Event::MessageDeleted { peer, id } if *peer == skywire_pk(1) => Some(*id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(deleted, [sent.id], "the id travels as its envelope form");
+}

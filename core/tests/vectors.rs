@@ -131,6 +131,7 @@ fn frame_examples() -> Vec<(&'static str, Frame)> {
             },
         ),
         ("frame-features", Frame::Features { bits: 1 }),
+        ("frame-delete", Frame::Delete { id: first }),
     ]
 }
 

@@ -10,7 +10,7 @@
 use libfuzzer_sys::fuzz_target;
 use skychat_core::MAX_BODY_BYTES;
 use skychat_core::fuzzing::bundle::{BundleItems, BundleWriter};
-use skychat_core::fuzzing::frame::{Decoded, Frame, KIND_BUNDLE, decode, encode};
+use skychat_core::fuzzing::frame::{Decoded, Frame, KIND_BUNDLE, KIND_DELETE, decode, encode};
 
 fuzz_target!(|data: &[u8]| {
     match decode(data) {
@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(encoded, data, "same length, so the input was canonical");
             }
         }
-        Ok(Decoded::UnknownKind(kind)) => assert!(kind > KIND_BUNDLE && data[0] == kind),
+        Ok(Decoded::UnknownKind(kind)) => assert!(kind > KIND_DELETE && data[0] == kind),
         Err(_) => {}
     }
     if data.first() == Some(&KIND_BUNDLE) {

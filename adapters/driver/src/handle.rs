@@ -252,6 +252,13 @@ impl NodeHandle {
             .change(|state, now| state.node.send_read_receipt(now, peer, id));
     }
 
+    /// Tells `peer` that this node deleted its message `id` for everyone (now, or on the next
+    /// session with `peer`; not kept across restarts).
+    pub async fn send_deletion(&self, peer: PublicKey, id: MessageId) {
+        self.shared
+            .change(|state, now| state.node.send_deletion(now, peer, id));
+    }
+
     /// Closes connection `conn` with a close frame.
     pub async fn close(&self, conn: ConnId) {
         self.shared.change(|state, now| state.node.close(now, conn));

@@ -165,6 +165,9 @@ impl Node {
                     .map_or_else(|| ids::wire_id(*id), str::to_owned);
                 SkywirePayload::Read { id: wire_id }
             }
+            Frame::Delete { id } => SkywirePayload::Delete {
+                id: ids::wire_id(*id),
+            },
             Frame::Ack { .. }
             | Frame::Ping { .. }
             | Frame::Pong { .. }

@@ -47,6 +47,7 @@ impl Node {
                 self.to_pump.insert(peer);
             }
             Frame::Read { id } => self.events.push_back(Event::ReadReceipt { peer, id }),
+            Frame::Delete { id } => self.events.push_back(Event::MessageDeleted { peer, id }),
             Frame::Ping { nonce } => self.send_frame(conn, &Frame::Pong { nonce }),
             Frame::Pong { .. } => {}
             Frame::Features { bits } => {

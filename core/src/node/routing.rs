@@ -65,6 +65,12 @@ impl Node {
             }
         }
         self.send_sendable(peer, sending);
+        // After the outbox: a deletion of a message sent just now follows the message.
+        if let Some(deletions) = self.deletions.remove(&peer) {
+            for id in deletions {
+                self.send_frame(sending, &Frame::Delete { id });
+            }
+        }
     }
 
     /// Sends what `peer`'s outbox may send now on `conn`: encoded straight from the outbox on a

@@ -47,6 +47,7 @@ pub fn app(service: Service, token: Option<Token>, pair: Option<PairRpc>) -> tid
     app.at("/history/peers").get(history_peers);
     app.at("/search").get(search);
     app.at("/read-receipt").post(read_receipt);
+    app.at("/delete").post(delete_message);
     app.at("/peers").get(peers);
     app.at("/peers/:pk/alias")
         .put(put_alias)
@@ -491,6 +492,37 @@ async fn mark_read(request: &mut Request<Service>) -> Result<Response, ServiceEr
     }
     request.state().mark_read(peer, ids).await?;
     Ok(Response::new(StatusCode::NoContent))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeleteRequest {
+    pk: String,
+    id: String,
+    #[serde(default)]
+    for_everyone: bool,
+}
+
+async fn delete_message(mut request: Request<Service>) -> tide::Result {
+    respond(delete(&mut request).await)
+}
+
+async fn delete(request: &mut Request<Service>) -> Result<Response, ServiceError> {
+    let body: DeleteRequest = read_json(request).await?;
+    let peer = request.state().resolve_peer("pk", &body.pk)?;
+    let id = parse_id("id", &body.id)?;
+    let deleted = request
+        .state()
+        .delete_message(peer, id, body.for_everyone)
+        .await?;
+    Ok(render::json(
+        StatusCode::Ok,
+        &json!({
+            "id": deleted.id.to_hex(),
+            "deleted_at": deleted.deleted_at_ms,
+            "for_everyone": deleted.for_everyone,
+        }),
+    ))
 }
 
 async fn stream(request: Request<Service>, shape: Shape) -> tide::Result {

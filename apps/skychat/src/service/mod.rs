@@ -176,6 +176,17 @@ struct Inner {
 #[derive(Clone)]
 pub struct Service(Arc<Inner>);
 
+/// A message deleted by [`Service::delete_message`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deletion {
+    /// The message.
+    pub id: MessageId,
+    /// When it was deleted here.
+    pub deleted_at_ms: u64,
+    /// Whether the peer was told to delete it too.
+    pub for_everyone: bool,
+}
+
 impl Service {
     /// A service over `node` and `storage`. Run [`Service::run_events`] and
     /// [`Service::run_committer`] alongside.
@@ -453,6 +464,64 @@ impl Service {
             self.0.node.send_read_receipt(peer, id).await;
         }
         Ok(())
+    }
+
+    /// Deletes message `id` of the conversation with `peer`: here only, or, with
+    /// `for_everyone`, also at the peer (only a message this node sent; the peer is told now, or
+    /// on its next session). The row keeps its place with no text. Live subscribers get a
+    /// `dm-status` event with the status `deleted`.
+    pub async fn delete_message(
+        &self,
+        peer: PublicKey,
+        id: MessageId,
+        for_everyone: bool,
+    ) -> Result<Deletion, ServiceError> {
+        let at_ms = now_ms();
+        let applied = self
+            .0
+            .storage
+            .write(WriteOp::DeletedByMe {
+                peer,
+                id,
+                at_ms,
+                outgoing_only: for_everyone,
+            })
+            .await?;
+        if !applied.changed() {
+            let whose = if for_everyone {
+                "no message you sent"
+            } else {
+                "no message"
+            };
+            return Err(ServiceError::NotFound(format!(
+                "{whose} with id {id} in the conversation with {}, or it is deleted already{}",
+                peer.to_hex(),
+                if for_everyone {
+                    " (only your own messages can be deleted for everyone)"
+                } else {
+                    ""
+                }
+            )));
+        }
+        if for_everyone {
+            self.0.node.send_deletion(peer, id).await;
+        }
+        self.0.feed.publish(
+            "status",
+            serde_json::json!({
+                "channel": "dm-status",
+                "id": id.to_hex(),
+                "status": "deleted",
+                "peer": peer.to_hex(),
+                "deleted_at": at_ms,
+                "by": "me",
+            }),
+        );
+        Ok(Deletion {
+            id,
+            deleted_at_ms: at_ms,
+            for_everyone,
+        })
     }
 
     fn publish_message(&self, stored: &StoredMessage) {

@@ -55,7 +55,7 @@ pub fn status_label(peer: &PublicKey, status: Status) -> &'static str {
 pub struct MessageView {
     /// Outgoing: when the peer's ack arrived.
     pub acked_at: Option<u64>,
-    /// Incoming: when its sender deleted it.
+    /// When it was deleted: by its sender for everyone, or here.
     pub deleted_at: Option<u64>,
     /// `in` or `out`.
     pub dir: &'static str,

@@ -95,7 +95,7 @@ pub struct StoredMessage {
     pub read_at_ms: Option<u64>,
     /// Outgoing and not yet acked: the node still has to deliver it.
     pub in_outbox: bool,
-    /// Incoming: when its sender deleted it (its body is then empty).
+    /// When it was deleted, by its sender for everyone or here (its body is then empty).
     pub deleted_at_ms: Option<u64>,
     /// The network it went over: the session it arrived on, or that its ack came over; `None`
     /// while an outgoing message waits for its ack.

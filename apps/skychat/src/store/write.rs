@@ -100,6 +100,19 @@ pub enum WriteOp {
         /// When the deletion arrived.
         at_ms: u64,
     },
+    /// This node's user deleted the message `id` of the conversation with `peer`: the row keeps
+    /// its place with an empty body (out of the full-text index) and the time of the deletion.
+    /// With `outgoing_only`, only a message this node sent matches (a deletion for everyone).
+    DeletedByMe {
+        /// The conversation.
+        peer: PublicKey,
+        /// The message.
+        id: MessageId,
+        /// When it was deleted.
+        at_ms: u64,
+        /// Match only a message this node sent.
+        outgoing_only: bool,
+    },
 }
 
 /// What one [`WriteOp`] did.
@@ -325,6 +338,25 @@ impl<'c> BatchWriter<'c> {
                     *id,
                     *at_ms,
                 )
+            }
+            WriteOp::DeletedByMe {
+                peer,
+                id,
+                at_ms,
+                outgoing_only,
+            } => {
+                self.index_new_rows()?;
+                let sql = if *outgoing_only {
+                    "UPDATE messages SET body = '', deleted_at_ms = ?3
+                     WHERE peer_id = ?1 AND direction = 'out' AND msg_id = ?2
+                       AND deleted_at_ms IS NULL
+                     RETURNING row_id"
+                } else {
+                    "UPDATE messages SET body = '', deleted_at_ms = ?3
+                     WHERE peer_id = ?1 AND msg_id = ?2 AND deleted_at_ms IS NULL
+                     RETURNING row_id"
+                };
+                self.update(sql, peer, *id, *at_ms)
             }
         }
     }
