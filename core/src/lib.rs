@@ -53,6 +53,7 @@ pub use framing::FramingError;
 pub use keys::{KeyParseError, PublicKey, SecretKey, SecretKeyError, Suite};
 pub use message::{ChatMessage, MAX_BODY_BYTES, MessageId};
 pub use node::{CommandError, Node, SessionInfo};
+pub use outbox::CancelError;
 pub use refusals::RefusalCounts;
 pub use session::{Role, SessionError};
 pub use skywire::{

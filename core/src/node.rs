@@ -44,7 +44,7 @@ use crate::event::{CloseReason, ConnKind, Event, Network, Output, Transmit};
 use crate::frame::CloseCode;
 use crate::keys::{PublicKey, SecretKey, Suite};
 use crate::message::{ChatMessage, MAX_BODY_BYTES, MessageId};
-use crate::outbox::Outbox;
+use crate::outbox::{CancelError, Outbox};
 use crate::pending::{PendingInbound, Stage};
 use crate::redial::{DialAttempt, ReconnectSchedule};
 use crate::refusals::RefusalCounts;
@@ -423,6 +423,21 @@ impl Node {
     ) -> Vec<MessageId> {
         self.advance(now);
         self.outbox.withdraw(&peer, id)
+    }
+
+    /// Cancels the message `id` to `peer`: it is dropped from the outbox and never delivered. Only
+    /// a message that has not gone out on any connection can be cancelled. The later messages
+    /// of its stream move to a fresh stream (the receiver waits for every number of a stream);
+    /// their old and new ids are returned, oldest first, for the host to update what it keeps.
+    pub fn cancel_message(
+        &mut self,
+        now: Duration,
+        peer: PublicKey,
+        id: MessageId,
+    ) -> Result<Vec<(MessageId, MessageId)>, CancelError> {
+        self.advance(now);
+        let rng = &mut self.rng;
+        self.outbox.cancel(&peer, id, || nonzero(rng))
     }
 
     fn queue_message(

@@ -57,6 +57,30 @@ pub struct Acked {
     pub rtt: Duration,
 }
 
+/// Why [`Outbox::cancel`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CancelError {
+    /// No such message waits for an ack: it was acked, cancelled, or never queued.
+    NotQueued,
+    /// It went out on a connection, so the peer may have it.
+    AlreadySent,
+    /// A later message to the peer is still held by the host; try again in a moment.
+    LaterMessageHeld,
+}
+
+impl std::fmt::Display for CancelError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::NotQueued => "no such message is waiting to be sent",
+            Self::AlreadySent => "the message was already sent and may have arrived",
+            Self::LaterMessageHeld => "a later message is still being stored; try again",
+        })
+    }
+}
+
+impl std::error::Error for CancelError {}
+
 /// All peers' queues.
 #[derive(Debug, Default)]
 pub struct Outbox {
@@ -118,6 +142,62 @@ impl Outbox {
             }
             _ => false,
         }
+    }
+
+    /// Drops the message `id` of `peer`, which must never have been sent, so that it is never
+    /// delivered. The receiver waits for every sequence number of a stream, so the later
+    /// messages of its stream (none sent either) move to a fresh stream from `new_stream`,
+    /// keeping their sequence numbers (a receiver starts a stream it has not seen at whatever
+    /// number comes first), and so do the peer's next messages if it was the current stream.
+    /// No id is ever given out twice. Returns the moved messages' old and new ids, oldest
+    /// first. Refused while a later message of the stream is still held (its host has not
+    /// persisted it under its id yet).
+    pub fn cancel(
+        &mut self,
+        peer: &PublicKey,
+        id: MessageId,
+        new_stream: impl FnOnce() -> u64,
+    ) -> Result<Vec<(MessageId, MessageId)>, CancelError> {
+        let queue = self.peers.get_mut(peer).ok_or(CancelError::NotQueued)?;
+        let at = queue
+            .queue
+            .iter()
+            .position(|p| p.message.id == id)
+            .ok_or(CancelError::NotQueued)?;
+        if queue.queue[at].last_sent.is_some() {
+            return Err(CancelError::AlreadySent);
+        }
+        let later = |p: &&Pending| p.message.id.stream == id.stream;
+        if queue.queue.range(at + 1..).filter(later).any(|p| p.held) {
+            return Err(CancelError::LaterMessageHeld);
+        }
+        queue.queue.remove(at);
+        self.total -= 1;
+        if queue.sent > at {
+            queue.sent -= 1;
+        }
+        let moves_on = queue.stream == Some(id.stream);
+        let has_later = queue
+            .queue
+            .range(at..)
+            .any(|p| p.message.id.stream == id.stream);
+        if !moves_on && !has_later {
+            return Ok(Vec::new());
+        }
+        let fresh = new_stream();
+        if moves_on {
+            queue.stream = Some(fresh);
+        }
+        let mut moved = Vec::new();
+        for pending in queue.queue.range_mut(at..) {
+            let message = &mut pending.message;
+            if message.id.stream == id.stream {
+                let old = message.id;
+                message.id.stream = fresh;
+                moved.push((old, message.id));
+            }
+        }
+        Ok(moved)
     }
 
     /// Removes the held message `id` of `peer` and every later message of that peer, and
@@ -418,5 +498,56 @@ mod tests {
             [1, 2, 3, 4],
             "a new connection resends everything released"
         );
+    }
+
+    #[test]
+    fn a_cancelled_message_leaves_no_gap_and_no_id_is_reused() {
+        let peer = PublicKey::native([9; 32]);
+        let mut outbox = Outbox::default();
+        for _ in 0..4 {
+            let id = outbox.next_id(peer, || 77);
+            outbox.push(peer, message(id));
+        }
+        let now = Duration::ZERO;
+        assert_eq!(take(&mut outbox, &peer, ConnId(1), 1, now).len(), 1);
+        let old = |seq| MessageId { stream: 77, seq };
+        let new = |seq| MessageId { stream: 88, seq };
+        assert_eq!(
+            outbox.cancel(&peer, old(1), || 88),
+            Err(CancelError::AlreadySent)
+        );
+        assert_eq!(
+            outbox.cancel(&peer, old(2), || 88),
+            Ok(vec![(old(3), new(3)), (old(4), new(4))])
+        );
+        assert_eq!(outbox.len_for(&peer), 3);
+        assert_eq!(outbox.total(), 3);
+        assert_eq!(
+            outbox.cancel(&peer, old(2), || 99),
+            Err(CancelError::NotQueued),
+            "an id is never reused"
+        );
+        assert_eq!(
+            outbox.next_id(peer, || 0),
+            new(5),
+            "the next message follows"
+        );
+        outbox.push_held(peer, message(new(5)));
+        assert_eq!(
+            outbox.cancel(&peer, new(3), || 99),
+            Err(CancelError::LaterMessageHeld)
+        );
+        assert!(outbox.release(&peer, new(5)));
+        let sent: Vec<MessageId> = take(&mut outbox, &peer, ConnId(1), 10, now)
+            .iter()
+            .map(|m| m.id)
+            .collect();
+        assert_eq!(sent, [new(3), new(4), new(5)]);
+        // Cancelling the newest message moves nothing, but the next message starts a new stream:
+        // the receiver would wait for the cancelled number.
+        let newest = outbox.next_id(peer, || 0);
+        outbox.push(peer, message(newest));
+        assert_eq!(outbox.cancel(&peer, newest, || 99), Ok(Vec::new()));
+        assert_eq!(outbox.next_id(peer, || 0), MessageId { stream: 99, seq: 7 });
     }
 }

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use skychat_core::{
-    ChatMessage, CommandError, ConnId, DedupRecord, MessageId, PublicKey, RefusalCounts,
-    SessionInfo,
+    CancelError, ChatMessage, CommandError, ConnId, DedupRecord, MessageId, PublicKey,
+    RefusalCounts, SessionInfo,
 };
 
 use crate::error::DialError;
@@ -250,6 +250,19 @@ impl NodeHandle {
     pub async fn send_read_receipt(&self, peer: PublicKey, id: MessageId) {
         self.shared
             .change(|state, now| state.node.send_read_receipt(now, peer, id));
+    }
+
+    /// Cancels the message `id` to `peer`, which has not gone out yet, so that it is never
+    /// delivered; returns the renumbered later messages as (old id, new id), oldest first (see
+    /// [`skychat_core::Node::cancel_message`]). After shutdown, [`CancelError::NotQueued`].
+    pub async fn cancel(
+        &self,
+        peer: PublicKey,
+        id: MessageId,
+    ) -> Result<Vec<(MessageId, MessageId)>, CancelError> {
+        self.shared
+            .change(|state, now| state.node.cancel_message(now, peer, id))
+            .unwrap_or(Err(CancelError::NotQueued))
     }
 
     /// Tells `peer` that this node deleted its message `id` for everyone (now, or on the next

@@ -48,6 +48,7 @@ pub fn app(service: Service, token: Option<Token>, pair: Option<PairRpc>) -> tid
     app.at("/search").get(search);
     app.at("/read-receipt").post(read_receipt);
     app.at("/delete").post(delete_message);
+    app.at("/cancel").post(cancel_message);
     app.at("/peers").get(peers);
     app.at("/peers/:pk/alias")
         .put(put_alias)
@@ -492,6 +493,33 @@ async fn mark_read(request: &mut Request<Service>) -> Result<Response, ServiceEr
     }
     request.state().mark_read(peer, ids).await?;
     Ok(Response::new(StatusCode::NoContent))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CancelRequest {
+    pk: String,
+    id: String,
+}
+
+async fn cancel_message(mut request: Request<Service>) -> tide::Result {
+    respond(cancel(&mut request).await)
+}
+
+async fn cancel(request: &mut Request<Service>) -> Result<Response, ServiceError> {
+    let body: CancelRequest = read_json(request).await?;
+    let peer = request.state().resolve_peer("pk", &body.pk)?;
+    let id = parse_id("id", &body.id)?;
+    let cancelled = request.state().cancel_message(peer, id).await?;
+    let renumbered: Vec<_> = cancelled
+        .renumbered
+        .iter()
+        .map(|(old, new)| json!({ "id": old.to_hex(), "new_id": new.to_hex() }))
+        .collect();
+    Ok(render::json(
+        StatusCode::Ok,
+        &json!({ "id": cancelled.id.to_hex(), "cancelled": true, "renumbered": renumbered }),
+    ))
 }
 
 #[derive(Deserialize)]

@@ -176,6 +176,15 @@ struct Inner {
 #[derive(Clone)]
 pub struct Service(Arc<Inner>);
 
+/// A message cancelled by [`Service::cancel_message`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cancellation {
+    /// The cancelled message.
+    pub id: MessageId,
+    /// The later messages to the same peer, as (old id, new id), oldest first.
+    pub renumbered: Vec<(MessageId, MessageId)>,
+}
+
 /// A message deleted by [`Service::delete_message`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Deletion {
@@ -464,6 +473,63 @@ impl Service {
             self.0.node.send_read_receipt(peer, id).await;
         }
         Ok(())
+    }
+
+    /// Cancels the message `id` to `peer`, which has not gone out yet: the node drops it (it is
+    /// never delivered) and its row goes. The later messages of its stream move to a fresh one
+    /// (the receiver waits for every number of a stream), so their ids change (no id is ever
+    /// given out twice); live subscribers get
+    /// a `dm-status` event `cancelled` for it and one `renumbered` (with `new_id`) for each of
+    /// them, and the returned value lists them.
+    pub async fn cancel_message(
+        &self,
+        peer: PublicKey,
+        id: MessageId,
+    ) -> Result<Cancellation, ServiceError> {
+        let renumbered = self.0.node.cancel(peer, id).await.map_err(|e| match e {
+            skychat_core::CancelError::AlreadySent => ServiceError::Conflict(format!(
+                "message {id} already went out and may have arrived: delete it for everyone \
+                 instead (POST /delete with \"for_everyone\": true)"
+            )),
+            skychat_core::CancelError::LaterMessageHeld => ServiceError::Unavailable(
+                "a later message to this peer is still being stored; try again".into(),
+            ),
+            _ => ServiceError::NotFound(format!(
+                "no message {id} to {} is waiting to be sent (acked, cancelled, or never queued)",
+                peer.to_hex()
+            )),
+        })?;
+        self.0.queued.remove(peer, 1);
+        let written = self
+            .0
+            .storage
+            .write(WriteOp::Cancelled {
+                peer,
+                id,
+                renumbered: renumbered.clone(),
+            })
+            .await;
+        if let Err(e) = written {
+            // The node no longer has it; the stored row would bring it back at the next start.
+            log::error!("could not remove cancelled message {id} from the store: {e}");
+            return Err(e.into());
+        }
+        let status = |id: MessageId, status: &str, new_id: Option<MessageId>| {
+            serde_json::json!({
+                "channel": "dm-status",
+                "id": id.to_hex(),
+                "status": status,
+                "peer": peer.to_hex(),
+                "new_id": new_id.map(|n| n.to_hex()),
+            })
+        };
+        self.0.feed.publish("status", status(id, "cancelled", None));
+        for (old, new) in &renumbered {
+            self.0
+                .feed
+                .publish("status", status(*old, "renumbered", Some(*new)));
+        }
+        Ok(Cancellation { id, renumbered })
     }
 
     /// Deletes message `id` of the conversation with `peer`: here only, or, with

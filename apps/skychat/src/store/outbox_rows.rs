@@ -62,13 +62,16 @@ impl OutboxRows {
 }
 
 impl Changes {
-    /// A message entered the outbox in row `row`.
+    /// A message entered the outbox in row `row` (a key that left earlier in the transaction
+    /// may come back for another row: a cancellation renumbers the later messages).
     pub(super) fn entered(&mut self, key: Key, row: i64) {
+        self.left.remove(&key);
         self.entered.insert(key, row);
     }
 
     /// A message left the outbox.
     pub(super) fn left(&mut self, key: Key) {
+        self.entered.remove(&key);
         self.left.insert(key);
     }
 }

@@ -100,6 +100,16 @@ pub enum WriteOp {
         /// When the deletion arrived.
         at_ms: u64,
     },
+    /// This node's user cancelled the message `id` to `peer` before it went out: its row goes,
+    /// and the later messages of the conversation take the ids the node gave them instead.
+    Cancelled {
+        /// The recipient.
+        peer: PublicKey,
+        /// The cancelled message.
+        id: MessageId,
+        /// The later messages' old and new ids, oldest first.
+        renumbered: Vec<(MessageId, MessageId)>,
+    },
     /// This node's user deleted the message `id` of the conversation with `peer`: the row keeps
     /// its place with an empty body (out of the full-text index) and the time of the deletion.
     /// With `outgoing_only`, only a message this node sent matches (a deletion for everyone).
@@ -339,6 +349,11 @@ impl<'c> BatchWriter<'c> {
                     *at_ms,
                 )
             }
+            WriteOp::Cancelled {
+                peer,
+                id,
+                renumbered,
+            } => self.cancel(peer, *id, renumbered),
             WriteOp::DeletedByMe {
                 peer,
                 id,
@@ -480,6 +495,39 @@ impl<'c> BatchWriter<'c> {
 
     /// Runs one state change (`sql`, matching one message by `peer_id = ?1 AND msg_id = ?2`,
     /// with `?3` the time, and returning its row).
+    fn cancel(
+        &mut self,
+        peer: &PublicKey,
+        id: MessageId,
+        renumbered: &[(MessageId, MessageId)],
+    ) -> Result<Applied> {
+        // The delete trigger takes the row's text out of the index: rows inserted earlier in
+        // the batch must be in it by then.
+        self.index_new_rows()?;
+        let Some(peer_id) = self.peers.lookup_in(self.conn, &self.added, peer)? else {
+            return Ok(Applied::Unchanged);
+        };
+        let key = (peer_id, id);
+        let Some(row) = self.outbox.row(&self.outbox_changes, &key) else {
+            return Ok(Applied::Unchanged);
+        };
+        self.conn
+            .prepare_cached("DELETE FROM messages WHERE row_id = ?1 AND in_outbox = 1")?
+            .execute(params![row])?;
+        self.outbox_changes.left(key);
+        for (old, new) in renumbered {
+            let Some(moved) = self.outbox.row(&self.outbox_changes, &(peer_id, *old)) else {
+                continue;
+            };
+            self.conn
+                .prepare_cached("UPDATE messages SET msg_id = ?2 WHERE row_id = ?1")?
+                .execute(params![moved, IdBytes::of(*new)])?;
+            self.outbox_changes.left((peer_id, *old));
+            self.outbox_changes.entered((peer_id, *new), moved);
+        }
+        Ok(Applied::Updated(row))
+    }
+
     fn update(
         &mut self,
         sql: &str,
