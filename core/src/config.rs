@@ -11,6 +11,9 @@ use crate::whitelist::Whitelist;
 pub struct NodeConfig {
     /// Who may connect inbound. The default is empty, which rejects everyone.
     pub whitelist: Whitelist,
+    /// Peers blocked from the start: refused on every network, never dialed (see
+    /// [`crate::Node::set_blocked`]).
+    pub blocked: Vec<crate::PublicKey>,
     /// A connection must finish the handshake within this time.
     pub handshake_timeout: Duration,
     /// An inbound connection must send its first bytes within this time (a real initiator sends
@@ -69,6 +72,7 @@ impl Default for NodeConfig {
     fn default() -> Self {
         Self {
             whitelist: Whitelist::default(),
+            blocked: Vec::new(),
             handshake_timeout: Duration::from_secs(10),
             first_bytes_timeout: Duration::from_secs(2),
             keepalive_interval: Duration::from_secs(10),

@@ -29,6 +29,7 @@
 //! }
 //! ```
 
+mod blocking;
 mod connection;
 mod receive;
 mod routing;
@@ -148,6 +149,8 @@ pub struct Node {
     next_conn: u64,
     sessions_by_peer: BTreeMap<PublicKey, Vec<ConnId>>,
     persistent: BTreeMap<PublicKey, ReconnectSchedule>,
+    /// Peers refused on every network and never dialed.
+    blocked: BTreeSet<PublicKey>,
     outbox: Outbox,
     dedup: Dedup,
     reads: BTreeMap<PublicKey, VecDeque<MessageId>>,
@@ -185,6 +188,7 @@ impl Node {
             public,
             skywire_public,
             skywire_inbox: SkywireInbox::default(),
+            blocked: config.blocked.iter().copied().collect(),
             config,
             rng: SeededRng::from_seed(seed),
             conns: BTreeMap::new(),

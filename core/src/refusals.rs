@@ -22,6 +22,8 @@ pub struct RefusalCounts {
     pub not_whitelisted: u64,
     /// Authenticated, but the peer already had the most sessions allowed.
     pub busy: u64,
+    /// Authenticated with a key this node blocked.
+    pub blocked: u64,
 }
 
 impl RefusalCounts {
@@ -31,7 +33,7 @@ impl RefusalCounts {
     }
 
     /// Each count with a short label, in a fixed order.
-    pub fn by_reason(&self) -> [(&'static str, u64); 8] {
+    pub fn by_reason(&self) -> [(&'static str, u64); 9] {
         [
             ("idle", self.evicted_idle),
             ("evicted mid-handshake", self.evicted_pending),
@@ -41,6 +43,7 @@ impl RefusalCounts {
             ("protocol violation", self.protocol_violation),
             ("not whitelisted", self.not_whitelisted),
             ("busy", self.busy),
+            ("blocked", self.blocked),
         ]
     }
 
@@ -61,6 +64,7 @@ impl RefusalCounts {
                 .saturating_sub(earlier.protocol_violation),
             not_whitelisted: self.not_whitelisted.saturating_sub(earlier.not_whitelisted),
             busy: self.busy.saturating_sub(earlier.busy),
+            blocked: self.blocked.saturating_sub(earlier.blocked),
         }
     }
 }

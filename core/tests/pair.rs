@@ -236,3 +236,64 @@ fn a_deletion_for_everyone_waits_for_the_session_then_reaches_the_peer() {
     pair.drive();
     assert_eq!(deletions(&pair.b_events), [(a_pk, sent.id)]);
 }
+
+#[test]
+fn a_blocked_peer_is_cut_off_and_refused_on_every_try_whitelisted_or_not() {
+    let a_pk = key(1).public_key();
+    let mut pair = Pair::new(vec![a_pk], None);
+    assert_eq!(pair.b.sessions().len(), 1);
+    pair.b.set_blocked(pair.now, a_pk, true);
+    pair.drive();
+    assert!(pair.b.sessions().is_empty());
+    assert!(pair.a_events.iter().any(|e| matches!(
+        e,
+        Event::ConnectionClosed {
+            reason: CloseReason::RemoteClosed(CloseCode::NotAuthorized),
+            ..
+        }
+    )));
+
+    // A new try, whitelisted as it is, is refused after its handshake and counted.
+    let config = NodeConfig {
+        whitelist: Whitelist::new(vec![a_pk]),
+        blocked: vec![a_pk],
+        ..Default::default()
+    };
+    let mut again = Pair::with_configs(NodeConfig::default(), config, None);
+    again.drive();
+    assert!(again.b.sessions().is_empty());
+    assert_eq!(again.b.refusals().blocked, 1);
+    assert!(again.b.is_blocked(&a_pk));
+    assert!(
+        !again
+            .b_events
+            .iter()
+            .any(|e| matches!(e, Event::Authenticated { .. })),
+        "a blocked peer is never reported as connected"
+    );
+}
+
+#[test]
+fn a_blocked_persistent_peer_is_not_dialed_until_it_is_unblocked() {
+    use skychat_core::{Node, Output};
+    let peer = key(2).public_key();
+    let mut node = Node::new(key(1), NodeConfig::default(), [7; 32]);
+    let start = std::time::Duration::ZERO;
+    node.set_blocked(start, peer, true);
+    node.add_persistent_peer(start, peer);
+    let dials = |node: &mut Node, now| {
+        node.handle_timeout(now);
+        let mut dials = 0;
+        loop {
+            match node.poll_output() {
+                Output::Dial { .. } => dials += 1,
+                Output::Timeout(_) => return dials,
+                _ => {}
+            }
+        }
+    };
+    let later = start + std::time::Duration::from_secs(3600);
+    assert_eq!(dials(&mut node, later), 0);
+    node.set_blocked(later, peer, false);
+    assert_eq!(dials(&mut node, later), 1);
+}

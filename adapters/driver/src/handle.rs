@@ -265,6 +265,13 @@ impl NodeHandle {
             .unwrap_or(Err(CancelError::NotQueued))
     }
 
+    /// Blocks `peer` (its sessions close, and it is refused on every network and never dialed)
+    /// or unblocks it.
+    pub async fn set_blocked(&self, peer: PublicKey, blocked: bool) {
+        self.shared
+            .change(|state, now| state.node.set_blocked(now, peer, blocked));
+    }
+
     /// Tells `peer` that this node deleted its message `id` for everyone (now, or on the next
     /// session with `peer`; not kept across restarts).
     pub async fn send_deletion(&self, peer: PublicKey, id: MessageId) {

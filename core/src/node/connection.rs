@@ -104,6 +104,9 @@ impl Node {
             );
             return;
         }
+        if self.refused_as_blocked(now, conn, peer, role) {
+            return;
+        }
         let sessions = self.sessions_by_peer.entry(peer).or_default();
         if sessions.len() >= self.config.max_sessions_per_peer {
             if role == Role::Responder {

@@ -115,7 +115,7 @@ impl Node {
             self.persistent.remove(&peer);
             return;
         }
-        if connected || schedule.attempt.is_some() {
+        if connected || schedule.attempt.is_some() || self.blocked.contains(&peer) {
             return;
         }
         schedule.attempt = Some(DialAttempt::Requested);
@@ -130,6 +130,7 @@ impl Node {
         if !self.config.dial_on_demand
             || peer.suite() != Suite::Skywire
             || connected
+            || self.blocked.contains(&peer)
             || self.persistent.contains_key(&peer)
         {
             return;

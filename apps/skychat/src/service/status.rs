@@ -188,6 +188,8 @@ pub struct Refused {
     pub not_whitelisted: u64,
     /// Authenticated, but the peer already had the most sessions allowed.
     pub busy: u64,
+    /// Authenticated with a key this node blocked.
+    pub blocked: u64,
 }
 
 impl From<RefusalCounts> for Refused {
@@ -202,6 +204,7 @@ impl From<RefusalCounts> for Refused {
             protocol_violation: r.protocol_violation,
             not_whitelisted: r.not_whitelisted,
             busy: r.busy,
+            blocked: r.blocked,
         }
     }
 }
