@@ -18,6 +18,9 @@ use crate::service::{Mode, Service, ServiceError};
 /// Largest accepted request body. Above the message limit, to leave room for JSON escaping.
 pub const MAX_REQUEST_BODY: usize = 512 * 1024;
 
+/// Largest export file `POST /import` takes.
+pub const MAX_IMPORT_BODY: usize = 256 * 1024 * 1024;
+
 /// The longest `wait_ms` a `/message` request may ask for.
 pub const MAX_WAIT_MS: u64 = 60_000;
 
@@ -49,6 +52,8 @@ pub fn app(service: Service, token: Option<Token>, pair: Option<PairRpc>) -> tid
     app.at("/read-receipt").post(read_receipt);
     app.at("/delete").post(delete_message);
     app.at("/cancel").post(cancel_message);
+    app.at("/export").get(export);
+    app.at("/import").post(import);
     app.at("/peers").get(peers);
     app.at("/peers/:pk/alias")
         .put(put_alias)
@@ -493,6 +498,51 @@ async fn mark_read(request: &mut Request<Service>) -> Result<Response, ServiceEr
     }
     request.state().mark_read(peer, ids).await?;
     Ok(Response::new(StatusCode::NoContent))
+}
+
+async fn export(request: Request<Service>) -> tide::Result {
+    respond(export_file(&request).await)
+}
+
+async fn export_file(request: &Request<Service>) -> Result<Response, ServiceError> {
+    let service = request.state();
+    let file = service.export().await?;
+    let name = format!(
+        "skychat-export-{}.jsonl",
+        &service.public_key().to_hex()[..8]
+    );
+    let mut response = Response::new(StatusCode::Ok);
+    response.set_content_type("application/x-ndjson");
+    response.insert_header(
+        "content-disposition",
+        format!("attachment; filename=\"{name}\""),
+    );
+    response.set_body(file);
+    Ok(response)
+}
+
+async fn import(mut request: Request<Service>) -> tide::Result {
+    respond(import_file(&mut request).await)
+}
+
+async fn import_file(request: &mut Request<Service>) -> Result<Response, ServiceError> {
+    let too_large =
+        || ServiceError::TooLarge(format!("an import file may hold {MAX_IMPORT_BODY} bytes"));
+    if request.len().is_some_and(|n| n > MAX_IMPORT_BODY) {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    let body = request.take_body();
+    let mut reader = futures_lite::AsyncReadExt::take(body, MAX_IMPORT_BODY as u64 + 1);
+    futures_lite::AsyncReadExt::read_to_end(&mut reader, &mut bytes)
+        .await
+        .map_err(|e| bad(format!("could not read the file: {e}")))?;
+    if bytes.len() > MAX_IMPORT_BODY {
+        return Err(too_large());
+    }
+    let text = String::from_utf8(bytes).map_err(|_| bad("the file is not UTF-8 text"))?;
+    let report = request.state().import(&text).await?;
+    Ok(render::json(StatusCode::Ok, &report))
 }
 
 #[derive(Deserialize)]

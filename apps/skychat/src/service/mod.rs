@@ -9,6 +9,7 @@
 
 pub mod acks;
 pub mod aliases;
+pub mod archive;
 pub mod committer;
 mod directory;
 mod error;

@@ -40,7 +40,7 @@ pub use aliases::{AliasChange, KnownPeer};
 pub use error::{Result, StoreError};
 pub use model::{Counts, Direction, PeerSummary, Status, StoredMessage};
 pub use retention::{RetentionPolicy, RetentionReport};
-pub use write::{Applied, WriteOp};
+pub use write::{Applied, ImportedTimes, WriteOp};
 
 /// The database file name inside the data directory.
 pub const DB_FILE_NAME: &str = "skychat.db";

@@ -15,11 +15,11 @@ use std::collections::BTreeMap;
 use rusqlite::{CachedStatement, Connection, OptionalExtension, TransactionBehavior, params};
 use skychat_core::{ChatMessage, MessageId, Network, PublicKey, Suite};
 
-use super::Store;
 use super::codec::{IdBytes, network_to_sql, to_sql};
 use super::error::Result;
 use super::outbox_rows::{Changes, OutboxRows};
 use super::peer_ids::{Added, PeerIds};
+use super::{Direction, Store};
 
 /// One write for [`Store::write_batch`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,6 +100,21 @@ pub enum WriteOp {
         /// When the deletion arrived.
         at_ms: u64,
     },
+    /// A message from an export file (see the service's `archive`): stored as history, never in
+    /// the outbox; nothing happens if the conversation already has a message of that direction
+    /// and id.
+    Imported {
+        /// The other side of the conversation.
+        peer: PublicKey,
+        /// Which way it travelled.
+        direction: Direction,
+        /// The message.
+        message: ChatMessage,
+        /// Its times, as the export gave them.
+        times: ImportedTimes,
+        /// The network it went over, if known.
+        network: Option<Network>,
+    },
     /// This node's user cancelled the message `id` to `peer` before it went out: its row goes,
     /// and the later messages of the conversation take the ids the node gave them instead.
     Cancelled {
@@ -123,6 +138,19 @@ pub enum WriteOp {
         /// Match only a message this node sent.
         outgoing_only: bool,
     },
+}
+
+/// The times an imported message keeps, in ms since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportedTimes {
+    /// When it was stored (received, or accepted for sending).
+    pub stored_at_ms: u64,
+    /// Outgoing: when the peer's ack arrived.
+    pub acked_at_ms: Option<u64>,
+    /// When it was read.
+    pub read_at_ms: Option<u64>,
+    /// When it was deleted.
+    pub deleted_at_ms: Option<u64>,
 }
 
 /// What one [`WriteOp`] did.
@@ -354,6 +382,13 @@ impl<'c> BatchWriter<'c> {
                 id,
                 renumbered,
             } => self.cancel(peer, *id, renumbered),
+            WriteOp::Imported {
+                peer,
+                direction,
+                message,
+                times,
+                network,
+            } => self.insert_imported(*peer, *direction, message, times, *network),
             WriteOp::DeletedByMe {
                 peer,
                 id,
@@ -495,6 +530,45 @@ impl<'c> BatchWriter<'c> {
 
     /// Runs one state change (`sql`, matching one message by `peer_id = ?1 AND msg_id = ?2`,
     /// with `?3` the time, and returning its row).
+    fn insert_imported(
+        &mut self,
+        peer: PublicKey,
+        direction: Direction,
+        message: &ChatMessage,
+        times: &ImportedTimes,
+        network: Option<Network>,
+    ) -> Result<Applied> {
+        let peer_id = self.peers.resolve(self.conn, &mut self.added, peer)?;
+        let inserted = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO messages
+                     (peer_id, direction, msg_id, body, sent_at_ms, stored_at_ms, reply_to,
+                      in_outbox, network, acked_at_ms, read_at_ms, deleted_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9, ?10, ?11)
+                 ON CONFLICT (peer_id, direction, msg_id) DO NOTHING",
+            )?
+            .execute(params![
+                peer_id,
+                direction.as_str(),
+                IdBytes::of(message.id),
+                message.body,
+                to_sql(message.sent_at_ms),
+                to_sql(times.stored_at_ms),
+                message.reply_to.map(IdBytes::of),
+                network.map(network_to_sql),
+                times.acked_at_ms.map(to_sql),
+                times.read_at_ms.map(to_sql),
+                times.deleted_at_ms.map(to_sql),
+            ])?;
+        if inserted == 0 {
+            return Ok(Applied::Unchanged);
+        }
+        let row = self.conn.last_insert_rowid();
+        self.unindexed.get_or_insert(row);
+        Ok(Applied::Inserted(row))
+    }
+
     fn cancel(
         &mut self,
         peer: &PublicKey,
