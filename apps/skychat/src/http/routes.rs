@@ -47,7 +47,8 @@ pub fn app(service: Service, token: Option<Token>, pair: Option<PairRpc>) -> tid
     app.at("/history/peers").get(history_peers);
     app.at("/search").get(search);
     app.at("/read-receipt").post(read_receipt);
-    app.at("/peers").get(peers);
+    app.at("/peers").get(peers).post(add_peer);
+    app.at("/invite").get(invite);
     app.at("/peers/:pk/alias")
         .put(put_alias)
         .delete(delete_alias);
@@ -400,6 +401,36 @@ async fn peers(request: Request<Service>) -> tide::Result {
             .await
             .map(|peers| render::json(StatusCode::Ok, &peers)),
     )
+}
+
+async fn invite(request: Request<Service>) -> tide::Result {
+    let name = query(&request, "name");
+    respond(
+        request
+            .state()
+            .invite(name.as_deref())
+            .map(|invite| render::json(StatusCode::Ok, &invite)),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddPeerRequest {
+    /// An invite, a `tcp://<pk>@host:port` address or a key.
+    invite: String,
+    #[serde(default)]
+    alias: Option<String>,
+}
+
+async fn add_peer(mut request: Request<Service>) -> tide::Result {
+    respond(add_peer_from(&mut request).await)
+}
+
+async fn add_peer_from(request: &mut Request<Service>) -> Result<Response, ServiceError> {
+    let body: AddPeerRequest = read_json(request).await?;
+    let alias = body.alias.as_deref().filter(|a| !a.trim().is_empty());
+    let peer = request.state().add_peer(&body.invite, alias).await?;
+    Ok(render::json(StatusCode::Ok, &peer))
 }
 
 #[derive(Deserialize)]
