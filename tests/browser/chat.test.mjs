@@ -262,6 +262,8 @@ test('the thread: links open safely, days are marked, messages group, states are
 
   assert.equal(await pageA.locator('#log li.day').first().textContent(), 'Today');
   assert.ok(await pageA.locator('#log li.msg.in.grouped').count() > 10, 'the seeds are grouped');
+  assert.equal(await pageA.locator('#log li.msg.in.grouped.followed time').first().isVisible(), false,
+    'only the last of a group shows its time');
   const out = message(pageA, 'out', `hello B, from A ${nonce}`);
   if (await out.count()) {
     assert.equal(await out.locator('.state .icon').getAttribute('aria-hidden'), 'true');
@@ -375,6 +377,7 @@ test('the URL keeps the open conversation across a reload', async () => {
   await pageA.locator('#live[data-live="true"]').waitFor({ timeout: WAIT });
   await pageA.locator(`#peer-title[title="${B_PK}"]`).waitFor({ timeout: WAIT });
   await pageA.locator('#log li.msg').first().waitFor({ timeout: WAIT });
+  await docShot(pageA, 'desktop');
 });
 
 test('search finds a word of an old message and opens it there', async () => {
@@ -393,7 +396,6 @@ test('search finds a word of an old message and opens it there', async () => {
   assert.ok(box.y >= view.y && box.y + box.height <= view.y + view.height, 'scrolled into view');
   await pageA.fill('#search', '');
   await pageA.locator('#hits').waitFor({ state: 'hidden', timeout: WAIT });
-  await docShot(pageA, 'desktop');
 });
 
 test('a message over the node\'s byte limit is blocked before sending', async () => {
