@@ -264,11 +264,17 @@ test('the thread: links open safely, days are marked, messages group, states are
   assert.ok(await pageA.locator('#log li.msg.in.grouped').count() > 10, 'the seeds are grouped');
   assert.equal(await pageA.locator('#log li.msg.in.grouped.followed time').first().isVisible(), false,
     'only the last of a group shows its time');
-  const out = message(pageA, 'out', `hello B, from A ${nonce}`);
-  if (await out.count()) {
-    assert.equal(await out.locator('.state .icon').getAttribute('aria-hidden'), 'true');
-    assert.equal(await stateLabel(out), 'read');
-  }
+  const mine = `icons ${nonce}`;
+  await pageA.fill('#text', mine);
+  await pageA.press('#text', 'Enter');
+  const out = message(pageA, 'out', mine);
+  // B's page has A's conversation open: the message may be read as soon as it is delivered.
+  await out.and(pageA.locator('[data-status="acked"], [data-status="read"]')).waitFor({ timeout: WAIT });
+  assert.equal(await out.locator('.state .icon').textContent(), '\u2713\u2713');
+  assert.equal(await out.locator('.state .icon').getAttribute('aria-hidden'), 'true');
+  const label = await stateLabel(out);
+  assert.match(label, /^(delivered|read)$/);
+  assert.equal(await out.getAttribute('aria-label'), `You: ${mine} (${label})`);
 });
 
 test('names: a peer renamed in the page is named in the list, the thread and the node', async () => {
@@ -294,16 +300,22 @@ test('a pasted invite from the other page starts a chat that delivers', async ()
   await pageA.click('#show-invite');
   const invite = pageA.locator('#invite-text');
   await pageA.waitForFunction(() => document.getElementById('invite-text').value !== '');
+  assert.match(await invite.inputValue(), new RegExp(`^skychat:${A_PK}\\?tcp=127\\.0\\.0\\.1:\\d+$`));
+  // The user's name goes into the invite, as a suggestion to whoever pastes it.
+  await pageA.fill('#invite-name', 'Ann Example');
+  await pageA.press('#invite-name', 'Tab');
+  await pageA.waitForFunction(() => document.getElementById('invite-text').value.includes('&name='));
   const text = await invite.inputValue();
-  assert.match(text, new RegExp(`^skychat:${A_PK}\\?tcp=127\\.0\\.0\\.1:\\d+$`));
-  const api = await (await fetch(A_URL + '/invite')).json();
+  assert.match(text, new RegExp(`^skychat:${A_PK}\\?tcp=127\\.0\\.0\\.1:\\d+&name=Ann%20Example$`));
+  const api = await (await fetch(A_URL + '/invite?name=Ann%20Example')).json();
   assert.equal(api.invite, text, 'the page shows GET /invite');
   await pageA.click('#show-invite');
 
   const pageC = await open(C_URL, DESKTOP);
   try {
     await startChat(pageC, text);
-    await pageC.locator(`#peer-title[title="${A_PK}"]`).waitFor({ timeout: WAIT });
+    await pageC.locator(`#peer-title[title="${A_PK}"]`, { hasText: 'Ann Example' }).waitFor({ timeout: WAIT });
+    assert.equal(await peerButton(pageC, A_PK).locator('.name').textContent(), 'Ann Example');
     await pageC.locator('#peer-state', { hasText: /^connected$/ }).waitFor({ timeout: WAIT });
     const hello = `hello A, from C by invite ${nonce}`;
     await pageC.fill('#text', hello);
@@ -418,6 +430,45 @@ test('a message over the node\'s byte limit is blocked before sending', async ()
   } finally {
     pageA.off('request', watch);
     await pageA.fill('#text', '');
+  }
+});
+
+test('notifications: opt-in, for messages that arrive while the tab is hidden, named', async () => {
+  const context = await browser.newContext(DESKTOP);
+  await context.grantPermissions(['notifications'], { origin: A_URL });
+  // Headless Chromium shows no notifications: record what the page asks for (the real API still
+  // runs), and let the test say when the tab counts as hidden.
+  await context.addInitScript(() => {
+    window.shownNotifications = [];
+    window.Notification = new Proxy(window.Notification, {
+      construct(target, args) {
+        window.shownNotifications.push({ title: args[0], body: args[1] && args[1].body });
+        return Reflect.construct(target, args);
+      },
+    });
+    window.tabHidden = false;
+    Object.defineProperty(document, 'visibilityState', { get: () => (window.tabHidden ? 'hidden' : 'visible') });
+  });
+  try {
+    const page = await context.newPage();
+    page.on('pageerror', (e) => pageErrors.push(`notifications: ${e.message}`));
+    await page.goto(A_URL);
+    await page.locator('#live[data-live="true"]').waitFor({ timeout: WAIT });
+    assert.equal(await page.textContent('#notify'), 'Notify me');
+    await page.click('#notify');
+    await page.locator('#notify', { hasText: 'Notifications on' }).waitFor({ timeout: WAIT });
+    assert.equal(await page.getAttribute('#notify', 'aria-pressed'), 'true');
+
+    const seenWhileShown = `while the tab is shown ${nonce}`;
+    assert.equal((await post(B_URL, '/message', { recipient: A_PK, message: seenWhileShown, wait_ms: 10_000 })).body.acked, true);
+    await peerButton(page, B_PK).locator('.preview', { hasText: seenWhileShown }).waitFor({ timeout: WAIT });
+    await page.evaluate(() => { window.tabHidden = true; });
+    const hidden = `while the tab is hidden ${nonce}`;
+    assert.equal((await post(B_URL, '/message', { recipient: A_PK, message: hidden, wait_ms: 10_000 })).body.acked, true);
+    await page.waitForFunction(() => window.shownNotifications.length > 0, null, { timeout: WAIT });
+    assert.deepEqual(await page.evaluate(() => window.shownNotifications), [{ title: 'Bob', body: hidden }]);
+  } finally {
+    await context.close();
   }
 });
 
