@@ -9,6 +9,7 @@
 
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -328,6 +329,27 @@ test('a pasted invite from the other page starts a chat that delivers', async ()
     assert.equal(a.persistent, true, JSON.stringify(a));
   } finally {
     await pageC.context().close();
+  }
+});
+
+test('the invite\'s QR code reads back as the invite', async (t) => {
+  const zbar = spawnSync('zbarimg', ['--version']);
+  if (zbar.error) {
+    t.skip('zbarimg is missing (apt-get install zbar-tools): the QR code is not read back');
+    return;
+  }
+  await pageA.click('#show-invite');
+  try {
+    await pageA.waitForFunction(() => document.getElementById('invite-text').value.includes('&name='));
+    const text = await pageA.inputValue('#invite-text');
+    const qr = pageA.locator('#invite-qr svg[role="img"]');
+    assert.equal(await qr.getAttribute('aria-label'), 'QR code of your invite');
+    const path = join(SHOTS, 'invite-qr.png');
+    await qr.screenshot({ path });
+    const read = spawnSync('zbarimg', ['-q', '--raw', path], { encoding: 'utf8' });
+    assert.equal(read.stdout.trim(), text, read.stderr);
+  } finally {
+    await pageA.click('#show-invite');
   }
 });
 

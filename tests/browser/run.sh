@@ -4,7 +4,8 @@
 # A's invite), waits until A and B are connected, runs the Playwright test against the web pages,
 # and always stops the nodes.
 #
-# Needs /usr/bin/chromium (Debian's chromium) and `npm ci --prefix tests/browser`.
+# Needs /usr/bin/chromium (Debian's chromium) and `npm ci --prefix tests/browser`; zbarimg
+# (Debian's zbar-tools) reads back the invite's QR code (without it that test is skipped).
 # SKYCHAT_SHOTS=<dir> keeps the screenshots there (default: a temporary directory).
 # SKYCHAT_DOC_SHOTS=docs/screenshots refreshes the screenshots README.md shows.
 set -euo pipefail
