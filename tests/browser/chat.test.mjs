@@ -348,6 +348,7 @@ test('the invite\'s QR code reads back as the invite', async (t) => {
     await qr.screenshot({ path });
     const read = spawnSync('zbarimg', ['-q', '--raw', path], { encoding: 'utf8' });
     assert.equal(read.stdout.trim(), text, read.stderr);
+    await shot(pageA, 'desktop-invite');
   } finally {
     await pageA.click('#show-invite');
   }
