@@ -24,6 +24,11 @@ pub struct Cli {
     #[argh(option)]
     pub tcp_whitelist: Option<String>,
 
+    /// the address peers dial to reach --tcp-listen, put in this node's invite:
+    /// tcp://host:port or host:port (needed when listening on every interface, 0.0.0.0)
+    #[argh(option)]
+    pub advertise: Option<String>,
+
     /// keep a persistent link to tcp://<pk>@host:port (repeatable, or comma-separated); a 64-hex
     /// pk speaks the native suite, a 66-hex pk (a Go skychat's visor key) the Skywire suite
     #[argh(option)]

@@ -7,9 +7,10 @@ use crate::cli::SUBCOMMANDS;
 
 /// Every option that takes a value, in any command (argh's usage lines list the same; a test
 /// checks it).
-pub const VALUE_OPTIONS: [&str; 25] = [
+pub const VALUE_OPTIONS: [&str; 26] = [
     "--addr",
     "--tcp-listen",
+    "--advertise",
     "--tcp-whitelist",
     "--tcp-peer",
     "--sk",

@@ -62,6 +62,8 @@ pub struct Settings {
     mode: Mode,
     http_addr: SocketAddr,
     tcp_listen: Option<SocketAddr>,
+    /// `--advertise`: `host:port`.
+    advertise: Option<String>,
     whitelist: Vec<PublicKey>,
     peers: Vec<PeerSpec>,
     /// The visor's `PROC_CONFIG`, in embedded mode.
@@ -119,6 +121,15 @@ pub fn check(cli: &Cli, proc_config: Option<&str>) -> Result<Settings, Failure> 
         (Some(text), _) => parse_whitelist(text).map_err(Failure::usage)?,
         (None, None) => Vec::new(),
     };
+    let advertise = match (&cli.advertise, tcp_listen) {
+        (None, _) => None,
+        (Some(_), None) => {
+            return Err(Failure::usage(
+                "--advertise needs --tcp-listen: it is the address peers dial to reach that                  listener",
+            ));
+        }
+        (Some(text), Some(_)) => Some(parse_advertise(text).map_err(Failure::usage)?),
+    };
     let mut peers = Vec::new();
     for spec in cli
         .tcp_peer
@@ -139,10 +150,29 @@ pub fn check(cli: &Cli, proc_config: Option<&str>) -> Result<Settings, Failure> 
         },
         http_addr,
         tcp_listen,
+        advertise,
         whitelist,
         peers,
         visor,
     })
+}
+
+/// Parses `--advertise`: `tcp://host:port` or `host:port`, to `host:port`.
+pub fn parse_advertise(text: &str) -> Result<String, String> {
+    let trimmed = text.trim();
+    let addr = trimmed.strip_prefix("tcp://").unwrap_or(trimmed);
+    let valid = addr.rsplit_once(':').is_some_and(|(host, port)| {
+        !host.is_empty()
+            && !host.contains(['/', '@', ' ', '?', '&'])
+            && port.parse::<u16>().is_ok_and(|p| p != 0)
+    });
+    if valid {
+        Ok(addr.to_string())
+    } else {
+        Err(format!(
+            "--advertise {text:?}: give the address peers dial, as tcp://host:port or host:port              (for example tcp://chat.example.org:8801)"
+        ))
+    }
 }
 
 /// The visor's key as a node key.
@@ -343,6 +373,9 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     let aliases = store
         .aliases()
         .map_err(|e| Failure::runtime(format!("store: {e}")))?;
+    let links = store
+        .dial_addrs()
+        .map_err(|e| Failure::runtime(format!("store: {e}")))?;
     if let Err(e) = store.enforce_retention(now_ms()) {
         log::warn!("retention: {e}");
     }
@@ -411,6 +444,12 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         for peer in &settings.peers {
             node.keep_connected(peer.pk, peer.addr.clone()).await;
         }
+        // Peers added with an address; a --tcp-peer's address for the same key wins.
+        for (peer, addr) in &links {
+            if !settings.peers.iter().any(|p| p.pk == *peer) {
+                node.keep_connected(*peer, addr.clone()).await;
+            }
+        }
         let link = match &settings.visor {
             Some(proc_config) => Some(start_link(proc_config, &node).await?),
             None => None,
@@ -426,6 +465,10 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         let service = Service::new(node.clone(), storage.clone(), info.clone());
         service.note_restored_outbox(restored_recipients);
         service.load_aliases(aliases);
+        service.load_links(links);
+        if let Some(addr) = &settings.advertise {
+            service.set_advertise(addr.clone());
+        }
         service.set_pairing(pair_rpc.is_some());
         service.set_public_keys(keys);
         service.set_require_pq(cli.require_pq);

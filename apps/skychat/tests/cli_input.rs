@@ -1,6 +1,7 @@
 //! Hostile command-line input through the real binary: an enormous `--wait`, a config path that
 //! is a device, a FIFO or an oversized file, and a `--tcp-peer` carrying the node's own key. Each
-//! gets a clear error and a usage exit code, never a panic or a hang.
+//! gets a clear error and a usage exit code, never a panic or a hang; so does an `--advertise`
+//! without a listener or with no address in it.
 
 mod support;
 
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use support::binaries::SKYCHAT;
 use support::command::{Outcome, run};
-use support::node::keygen;
+use support::node::{Args, Keys, keygen};
 use support::scratch::Scratch;
 
 /// Limit for a command that is expected to refuse at once.
@@ -77,29 +78,45 @@ fn an_oversized_config_file_is_refused() {
     assert_usage_error(&out, "larger than 1048576 bytes");
 }
 
+/// Runs a standalone node with the identity `keys`, its data under `scratch`, and `extra`
+/// flags; expected to refuse at once.
+fn refused_node(scratch: &Scratch, keys: &Keys, extra: &[&str]) -> Outcome {
+    let args = Args::new(scratch.path()).dialer(keys, "data", &[], extra);
+    run(SKYCHAT, &args, &[], AT_ONCE)
+}
+
 #[test]
 fn a_tcp_peer_with_the_nodes_own_key_is_refused() {
     let scratch = Scratch::new();
     let keys = keygen(scratch.path(), "a");
     let own = format!("tcp://{}@127.0.0.1:9", keys.pk);
-    let data = scratch.join("data");
-    let out = run(
-        SKYCHAT,
-        &[
-            "--standalone",
-            "--addr",
-            "127.0.0.1:0",
-            "-c",
-            &keys.file,
-            "--data-dir",
-            &data,
-            "--tcp-peer",
-            &own,
-        ],
-        &[],
-        AT_ONCE,
-    );
+    let out = refused_node(&scratch, &keys, &["--tcp-peer", &own]);
     assert_usage_error(&out, "own public key");
     assert!(out.stderr.contains("--tcp-peer"), "{out:?}");
+    assert!(!scratch.path().join("data").exists(), "nothing was created");
+}
+
+#[test]
+fn an_advertised_address_needs_a_listener_and_the_form_of_one() {
+    let scratch = Scratch::new();
+    let keys = keygen(scratch.path(), "a");
+    let alone = refused_node(
+        &scratch,
+        &keys,
+        &["--advertise", "tcp://chat.example.org:8801"],
+    );
+    assert_usage_error(&alone, "--advertise needs --tcp-listen");
+    for bad in ["chat.example.org", "tcp://x:0", "tcp://a@b:1"] {
+        let listening = [
+            "--tcp-listen",
+            "127.0.0.1:0",
+            "--tcp-whitelist",
+            "",
+            "--advertise",
+            bad,
+        ];
+        let out = refused_node(&scratch, &keys, &listening);
+        assert_usage_error(&out, "give the address peers dial, as tcp://host:port");
+    }
     assert!(!scratch.path().join("data").exists(), "nothing was created");
 }

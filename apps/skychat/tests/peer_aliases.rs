@@ -31,15 +31,7 @@ fn delete_alias(node: &Node, peer: &str) -> Response {
 
 /// The `/peers` entry of `pk`.
 fn listed(node: &Node, pk: &str) -> Option<Value> {
-    let response = node.get("/peers");
-    assert_eq!(response.status, 200, "{response:?}");
-    response
-        .json
-        .as_array()
-        .expect("a list")
-        .iter()
-        .find(|p| p["pk"] == pk)
-        .cloned()
+    node.peers_entry(pk)
 }
 
 #[test]

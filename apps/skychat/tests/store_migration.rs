@@ -3,7 +3,8 @@
 //! messages both ways, in every state, reads back exactly as it did, with its dedup marks,
 //! idempotency keys, deletions, full-text index, row ids and `AUTOINCREMENT` counter; a version-5
 //! database keeps its rows and ends with the indexes of a new database; a version-7 database
-//! gains peer aliases (version 8), none set, kept across reopening and unique ignoring case.
+//! gains peer aliases (version 8), none set, kept across reopening and unique ignoring case; a
+//! version-8 database keeps them and gains remembered dial addresses (version 9).
 
 use std::path::Path;
 
@@ -565,4 +566,34 @@ fn a_version_7_database_gains_aliases_that_persist_and_are_unique_ignoring_case(
     assert_eq!(store.set_alias(go, "alice").unwrap(), AliasChange::Set);
     // History with a peer is found by key whatever its alias.
     assert_eq!(store.history(Some(alice), 10, None).unwrap().len(), 1);
+}
+
+#[test]
+fn a_version_8_database_keeps_its_aliases_and_remembers_dial_addresses() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = old_database(dir.path(), 8);
+    old.execute(
+        "INSERT INTO peers (id, key, alias, alias_folded) VALUES (1, ?1, 'Alice', 'alice')",
+        [native_peer(1).to_hex()],
+    )
+    .unwrap();
+    drop(old);
+
+    let mut store = open(dir.path());
+    assert_eq!(store.settings().unwrap().schema_version, SCHEMA_VERSION);
+    assert_eq!(store.dial_addrs().unwrap(), []);
+    let (alice, newcomer) = (native_peer(1), native_peer(4));
+    store.set_dial_addr(alice, "10.0.0.1:8801").unwrap();
+    store.set_dial_addr(newcomer, "example.org:1").unwrap();
+    store.set_dial_addr(newcomer, "example.org:2").unwrap();
+    drop(store);
+
+    let store = open(dir.path());
+    let mut want = vec![
+        (alice, "10.0.0.1:8801".to_string()),
+        (newcomer, "example.org:2".to_string()),
+    ];
+    want.sort_by_key(|(peer, _)| peer.to_hex());
+    assert_eq!(store.dial_addrs().unwrap(), want);
+    assert_eq!(store.aliases().unwrap(), [(alice, "Alice".to_string())]);
 }

@@ -54,7 +54,8 @@ pub fn app(service: Service, token: Option<Token>, pair: Option<PairRpc>) -> tid
     app.at("/cancel").post(cancel_message);
     app.at("/export").get(export);
     app.at("/import").post(import);
-    app.at("/peers").get(peers);
+    app.at("/peers").get(peers).post(add_peer);
+    app.at("/invite").get(invite);
     app.at("/peers/:pk/alias")
         .put(put_alias)
         .delete(delete_alias);
@@ -407,6 +408,36 @@ async fn peers(request: Request<Service>) -> tide::Result {
             .await
             .map(|peers| render::json(StatusCode::Ok, &peers)),
     )
+}
+
+async fn invite(request: Request<Service>) -> tide::Result {
+    let name = query(&request, "name");
+    respond(
+        request
+            .state()
+            .invite(name.as_deref())
+            .map(|invite| render::json(StatusCode::Ok, &invite)),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddPeerRequest {
+    /// An invite, a `tcp://<pk>@host:port` address or a key.
+    invite: String,
+    #[serde(default)]
+    alias: Option<String>,
+}
+
+async fn add_peer(mut request: Request<Service>) -> tide::Result {
+    respond(add_peer_from(&mut request).await)
+}
+
+async fn add_peer_from(request: &mut Request<Service>) -> Result<Response, ServiceError> {
+    let body: AddPeerRequest = read_json(request).await?;
+    let alias = body.alias.as_deref().filter(|a| !a.trim().is_empty());
+    let peer = request.state().add_peer(&body.invite, alias).await?;
+    Ok(render::json(StatusCode::Ok, &peer))
 }
 
 #[derive(Deserialize)]

@@ -5,7 +5,8 @@
 //! suite, and a Skywire peer's ack as "delivered" ([`status_label`]). Every call returns typed
 //! values ([`view`], [`status`]) or a [`ServiceError`]; nothing here knows about tide or HTTP.
 //! Peers may be named by key, `tcp://` address or alias ([`aliases`], and `directory`, which
-//! resolves the names and lists the known peers).
+//! resolves the names and lists the known peers). Peers are added from invites ([`invite`],
+//! [`links`]: this node's own invite, and the remembered dial addresses of added peers).
 
 pub mod acks;
 pub mod aliases;
@@ -15,6 +16,8 @@ mod directory;
 mod error;
 pub mod events;
 pub mod feed;
+pub mod invite;
+pub mod links;
 pub mod peers;
 pub mod queued;
 pub mod status;
@@ -162,6 +165,10 @@ struct Inner {
     peers: PeerTable,
     /// Every peer's alias, as the store holds them.
     aliases: Arc<aliases::AliasBook>,
+    /// The dial address of every peer added with one.
+    links: links::LinkBook,
+    /// The TCP-direct address peers dial to reach this node (`--advertise`).
+    advertise: std::sync::OnceLock<String>,
     acks: AckWaiters,
     feed: Feed,
     counters: Counters,
@@ -216,6 +223,8 @@ impl Service {
             started: Instant::now(),
             peers: PeerTable::default(),
             aliases: Arc::default(),
+            links: links::LinkBook::default(),
+            advertise: std::sync::OnceLock::new(),
             acks: AckWaiters::default(),
             feed: Feed::default(),
             counters: Counters::default(),

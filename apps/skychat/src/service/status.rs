@@ -95,10 +95,16 @@ pub struct PeerStatus {
     pub sessions: usize,
     /// Whether one of them was accepted rather than dialled.
     pub inbound: bool,
-    /// Whether it is a `--tcp-peer`.
+    /// Whether the node keeps a link to it: a `--tcp-peer`, or a peer added with an address.
     pub persistent: bool,
-    /// The `--tcp-peer` address.
+    /// The address that link dials.
     pub addr: Option<String>,
+    /// Whether this node knows an address to dial it at (TCP-direct, or the visor's mesh for a
+    /// Skywire key under a visor).
+    pub has_address: bool,
+    /// Whether a message to it can go now or without its help: it is connected, or this node
+    /// has an address for it. False means it waits until the peer connects to this node.
+    pub reachable: bool,
     /// Messages for it not yet acked.
     pub queued: u64,
 }
@@ -245,8 +251,10 @@ impl Service {
         let queued = inner.queued.snapshot();
         let sessions = inner.peers.snapshot();
         let aliases = inner.aliases.snapshot();
+        let links = inner.links.snapshot();
         let mut keys: Vec<PublicKey> = sessions.keys().copied().collect();
         keys.extend(info.tcp_peers.iter().map(|p| p.pk));
+        keys.extend(links.keys().copied());
         keys.extend(queued.keys().copied());
         keys.extend(extra);
         keys.sort_unstable();
@@ -254,10 +262,19 @@ impl Service {
         keys.into_iter()
             .map(|pk| {
                 let live = sessions.get(&pk).map(Vec::as_slice).unwrap_or_default();
-                let persistent = info.tcp_peers.iter().find(|p| p.pk == pk);
+                // A --tcp-peer's address wins over a remembered one (the node dials it).
+                let persistent = info
+                    .tcp_peers
+                    .iter()
+                    .find(|p| p.pk == pk)
+                    .map(|p| p.addr.clone())
+                    .or_else(|| links.get(&pk).cloned());
+                let mesh =
+                    inner.visor.get().is_some() && pk.suite() == skychat_core::Suite::Skywire;
+                let has_address = persistent.is_some() || mesh;
                 let networks: Vec<&'static str> =
                     live.iter().map(|(_, n)| transport_name(*n)).collect();
-                let transport = match (networks.first(), persistent) {
+                let transport = match (networks.first(), &persistent) {
                     (Some(first), _) => first,
                     (None, Some(_)) => "tcp-direct",
                     (None, None) if inner.visor.get().is_some() => "skynet",
@@ -276,7 +293,9 @@ impl Service {
                     sessions: live.len(),
                     inbound: live.iter().any(|(kind, _)| *kind == ConnKind::Inbound),
                     persistent: persistent.is_some(),
-                    addr: persistent.map(|p| p.addr.clone()),
+                    addr: persistent,
+                    has_address,
+                    reachable: !live.is_empty() || has_address,
                     queued: queued.get(&pk).copied().unwrap_or(0),
                 }
             })

@@ -16,11 +16,13 @@
 //! - [`schema`]: tables and migrations. [`write`]: the write operations. [`query`]: history,
 //!   peers, counts, outbox and dedup reads. [`search`]: full-text search. [`retention`]: caps,
 //!   TTL and space reclaim. [`model`]: the returned values. [`codec`]: stored forms of ids and
-//!   numbers. [`error`]: [`StoreError`]. [`aliases`]: the local names of peers.
+//!   numbers. [`error`]: [`StoreError`]. [`aliases`]: the local names of peers. [`links`]: the
+//!   remembered dial addresses of peers.
 
 pub mod aliases;
 pub mod codec;
 pub mod error;
+pub mod links;
 pub mod model;
 mod outbox_rows;
 mod peer_ids;

@@ -60,17 +60,21 @@
 //! `NULL` for none), and `peers.alias_folded`, the same text in lower case, unique where
 //! present, so that no two peers of one store have aliases that differ only by case. Setting an
 //! alias adds the peer's row if it had none (a peer may be named before any message).
+//!
+//! Version 9 adds `peers.dial_addr`: the TCP-direct `host:port` of a peer added with an invite
+//! or a `tcp://` address through `POST /peers` (`NULL` for none). The node keeps a persistent
+//! link to every peer with one, from start to stop, as it does for a `--tcp-peer`.
 
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::error::{Result, StoreError};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`. Public so that tests can build a
 /// database of an older version exactly as that version wrote it.
-pub const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2, V3, V4, V5, V6, V7, V8];
+pub const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2, V3, V4, V5, V6, V7, V8, V9];
 
 const V1: &str = "
 CREATE TABLE messages (
@@ -227,6 +231,11 @@ const V8: &str = "
 ALTER TABLE peers ADD COLUMN alias TEXT;
 ALTER TABLE peers ADD COLUMN alias_folded TEXT;
 CREATE UNIQUE INDEX peers_by_alias ON peers (alias_folded) WHERE alias_folded IS NOT NULL;
+";
+
+/// Version 9: the remembered dial address of a peer (see the module docs).
+const V9: &str = "
+ALTER TABLE peers ADD COLUMN dial_addr TEXT;
 ";
 
 /// Gives a brand-new, empty database `auto_vacuum = INCREMENTAL`. Call it before anything else

@@ -261,6 +261,14 @@ impl Node {
         response.json
     }
 
+    /// The `/peers` entry of `pk`, if it is listed.
+    pub fn peers_entry(&self, pk: &str) -> Option<Value> {
+        let response = self.get("/peers");
+        assert_eq!(response.status, 200, "{response:?}");
+        let peers = response.json.as_array().cloned().expect("a list");
+        peers.into_iter().find(|p| p["pk"] == pk)
+    }
+
     /// The whole conversation with `peer`, oldest first.
     pub fn history(&self, peer: &str) -> Vec<Value> {
         let response = self.get(&format!("/history?peer={peer}&limit=1000"));
