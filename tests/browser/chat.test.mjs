@@ -429,8 +429,17 @@ test('search finds a word of an old message and opens it there', async () => {
   const box = await found.boundingBox();
   const view = await pageA.locator('#log-wrap').boundingBox();
   assert.ok(box.y >= view.y && box.y + box.height <= view.y + view.height, 'scrolled into view');
+  // By keyboard: a word no peer is named after, Enter opens the first message found.
+  await pageA.fill('#search', '');
+  await peerButton(pageA, NOBODY).click();
+  await pageA.fill('#search', 'void');
+  await pageA.locator('#hit-list button.hit-btn', { hasText: `into the void ${nonce}` }).waitFor({ timeout: WAIT });
+  await pageA.press('#search', 'Enter');
+  await pageA.locator('#log li.msg.hit', { hasText: `into the void ${nonce}` }).waitFor({ timeout: WAIT });
+  assert.equal(await pageA.getAttribute('#peer-title', 'title'), NOBODY);
   await pageA.fill('#search', '');
   await pageA.locator('#hits').waitFor({ state: 'hidden', timeout: WAIT });
+  await peerButton(pageA, B_PK).click();
 });
 
 test('a message over the node\'s byte limit is blocked before sending', async () => {
