@@ -102,10 +102,18 @@ pub enum Command {
     Peers(PeersArgs),
     /// Give a peer a local name, or remove it.
     Alias(AliasArgs),
+    /// Block a peer, or unblock it.
+    Block(BlockArgs),
+    /// Mute a peer, or unmute it.
+    Mute(MuteArgs),
+    /// Write the local node's history to a file.
+    Export(ExportArgs),
+    /// Add the messages of an export file to the local node's history.
+    Import(ImportArgs),
 }
 
 /// The subcommands' names, as typed.
-pub const SUBCOMMANDS: [&str; 8] = [
+pub const SUBCOMMANDS: [&str; 12] = [
     "send",
     "keygen",
     "pk",
@@ -114,6 +122,10 @@ pub const SUBCOMMANDS: [&str; 8] = [
     "status",
     "peers",
     "alias",
+    "block",
+    "mute",
+    "export",
+    "import",
 ];
 
 /// Send one message: directly over TCP with --via, or through the local node with --to.
@@ -302,5 +314,56 @@ pub struct AliasArgs {
     /// remove the peer's alias instead
     #[argh(switch)]
     pub clear: bool,
+}
+}
+
+node_tool! {
+/// Block the peer <pk>: the node closes its sessions, refuses it on every network, never dials
+/// it and sends it nothing, across restarts. --undo unblocks it.
+#[argh(subcommand, name = "block")]
+pub struct BlockArgs {
+    /// the peer: its key or alias
+    #[argh(positional)]
+    pub peer: String,
+
+    /// unblock it instead
+    #[argh(switch)]
+    pub undo: bool,
+}
+}
+
+node_tool! {
+/// Mute the peer <pk>: the web page does not notify of its messages. --undo unmutes it.
+#[argh(subcommand, name = "mute")]
+pub struct MuteArgs {
+    /// the peer: its key or alias
+    #[argh(positional)]
+    pub peer: String,
+
+    /// unmute it instead
+    #[argh(switch)]
+    pub undo: bool,
+}
+}
+
+node_tool! {
+/// Write the local node's whole history and aliases as one JSON Lines file (the format of GET
+/// /export), to standard output or to --output.
+#[argh(subcommand, name = "export")]
+pub struct ExportArgs {
+    /// write to this file instead of standard output (refuses to overwrite one)
+    #[argh(option, short = 'o')]
+    pub output: Option<String>,
+}
+}
+
+node_tool! {
+/// Add the messages and aliases of an export file of this node that it does not have; a file
+/// with a bad line imports nothing.
+#[argh(subcommand, name = "import")]
+pub struct ImportArgs {
+    /// the export file
+    #[argh(positional)]
+    pub file: String,
 }
 }

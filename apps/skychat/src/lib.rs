@@ -18,6 +18,7 @@ pub mod logging;
 pub mod node_tools;
 pub mod oneshot;
 pub mod pair_rpc;
+pub mod peer_tools;
 pub mod run;
 pub mod send;
 pub mod service;
@@ -75,6 +76,10 @@ pub fn main_as(program: &str, args: &[String]) -> i32 {
         Some(cli::Command::Status(ref args)) => node_tools::status(args),
         Some(cli::Command::Peers(ref args)) => node_tools::peers(args),
         Some(cli::Command::Alias(ref args)) => node_tools::alias(args),
+        Some(cli::Command::Block(ref args)) => peer_tools::block(args),
+        Some(cli::Command::Mute(ref args)) => peer_tools::mute(args),
+        Some(cli::Command::Export(ref args)) => peer_tools::export(args),
+        Some(cli::Command::Import(ref args)) => peer_tools::import(args),
         None => run::run(cli),
     };
     match result {

@@ -56,6 +56,26 @@ impl LocalNode {
         .map_err(Failure::runtime)
     }
 
+    /// Sends `method path` with the text `body` (not necessarily JSON), waiting up to `wait`,
+    /// and returns the answer's text. An error answer is a failure carrying the node's reason.
+    pub fn call_text(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        wait: Duration,
+    ) -> Result<String, Failure> {
+        let response =
+            http_client::request(self.addr, method, path, body, self.token.as_deref(), wait)
+                .map_err(Failure::runtime)?;
+        if (200..300).contains(&response.status) {
+            return Ok(response.body);
+        }
+        let json: Value = serde_json::from_str(&response.body).unwrap_or_default();
+        let reason = json["error"].as_str().unwrap_or(&response.body).to_string();
+        Err(refused(response.status, &reason))
+    }
+
     /// Sends `method path` with `body` and returns the JSON answer (`null` for none). An error
     /// answer is a failure carrying the node's reason.
     pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, Failure> {
@@ -72,7 +92,7 @@ impl LocalNode {
 /// The failure for an error answer `status` with `reason`.
 pub fn refused(status: u16, reason: &str) -> Failure {
     match status {
-        400 | 404 | 413 | 422 => Failure::usage(format!("the node refused it: {reason}")),
+        400 | 404 | 409 | 413 | 422 => Failure::usage(format!("the node refused it: {reason}")),
         401 => Failure::runtime(format!(
             "the node requires its bearer token: pass --token-file <its data dir>/http-token \
              ({reason})"
