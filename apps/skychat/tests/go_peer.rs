@@ -483,3 +483,50 @@ fn a_go_peer_gets_no_ack_for_a_message_we_could_not_store() {
     assert_eq!(got[0]["id"], id);
     assert_eq!(got[0]["len"], 60_000);
 }
+
+#[test]
+fn a_deletion_for_everyone_reaches_a_go_peer_as_chat_delete() {
+    if !wirepeer::available("a_deletion_for_everyone_reaches_a_go_peer") {
+        return;
+    }
+    let go = wirepeer::keygen();
+    let (mut peer, addr) = listen(&go, &["--count", "2"]);
+    let f = dialing(&[format!("tcp://{}@{addr}", go.pk)], &[]);
+    f.node.wait_connected(&go.pk);
+
+    let first = f.node.send(&go.pk, "regretted", Some(10_000));
+    assert_eq!(first.status, 200, "{first:?}");
+    let id = first.json["id"].as_str().expect("id").to_string();
+    let deleted = f.node.post(
+        "/delete",
+        &serde_json::json!({ "pk": go.pk, "id": id, "for_everyone": true }).to_string(),
+    );
+    assert_eq!(deleted.status, 200, "{deleted:?}");
+    let second = f.node.send(&go.pk, "after the deletion", Some(10_000));
+    assert_eq!(second.status, 200, "{second:?}");
+
+    assert_eq!(peer.finish(), 0, "{:#?}", peer.seen);
+    let kinds: Vec<(String, String)> = peer
+        .seen("frame")
+        .iter()
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap_or_default().to_string(),
+                e["id"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let second_id = second.json["id"].as_str().expect("id").to_string();
+    assert_eq!(
+        kinds,
+        [
+            ("chat-msg".to_string(), id.clone()),
+            ("chat-delete".to_string(), id.clone()),
+            ("chat-msg".to_string(), second_id),
+        ],
+        "{:#?}",
+        peer.seen
+    );
+    let ours = message(&f.node, &go.pk, &id).expect("our message");
+    assert!(ours["deleted_at"].is_u64(), "{ours}");
+}
