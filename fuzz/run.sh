@@ -22,7 +22,7 @@ mode=${1:-smoke}
 case "$mode" in
 smoke)
     runs=${SMOKE_RUNS:-1000000}
-    seconds=${SMOKE_SECONDS:-20}
+    seconds=${SMOKE_SECONDS:-15}
     targets=()
     ;;
 long)
