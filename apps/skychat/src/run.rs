@@ -24,7 +24,7 @@ use crate::http::{self, Token};
 use crate::identity::{self, Source};
 use crate::service::storage::{Storage, now_ms};
 use crate::service::{Mode, NodeInfo, Service};
-use crate::store::{Durability, Owner, Store, StoreError, StoreOptions};
+use crate::store::{Durability, Owner, PeerFlag, Store, StoreError, StoreOptions};
 
 /// How often retention runs.
 const RETENTION_EVERY: Duration = Duration::from_secs(600);
@@ -376,6 +376,12 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     let links = store
         .dial_addrs()
         .map_err(|e| Failure::runtime(format!("store: {e}")))?;
+    let blocked = store
+        .peers_with_flag(PeerFlag::Blocked)
+        .map_err(|e| Failure::runtime(format!("store: {e}")))?;
+    let muted = store
+        .peers_with_flag(PeerFlag::Muted)
+        .map_err(|e| Failure::runtime(format!("store: {e}")))?;
     if let Err(e) = store.enforce_retention(now_ms()) {
         log::warn!("retention: {e}");
     }
@@ -420,6 +426,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             // visor dials their peer.
             dial_on_demand: settings.visor.is_some(),
             mesh_key,
+            blocked: blocked.clone(),
             ..defaults
         },
         seed: crate::keyfile::seed().map_err(Failure::runtime)?,
@@ -466,6 +473,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         service.note_restored_outbox(restored_recipients);
         service.load_aliases(aliases);
         service.load_links(links);
+        service.load_flags(blocked, muted);
         if let Some(addr) = &settings.advertise {
             service.set_advertise(addr.clone());
         }

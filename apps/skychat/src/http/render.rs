@@ -17,6 +17,7 @@ pub fn error_status(error: &ServiceError) -> StatusCode {
         ServiceError::TooLarge(_) => StatusCode::PayloadTooLarge,
         ServiceError::NotFound(_) => StatusCode::NotFound,
         ServiceError::Conflict(_) => StatusCode::UnprocessableEntity,
+        ServiceError::WrongState(_) => StatusCode::Conflict,
         ServiceError::Unavailable(_)
         | ServiceError::StorageUnavailable(_)
         | ServiceError::ShuttingDown => StatusCode::ServiceUnavailable,

@@ -59,6 +59,12 @@ pub fn app(service: Service, token: Option<Token>, pair: Option<PairRpc>) -> tid
     app.at("/peers/:pk/alias")
         .put(put_alias)
         .delete(delete_alias);
+    app.at("/peers/:pk/block")
+        .put(|r| set_flag(r, Flag::Block, true))
+        .delete(|r| set_flag(r, Flag::Block, false));
+    app.at("/peers/:pk/mute")
+        .put(|r| set_flag(r, Flag::Mute, true))
+        .delete(|r| set_flag(r, Flag::Mute, false));
     app.at("/sse").get(|r| stream(r, Shape::Chat));
     app.at("/events").get(|r| stream(r, Shape::Structured));
     for path in ["/pair", "/pair/*"] {
@@ -450,6 +456,31 @@ struct AliasRequest {
 fn path_peer(request: &Request<Service>) -> Result<PublicKey, ServiceError> {
     let text = request.param("pk").unwrap_or_default();
     request.state().resolve_peer("pk", &percent_decode(text))
+}
+
+/// A per-peer choice the routes set.
+#[derive(Clone, Copy)]
+enum Flag {
+    Block,
+    Mute,
+}
+
+async fn set_flag(request: Request<Service>, flag: Flag, on: bool) -> tide::Result {
+    respond(change_flag(&request, flag, on).await)
+}
+
+async fn change_flag(
+    request: &Request<Service>,
+    flag: Flag,
+    on: bool,
+) -> Result<Response, ServiceError> {
+    let peer = path_peer(request)?;
+    let service = request.state();
+    let change = match flag {
+        Flag::Block => service.set_blocked(peer, on).await?,
+        Flag::Mute => service.set_muted(peer, on).await?,
+    };
+    Ok(render::json(StatusCode::Ok, &change))
 }
 
 async fn put_alias(mut request: Request<Service>) -> tide::Result {

@@ -18,6 +18,9 @@ pub enum ServiceError {
     /// Well-formed but contradicting what is stored, such as an idempotency key reused for
     /// another message.
     Conflict(String),
+    /// Not possible in the state the thing named is in, until that changes: a message that
+    /// already went out cannot be cancelled, nothing is sent to a blocked peer.
+    WrongState(String),
     /// Temporarily unable, for a reason other than the store: the outbox is full, or the
     /// request needs a visor this node does not have.
     Unavailable(String),
@@ -42,6 +45,7 @@ impl ServiceError {
             Self::TooLarge(t) => Self::TooLarge(add(t)),
             Self::NotFound(t) => Self::NotFound(add(t)),
             Self::Conflict(t) => Self::Conflict(add(t)),
+            Self::WrongState(t) => Self::WrongState(add(t)),
             Self::Unavailable(t) => Self::Unavailable(add(t)),
             Self::StorageUnavailable(t) => Self::StorageUnavailable(add(t)),
             Self::StorageFull(t) => Self::StorageFull(add(t)),
@@ -58,6 +62,7 @@ impl fmt::Display for ServiceError {
             | Self::TooLarge(reason)
             | Self::NotFound(reason)
             | Self::Conflict(reason)
+            | Self::WrongState(reason)
             | Self::Unavailable(reason)
             | Self::StorageUnavailable(reason)
             | Self::StorageFull(reason)

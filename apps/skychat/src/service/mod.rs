@@ -18,6 +18,7 @@ pub mod events;
 pub mod feed;
 pub mod invite;
 pub mod links;
+pub mod peer_flags;
 pub mod peers;
 pub mod queued;
 pub mod status;
@@ -167,6 +168,7 @@ struct Inner {
     aliases: Arc<aliases::AliasBook>,
     /// The dial address of every peer added with one.
     links: links::LinkBook,
+    flags: peer_flags::FlagBook,
     /// The TCP-direct address peers dial to reach this node (`--advertise`).
     advertise: std::sync::OnceLock<String>,
     acks: AckWaiters,
@@ -224,6 +226,7 @@ impl Service {
             peers: PeerTable::default(),
             aliases: Arc::default(),
             links: links::LinkBook::default(),
+            flags: peer_flags::FlagBook::default(),
             advertise: std::sync::OnceLock::new(),
             acks: AckWaiters::default(),
             feed: Feed::default(),
@@ -358,6 +361,14 @@ impl Service {
         wait: Option<Duration>,
         idempotency_key: Option<String>,
     ) -> Result<SendOutcome, ServiceError> {
+        if self.is_blocked(&recipient) {
+            return Err(ServiceError::WrongState(format!(
+                "{} is blocked: nothing is sent to it; unblock it first with DELETE \
+                 /peers/{}/block",
+                recipient.to_hex(),
+                recipient.to_hex()
+            )));
+        }
         let started = Instant::now();
         let connected = self.0.peers.is_connected(&recipient);
         // Under a visor a Skywire peer without a session is dialed at once: worth a wait.
@@ -497,7 +508,7 @@ impl Service {
         id: MessageId,
     ) -> Result<Cancellation, ServiceError> {
         let renumbered = self.0.node.cancel(peer, id).await.map_err(|e| match e {
-            skychat_core::CancelError::AlreadySent => ServiceError::Conflict(format!(
+            skychat_core::CancelError::AlreadySent => ServiceError::WrongState(format!(
                 "message {id} already went out and may have arrived: delete it for everyone \
                  instead (POST /delete with \"for_everyone\": true)"
             )),

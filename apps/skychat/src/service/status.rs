@@ -107,6 +107,10 @@ pub struct PeerStatus {
     pub reachable: bool,
     /// Messages for it not yet acked.
     pub queued: u64,
+    /// Whether this node blocked it: refused on every network, never dialed.
+    pub blocked: bool,
+    /// Whether it is muted: the web page does not notify of its messages.
+    pub muted: bool,
 }
 
 /// The visor link in `/status`.
@@ -252,7 +256,11 @@ impl Service {
         let sessions = inner.peers.snapshot();
         let aliases = inner.aliases.snapshot();
         let links = inner.links.snapshot();
+        let blocked = inner.flags.snapshot(crate::store::PeerFlag::Blocked);
+        let muted = inner.flags.snapshot(crate::store::PeerFlag::Muted);
         let mut keys: Vec<PublicKey> = sessions.keys().copied().collect();
+        keys.extend(blocked.iter().copied());
+        keys.extend(muted.iter().copied());
         keys.extend(info.tcp_peers.iter().map(|p| p.pk));
         keys.extend(links.keys().copied());
         keys.extend(queued.keys().copied());
@@ -297,6 +305,8 @@ impl Service {
                     has_address,
                     reachable: !live.is_empty() || has_address,
                     queued: queued.get(&pk).copied().unwrap_or(0),
+                    blocked: blocked.contains(&pk),
+                    muted: muted.contains(&pk),
                 }
             })
             .collect()

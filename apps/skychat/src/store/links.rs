@@ -13,16 +13,29 @@ impl Store {
     /// Remembers `addr` as where to dial `peer` (replacing the one it had), adding its row if it
     /// has none.
     pub fn set_dial_addr(&mut self, peer: PublicKey, addr: &str) -> Result<()> {
+        self.update_peer_row(peer, |tx, key| {
+            tx.prepare_cached("UPDATE peers SET dial_addr = ?1 WHERE key = ?2")?
+                .execute(params![addr, key])?;
+            Ok(())
+        })
+    }
+
+    /// Runs `update` on `peer`'s row, added first if the peer has none, in one immediate
+    /// transaction; `update` gets the transaction and the key as the row holds it.
+    pub(super) fn update_peer_row<T>(
+        &mut self,
+        peer: PublicKey,
+        update: impl FnOnce(&rusqlite::Transaction<'_>, &str) -> Result<T>,
+    ) -> Result<T> {
         let key = peer.to_hex();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.prepare_cached("INSERT INTO peers (key) VALUES (?1) ON CONFLICT (key) DO NOTHING")?
             .execute([&key])?;
-        tx.prepare_cached("UPDATE peers SET dial_addr = ?1 WHERE key = ?2")?
-            .execute(params![addr, key])?;
+        let value = update(&tx, &key)?;
         tx.commit()?;
-        Ok(())
+        Ok(value)
     }
 
     /// Every peer with a remembered dial address, in key order.

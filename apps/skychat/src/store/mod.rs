@@ -25,6 +25,7 @@ pub mod error;
 pub mod links;
 pub mod model;
 mod outbox_rows;
+pub mod peer_flags;
 mod peer_ids;
 pub mod query;
 pub mod retention;
@@ -41,6 +42,7 @@ use rusqlite::{Connection, OpenFlags};
 pub use aliases::{AliasChange, KnownPeer};
 pub use error::{Result, StoreError};
 pub use model::{Counts, Direction, PeerSummary, Status, StoredMessage};
+pub use peer_flags::PeerFlag;
 pub use retention::{RetentionPolicy, RetentionReport};
 pub use write::{Applied, ImportedTimes, WriteOp};
 

@@ -64,17 +64,21 @@
 //! Version 9 adds `peers.dial_addr`: the TCP-direct `host:port` of a peer added with an invite
 //! or a `tcp://` address through `POST /peers` (`NULL` for none). The node keeps a persistent
 //! link to every peer with one, from start to stop, as it does for a `--tcp-peer`.
+//!
+//! Version 10 adds the user's choices per peer: `peers.blocked` (the node refuses the peer on
+//! every network and never dials it) and `peers.muted` (the web page does not notify), each 0
+//! or 1.
 
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::error::{Result, StoreError};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`. Public so that tests can build a
 /// database of an older version exactly as that version wrote it.
-pub const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2, V3, V4, V5, V6, V7, V8, V9];
+pub const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
 
 const V1: &str = "
 CREATE TABLE messages (
@@ -236,6 +240,12 @@ CREATE UNIQUE INDEX peers_by_alias ON peers (alias_folded) WHERE alias_folded IS
 /// Version 9: the remembered dial address of a peer (see the module docs).
 const V9: &str = "
 ALTER TABLE peers ADD COLUMN dial_addr TEXT;
+";
+
+/// Version 10: blocked and muted peers (see the module docs).
+const V10: &str = "
+ALTER TABLE peers ADD COLUMN blocked INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE peers ADD COLUMN muted INTEGER NOT NULL DEFAULT 0;
 ";
 
 /// Gives a brand-new, empty database `auto_vacuum = INCREMENTAL`. Call it before anything else
