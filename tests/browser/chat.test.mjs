@@ -359,9 +359,11 @@ test('delete for everyone: asked first, then a tombstone on both sides', async (
   assert.equal(await pageA.evaluate(() => document.activeElement.textContent), 'Reply');
   await pageA.keyboard.press('End');
   assert.equal(await pageA.evaluate(() => document.activeElement.textContent), 'Delete for everyone');
+  await shot(pageA, 'desktop-menu');
   await pageA.keyboard.press('Enter');
   const dialog = pageA.locator('dialog#confirm[open]');
   await dialog.waitFor({ timeout: WAIT });
+  await shot(pageA, 'desktop-confirm');
   assert.equal(await pageA.evaluate(() => document.activeElement.id), 'confirm-cancel', 'the safe choice has the focus');
   assert.equal(await pageA.getAttribute('#confirm', 'aria-labelledby'), 'confirm-title');
   await pageA.keyboard.press('Escape');
@@ -379,6 +381,19 @@ test('delete for everyone: asked first, then a tombstone on both sides', async (
   const onB = (await getJson(`${B_URL}/history?peer=${A_PK}&limit=5`)).find((m) => m.id === id);
   assert.ok(onB.deleted_at, JSON.stringify(onB));
   assert.equal(onB.message, '');
+
+  // Delete for me: gone here only; the quotes of it say so.
+  const original = `quote me ${nonce}`;
+  const quoted = message(pageB, 'out', original);
+  const quotedId = await quoted.getAttribute('data-id');
+  await messageAction(pageB, quoted, 'Delete for me');
+  assert.equal(await pageB.textContent('#confirm-ok'), 'Delete for me');
+  await pageB.click('#confirm-ok');
+  const mineGone = pageB.locator(`#log li.msg.out.deleted[data-id="${quotedId}"] .body`);
+  await mineGone.waitFor({ timeout: WAIT });
+  assert.equal(await mineGone.textContent(), 'You deleted this message');
+  assert.equal(await message(pageB, 'in', `an answer ${nonce}`).locator('.quote .text').textContent(), 'deleted');
+  assert.equal(await message(pageA, 'in', original).count(), 1, 'the other side keeps its copy');
   // A reload shows the tombstones from the history.
   await pageB.reload();
   await pageB.locator('#live[data-live="true"]').waitFor({ timeout: WAIT });
