@@ -323,6 +323,7 @@ test('reply: the quote of the original shows on both sides and leads to it', asy
   const banner = pageA.locator('#reply-banner');
   await banner.waitFor({ timeout: WAIT });
   assert.equal(await banner.locator('.quote .text').textContent(), original);
+  assert.equal(await pageA.getAttribute('#text', 'aria-describedby'), 'reply-quote counter', 'the box says what it answers');
   assert.equal(await pageA.evaluate(() => document.activeElement.id), 'text', 'the focus goes to the message box');
 
   const answer = `an answer ${nonce}`;
