@@ -379,6 +379,8 @@ test('delete for everyone: asked first, then a tombstone on both sides', async (
   const there = pageB.locator(`#log li.msg.in.deleted[data-id="${id}"] .body`);
   await there.waitFor({ timeout: WAIT });
   assert.equal(await there.textContent(), 'This message was deleted');
+  await peerButton(pageA, B_PK).locator('.preview', { hasText: /^You: message deleted$/ }).waitFor({ timeout: WAIT });
+  await peerButton(pageB, A_PK).locator('.preview', { hasText: /^message deleted$/ }).waitFor({ timeout: WAIT });
   const onB = (await getJson(`${B_URL}/history?peer=${A_PK}&limit=5`)).find((m) => m.id === id);
   assert.ok(onB.deleted_at, JSON.stringify(onB));
   assert.equal(onB.message, '');
