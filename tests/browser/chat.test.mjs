@@ -10,7 +10,7 @@
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -96,6 +96,39 @@ const stateLabel = (msg) => msg.locator('.state .label').textContent();
 
 /** Waits until the page has run everything queued before now (no request is sent later). */
 const settle = (page) => page.evaluate(() => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0))));
+
+/** Opens a message's actions menu with the mouse and picks the action `name`. */
+async function messageAction(page, msg, name) {
+  await msg.hover();
+  await msg.locator('button.more').click();
+  await page.getByRole('menuitem', { name, exact: true }).click();
+}
+
+/** Types `text` into the compose box and sends it; waits until the page shows it. */
+async function say(page, text) {
+  await page.fill('#text', text);
+  await page.press('#text', 'Enter');
+  await message(page, 'out', text).waitFor({ timeout: WAIT });
+}
+
+/** Polls `check` (async, truthy when done) until it holds or WAIT passes; returns its value. */
+async function until(what, check) {
+  const deadline = Date.now() + WAIT;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const getJson = async (url) => (await fetch(url)).json();
+
+/** Whether the node at `base` has the block and mute routes (older builds answer 404). */
+async function hasPeerFlags(base, pk) {
+  const r = await fetch(`${base}/peers/${pk}/mute`, { method: 'DELETE' });
+  return r.status === 200;
+}
 
 /** Sends one message through a node's HTTP API and returns the JSON answer. */
 async function post(base, path, body) {
@@ -278,6 +311,98 @@ test('the thread: links open safely, days are marked, messages group, states are
   assert.equal(await out.getAttribute('aria-label'), `You: ${mine} (${label})`);
 });
 
+test('reply: the quote of the original shows on both sides and leads to it', async () => {
+  await peerButton(pageA, B_PK).click();
+  await peerButton(pageB, A_PK).click();
+  const original = `quote me ${nonce}`;
+  const r = await post(B_URL, '/message', { recipient: A_PK, message: original, wait_ms: 10_000 });
+  assert.equal(r.body.acked, true, JSON.stringify(r.body));
+  const orig = message(pageA, 'in', original);
+  await orig.waitFor({ timeout: WAIT });
+  await messageAction(pageA, orig, 'Reply');
+  const banner = pageA.locator('#reply-banner');
+  await banner.waitFor({ timeout: WAIT });
+  assert.equal(await banner.locator('.quote .text').textContent(), original);
+  assert.equal(await pageA.getAttribute('#text', 'aria-describedby'), 'reply-quote counter', 'the box says what it answers');
+  assert.equal(await pageA.evaluate(() => document.activeElement.id), 'text', 'the focus goes to the message box');
+
+  const answer = `an answer ${nonce}`;
+  await say(pageA, answer);
+  await banner.waitFor({ state: 'hidden', timeout: WAIT });
+  const mine = message(pageA, 'out', answer);
+  assert.equal(await mine.locator('.quote .text').textContent(), original);
+  assert.equal(await mine.locator('.quote .who').textContent(), `${B_PK.slice(0, 8)}…${B_PK.slice(-4)}`);
+  const stored = (await getJson(`${A_URL}/history?peer=${B_PK}&limit=5`)).find((m) => m.message === answer);
+  assert.equal(stored.reply_to, r.body.id, 'the node sent the reply with reply_to');
+
+  // The other node received the reply with its quote; the quote leads to the original.
+  const theirs = message(pageB, 'in', answer);
+  await theirs.waitFor({ timeout: WAIT });
+  assert.equal(await theirs.locator('.quote .who').textContent(), 'You');
+  assert.equal(await theirs.locator('.quote .text').textContent(), original);
+  await theirs.locator('.quote').click();
+  await message(pageB, 'out', original).and(pageB.locator('.hit')).waitFor({ timeout: WAIT });
+  assert.equal(await pageB.evaluate(() => document.activeElement.querySelector('.body').textContent), original);
+});
+
+test('delete for everyone: asked first, then a tombstone on both sides', async () => {
+  const typo = `a tpyo ${nonce}`;
+  await say(pageA, typo);
+  const mine = message(pageA, 'out', typo);
+  const id = await mine.getAttribute('data-id');
+  await message(pageB, 'in', typo).waitFor({ timeout: WAIT });
+
+  // By keyboard: the actions button opens the menu; End is its last item; Escape in the dialog
+  // keeps the message.
+  await mine.locator('button.more').focus();
+  await pageA.keyboard.press('Enter');
+  await pageA.locator('#menu').waitFor({ timeout: WAIT });
+  assert.equal(await pageA.evaluate(() => document.activeElement.textContent), 'Reply');
+  await pageA.keyboard.press('End');
+  assert.equal(await pageA.evaluate(() => document.activeElement.textContent), 'Delete for everyone');
+  await shot(pageA, 'desktop-menu');
+  await pageA.keyboard.press('Enter');
+  const dialog = pageA.locator('dialog#confirm[open]');
+  await dialog.waitFor({ timeout: WAIT });
+  await shot(pageA, 'desktop-confirm');
+  assert.equal(await pageA.evaluate(() => document.activeElement.id), 'confirm-cancel', 'the safe choice has the focus');
+  assert.equal(await pageA.getAttribute('#confirm', 'aria-labelledby'), 'confirm-title');
+  await pageA.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'detached', timeout: WAIT });
+  assert.equal(await mine.count(), 1, 'nothing deleted without confirming');
+
+  await messageAction(pageA, mine, 'Delete for everyone');
+  await pageA.click('#confirm-ok');
+  const here = pageA.locator(`#log li.msg.out.deleted[data-id="${id}"] .body`);
+  await here.waitFor({ timeout: WAIT });
+  assert.equal(await here.textContent(), 'You deleted this message');
+  const there = pageB.locator(`#log li.msg.in.deleted[data-id="${id}"] .body`);
+  await there.waitFor({ timeout: WAIT });
+  assert.equal(await there.textContent(), 'This message was deleted');
+  await peerButton(pageA, B_PK).locator('.preview', { hasText: /^You: message deleted$/ }).waitFor({ timeout: WAIT });
+  await peerButton(pageB, A_PK).locator('.preview', { hasText: /^message deleted$/ }).waitFor({ timeout: WAIT });
+  const onB = (await getJson(`${B_URL}/history?peer=${A_PK}&limit=5`)).find((m) => m.id === id);
+  assert.ok(onB.deleted_at, JSON.stringify(onB));
+  assert.equal(onB.message, '');
+
+  // Delete for me: gone here only; the quotes of it say so.
+  const original = `quote me ${nonce}`;
+  const quoted = message(pageB, 'out', original);
+  const quotedId = await quoted.getAttribute('data-id');
+  await messageAction(pageB, quoted, 'Delete for me');
+  assert.equal(await pageB.textContent('#confirm-ok'), 'Delete for me');
+  await pageB.click('#confirm-ok');
+  const mineGone = pageB.locator(`#log li.msg.out.deleted[data-id="${quotedId}"] .body`);
+  await mineGone.waitFor({ timeout: WAIT });
+  assert.equal(await mineGone.textContent(), 'You deleted this message');
+  assert.equal(await message(pageB, 'in', `an answer ${nonce}`).locator('.quote .text').textContent(), 'deleted');
+  assert.equal(await message(pageA, 'in', original).count(), 1, 'the other side keeps its copy');
+  // A reload shows the tombstones from the history.
+  await pageB.reload();
+  await pageB.locator('#live[data-live="true"]').waitFor({ timeout: WAIT });
+  await pageB.locator(`#log li.msg.in.deleted[data-id="${id}"]`).waitFor({ timeout: WAIT });
+});
+
 test('names: a peer renamed in the page is named in the list, the thread and the node', async () => {
   await peerButton(pageA, B_PK).click();
   await pageA.click('#rename');
@@ -295,6 +420,43 @@ test('names: a peer renamed in the page is named in the list, the thread and the
   await pageA.fill('#search', 'bOB');
   assert.equal(await pageA.locator('#peers button.peer').count(), 1);
   await pageA.fill('#search', '');
+});
+
+const neverSent = `never to be sent ${nonce}`;
+const stays = `the one that stays ${nonce}`;
+
+test('cancel: a queued message is taken back; the one after it gets its new id', async () => {
+  // C has no session with A yet and A has no address for it: what A sends C stays queued.
+  await startChat(pageA, C_PK);
+  await pageA.locator(`#peer-title[title="${C_PK}"]`).waitFor({ timeout: WAIT });
+  await say(pageA, neverSent);
+  await say(pageA, stays);
+  const first = message(pageA, 'out', neverSent);
+  const second = message(pageA, 'out', stays);
+  await second.and(pageA.locator('[data-status="queued"]')).waitFor({ timeout: WAIT });
+  const oldId = await second.getAttribute('data-id');
+
+  await messageAction(pageA, first, 'Cancel sending');
+  await first.waitFor({ state: 'detached', timeout: WAIT });
+  await pageA.waitForFunction((old) => {
+    const li = [...document.querySelectorAll('#log li.msg.out')].find((l) => l.dataset.id !== old &&
+      l.querySelector('.body').textContent.startsWith('the one that stays'));
+    return !!li;
+  }, oldId, { timeout: WAIT });
+  const newId = await second.getAttribute('data-id');
+  assert.notEqual(newId, oldId);
+  const history = await getJson(`${A_URL}/history?peer=${C_PK}`);
+  assert.deepEqual(history.map((m) => [m.message, m.id]), [[stays, newId]], 'the node agrees');
+  // Its menu still offers Cancel (it is queued), and no "Delete for everyone".
+  await second.hover();
+  await second.locator('button.more').click();
+  assert.deepEqual(await pageA.locator('#menu [role="menuitem"]').allTextContents(),
+    ['Reply', 'Copy text', 'Cancel sending', 'Delete for me']);
+  await pageA.keyboard.press('Escape');
+  await pageA.locator('#menu').waitFor({ state: 'hidden', timeout: WAIT });
+  assert.equal(await pageA.evaluate(() => document.activeElement.className), 'more', 'Escape gives the focus back');
+  // Away from C's conversation, so that what C sends next is delivered, not read at once.
+  await peerButton(pageA, B_PK).click();
 });
 
 test('a pasted invite from the other page starts a chat that delivers', async () => {
@@ -330,6 +492,45 @@ test('a pasted invite from the other page starts a chat that delivers', async ()
   } finally {
     await pageC.context().close();
   }
+});
+
+test('the cancelled message never reaches the peer once it connects', async () => {
+  const got = await until('C to receive the queued message', async () => {
+    const h = await getJson(`${C_URL}/history?peer=${A_PK}`);
+    return h.some((m) => m.message === stays) && h;
+  });
+  assert.equal(got.filter((m) => m.message === neverSent).length, 0, JSON.stringify(got));
+});
+
+test('block: a banner, no compose box, and the blocked peer cannot deliver', async (t) => {
+  if (!(await hasPeerFlags(A_URL, C_PK))) {
+    t.skip('this node has no PUT /peers/:pk/block');
+    return;
+  }
+  await peerButton(pageA, C_PK).click();
+  await until('C connected to A', async () =>
+    (await getJson(`${C_URL}/status`)).peers.some((p) => p.pk === A_PK && p.state === 'connected'));
+  await pageA.click('#thread-menu');
+  await pageA.getByRole('menuitem', { name: /^Block / }).click();
+  await pageA.click('#confirm-ok');
+  const banner = pageA.locator('#blocked-banner');
+  await banner.waitFor({ timeout: WAIT });
+  assert.match(await banner.textContent(), /You blocked Ann|You blocked [0-9a-f]{8}…/);
+  assert.equal(await pageA.isDisabled('#text'), true);
+  assert.equal(await pageA.isDisabled('#send'), true);
+  assert.equal((await getJson(`${A_URL}/peers`)).find((p) => p.pk === C_PK).blocked, true);
+  // A closed C's session and refuses new ones: what C sends waits in C's outbox.
+  await until('C to lose its session with A', async () =>
+    !(await getJson(`${C_URL}/status`)).peers.some((p) => p.pk === A_PK && p.state === 'connected'));
+  const r = await post(C_URL, '/message', { recipient: A_PK, message: `blocked ${nonce}`, wait_ms: 1000 });
+  assert.notEqual(r.body.acked, true, JSON.stringify(r.body));
+  assert.equal((await getJson(`${A_URL}/history?peer=${C_PK}`)).some((m) => m.message === `blocked ${nonce}`), false);
+  await shot(pageA, 'desktop-blocked');
+
+  await pageA.click('#unblock');
+  await banner.waitFor({ state: 'hidden', timeout: WAIT });
+  assert.equal(await pageA.isDisabled('#text'), false);
+  assert.equal((await getJson(`${A_URL}/peers`)).find((p) => p.pk === C_PK).blocked, false);
 });
 
 test('the invite\'s QR code reads back as the invite', async (t) => {
@@ -401,6 +602,35 @@ test('the draft stays with its conversation, also across a reload', async () => 
   await pageA.fill('#text', '');
   await peerButton(pageA, B_PK).click();
   await pageA.fill('#text', '');
+});
+
+test('history: an export downloads, and imported back into the node it is all there already', async () => {
+  await pageA.click('#show-history');
+  const [download] = await Promise.all([pageA.waitForEvent('download'), pageA.click('#export')]);
+  assert.match(download.suggestedFilename(), new RegExp(`^skychat-export-${A_PK.slice(0, 8)}\\.jsonl$`));
+  const path = join(SHOTS, download.suggestedFilename());
+  await download.saveAs(path);
+  const lines = readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines[0].type, 'skychat-export');
+  assert.equal(lines[0].node, A_PK);
+  const messages = lines.filter((l) => l.type === 'message').length;
+  const names = lines.filter((l) => l.type === 'peer').length;
+  assert.ok(messages > 70 && names >= 1, `${messages} messages, ${names} names`);
+
+  await pageA.setInputFiles('#import-file', path);
+  const report = pageA.locator('#import-report', { hasText: /^Imported/ });
+  await report.waitFor({ timeout: WAIT });
+  assert.equal(await report.textContent(), `Imported ${download.suggestedFilename()}: 0 messages added, ` +
+    `${messages} already here; 0 names added, ${names} skipped.`);
+
+  // Another node's file is refused with the node's reason.
+  const bad = join(SHOTS, 'not-mine.jsonl');
+  writeFileSync(bad, JSON.stringify({ ...lines[0], node: B_PK }) + '\n');
+  await pageA.setInputFiles('#import-file', bad);
+  const refused = pageA.locator('#import-report', { hasText: /^Nothing was imported/ });
+  await refused.waitFor({ timeout: WAIT });
+  assert.match(await refused.textContent(), /not of this node.*HTTP 400/);
+  await pageA.click('#show-history');
 });
 
 test('the URL keeps the open conversation across a reload', async () => {
@@ -499,6 +729,27 @@ test('notifications: opt-in, for messages that arrive while the tab is hidden, n
     assert.equal((await post(B_URL, '/message', { recipient: A_PK, message: hidden, wait_ms: 10_000 })).body.acked, true);
     await page.waitForFunction(() => window.shownNotifications.length > 0, null, { timeout: WAIT });
     assert.deepEqual(await page.evaluate(() => window.shownNotifications), [{ title: 'Bob', body: hidden }]);
+
+    // Muted: no notification, and its unread messages leave the tab's title.
+    if (!(await hasPeerFlags(A_URL, B_PK))) return;
+    await peerButton(page, B_PK).click();
+    await page.click('#thread-menu');
+    await page.getByRole('menuitem', { name: 'Mute notifications' }).click();
+    await page.locator('#muted-icon').waitFor({ timeout: WAIT });
+    assert.equal((await getJson(`${A_URL}/peers`)).find((p) => p.pk === B_PK).muted, true);
+    await page.evaluate(() => { window.tabHidden = true; });
+    const muted = `while muted ${nonce}`;
+    assert.equal((await post(B_URL, '/message', { recipient: A_PK, message: muted, wait_ms: 10_000 })).body.acked, true);
+    await peerButton(page, B_PK).locator('.preview', { hasText: muted }).waitFor({ timeout: WAIT });
+    await peerButton(page, B_PK).locator('.badge.muted').waitFor({ timeout: WAIT });
+    const counted = await page.evaluate(() => [...document.querySelectorAll('#peers .badge:not(.muted)')]
+      .reduce((n, b) => n + Number(b.textContent), 0));
+    assert.equal(await page.title(), (counted ? `(${counted}) ` : '') + 'skychat', 'a muted conversation is not counted in the title');
+    assert.equal(await page.evaluate(() => window.shownNotifications.length), 1, 'no notification while muted');
+    await page.evaluate(() => { window.tabHidden = false; });
+    await page.click('#thread-menu');
+    await page.getByRole('menuitem', { name: 'Unmute notifications' }).click();
+    await page.locator('#muted-icon').waitFor({ state: 'hidden', timeout: WAIT });
   } finally {
     await context.close();
   }
