@@ -65,8 +65,9 @@ pub enum CancelError {
     NotQueued,
     /// It went out on a connection, so the peer may have it.
     AlreadySent,
-    /// A later message to the peer is still held by the host; try again in a moment.
-    LaterMessageHeld,
+    /// It, or a later message of its stream, is still held by the host (not persisted yet); try
+    /// again in a moment.
+    Held,
 }
 
 impl std::fmt::Display for CancelError {
@@ -74,7 +75,7 @@ impl std::fmt::Display for CancelError {
         f.write_str(match self {
             Self::NotQueued => "no such message is waiting to be sent",
             Self::AlreadySent => "the message was already sent and may have arrived",
-            Self::LaterMessageHeld => "a later message is still being stored; try again",
+            Self::Held => "it or a later message is still being stored; try again",
         })
     }
 }
@@ -150,7 +151,7 @@ impl Outbox {
     /// keeping their sequence numbers (a receiver starts a stream it has not seen at whatever
     /// number comes first), and so do the peer's next messages if it was the current stream.
     /// No id is ever given out twice. Returns the moved messages' old and new ids, oldest
-    /// first. Refused while a later message of the stream is still held (its host has not
+    /// first. Refused while it or a later message of the stream is still held (its host has not
     /// persisted it under its id yet).
     pub fn cancel(
         &mut self,
@@ -167,9 +168,9 @@ impl Outbox {
         if queue.queue[at].last_sent.is_some() {
             return Err(CancelError::AlreadySent);
         }
-        let later = |p: &&Pending| p.message.id.stream == id.stream;
-        if queue.queue.range(at + 1..).filter(later).any(|p| p.held) {
-            return Err(CancelError::LaterMessageHeld);
+        let same_stream = |p: &&Pending| p.message.id.stream == id.stream;
+        if queue.queue.range(at..).filter(same_stream).any(|p| p.held) {
+            return Err(CancelError::Held);
         }
         queue.queue.remove(at);
         self.total -= 1;
@@ -533,9 +534,11 @@ mod tests {
             "the next message follows"
         );
         outbox.push_held(peer, message(new(5)));
+        assert_eq!(outbox.cancel(&peer, new(3), || 99), Err(CancelError::Held));
         assert_eq!(
-            outbox.cancel(&peer, new(3), || 99),
-            Err(CancelError::LaterMessageHeld)
+            outbox.cancel(&peer, new(5), || 99),
+            Err(CancelError::Held),
+            "nor a held message itself"
         );
         assert!(outbox.release(&peer, new(5)));
         let sent: Vec<MessageId> = take(&mut outbox, &peer, ConnId(1), 10, now)

@@ -512,8 +512,8 @@ impl Service {
                 "message {id} already went out and may have arrived: delete it for everyone \
                  instead (POST /delete with \"for_everyone\": true)"
             )),
-            skychat_core::CancelError::LaterMessageHeld => ServiceError::Unavailable(
-                "a later message to this peer is still being stored; try again".into(),
+            skychat_core::CancelError::Held => ServiceError::Unavailable(
+                "this or a later message to this peer is still being stored; try again".into(),
             ),
             _ => ServiceError::NotFound(format!(
                 "no message {id} to {} is waiting to be sent (acked, cancelled, or never queued)",
