@@ -199,6 +199,10 @@ fn parse_json<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ServiceEr
     if bytes.len() > MAX_REQUEST_BODY {
         return Err(too_large());
     }
+    // Every body is an object: serde would also fill a struct from an array, by position.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(bad("invalid JSON: the body must be a JSON object"));
+    }
     serde_json::from_slice(bytes).map_err(|e| bad(format!("invalid JSON: {e}")))
 }
 
