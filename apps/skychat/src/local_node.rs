@@ -79,13 +79,9 @@ impl LocalNode {
     /// Sends `method path` with `body` and returns the JSON answer (`null` for none). An error
     /// answer is a failure carrying the node's reason.
     pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, Failure> {
-        let response = self.request(method, path, body, ANSWER_WAIT)?;
-        let json: Value = serde_json::from_str(&response.body).unwrap_or_default();
-        if (200..300).contains(&response.status) {
-            return Ok(json);
-        }
-        let reason = json["error"].as_str().unwrap_or(&response.body).to_string();
-        Err(refused(response.status, &reason))
+        let body = body.map(Value::to_string);
+        let text = self.call_text(method, path, body.as_deref(), ANSWER_WAIT)?;
+        Ok(serde_json::from_str(&text).unwrap_or_default())
     }
 }
 
